@@ -1,0 +1,29 @@
+"""The one base model every spec section derives from.
+
+AIB template keys are camelCase; the Python API is snake_case. The alias generator maps one to the
+other, so a seed document parses as-is and Python callers use snake_case. Unknown keys are refused
+(the 2024-02-01 service refuses them too), models are frozen so a validated spec cannot drift, and
+attribute docstrings become field descriptions (they feed `python -m components schema`).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        frozen=True,
+        use_attribute_docstrings=True,
+        str_strip_whitespace=False,
+    )
+
+    def to_aib(self) -> dict:
+        """The section as AIB JSON: camelCase keys, unset optional fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)

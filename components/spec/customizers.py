@@ -1,0 +1,154 @@
+"""`properties.customize[]` and `properties.validate.inVMValidations[]`: one class per step type.
+
+Shell/PowerShell/File appear both as customizers and as validators with the same fields; the shared
+bases hold those fields and their local rules (exactly one of scriptUri/inline, runAsSystem needs
+runElevated), so each rule lives in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import SpecModel
+from .errors import rule_error
+
+SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+Sha256 = Annotated[str, Field(pattern=r"^([0-9a-fA-F]{64})?$", description="SHA-256 of the file, 64 hex characters.")]
+
+
+def check_uri(value: Optional[str]) -> Optional[str]:
+    """Script and file URIs must be https; http is an error unless the caller opts in (see rules)."""
+    if value is None:
+        return value
+    if not re.match(r"^(https?)://[^\s/]+", value, re.IGNORECASE):
+        raise ValueError(f"{value!r} is not an http(s) URL (hint: use https://<host>/<path>)")
+    return value
+
+
+class Step(SpecModel):
+    """Base of every customizer and validator."""
+
+    name: Optional[str] = None
+    """Friendly name, shown in build logs; unique within the section."""
+
+
+class ScriptStep(Step):
+    """Fields of Shell and PowerShell steps: a script URL or inline commands, not both."""
+
+    script_uri: Optional[str] = None
+    """URL of the script (https; Azure Storage needs the identity to have read access)."""
+    sha256_checksum: Optional[Sha256] = None
+    """SHA-256 of the script at scriptUri; the build fails if the content differs."""
+    inline: Optional[list[str]] = None
+    """Commands run in order. Inline commands may hold secrets: they are stored as Pulumi secrets."""
+
+    _check_uri = field_validator("script_uri")(check_uri)
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self):
+        if (self.script_uri is None) == (self.inline is None):
+            raise rule_error(
+                "exactly one of 'scriptUri' or 'inline' is required" if self.script_uri is None else
+                "'scriptUri' and 'inline' are mutually exclusive",
+                field="inline", hint="keep either scriptUri (with sha256Checksum) or inline")
+        if self.sha256_checksum and self.script_uri is None:
+            raise rule_error("'sha256Checksum' applies only to 'scriptUri'", field="sha256Checksum",
+                             hint="remove it, or set scriptUri")
+        return self
+
+
+class PowerShellFields(ScriptStep):
+    run_elevated: bool = False
+    """Run with elevated privileges."""
+    run_as_system: bool = False
+    """Run as the Local System user; requires runElevated."""
+    valid_exit_codes: Optional[list[int]] = None
+    """Exit codes that count as success. Default: [0]."""
+
+    @model_validator(mode="after")
+    def _system_needs_elevation(self):
+        if self.run_as_system and not self.run_elevated:
+            raise rule_error("'runAsSystem' requires 'runElevated: true'", field="runAsSystem",
+                             hint="set runElevated: true, or drop runAsSystem")
+        return self
+
+
+class FileFields(Step):
+    source_uri: str
+    """URL of the one file to download (https)."""
+    destination: str = Field(min_length=1)
+    """Full path of the file on the build VM; on Linux only /tmp is writable."""
+    sha256_checksum: Optional[Sha256] = None
+
+    _check_uri = field_validator("source_uri")(check_uri)
+
+
+class ShellCustomizer(ScriptStep):
+    """Runs a shell script or inline commands on a Linux build VM."""
+
+    type: Literal["Shell"] = "Shell"
+
+
+class PowerShellCustomizer(PowerShellFields):
+    """Runs a PowerShell script or inline commands on a Windows build VM."""
+
+    type: Literal["PowerShell"] = "PowerShell"
+
+
+class FileCustomizer(FileFields):
+    """Downloads one file (under 20 MB) to the build VM."""
+
+    type: Literal["File"] = "File"
+
+
+class WindowsRestartCustomizer(Step):
+    """Restarts a Windows build VM and waits for it to come back."""
+
+    type: Literal["WindowsRestart"] = "WindowsRestart"
+    restart_command: Optional[str] = None
+    """Default: shutdown /r /f /t 0 /c "packer restart"."""
+    restart_check_command: Optional[str] = None
+    restart_timeout: Optional[str] = Field(default=None, pattern=r"^\d+(\.\d+)?[smh]$")
+    """Magnitude and unit, for example 5m (the default) or 2h."""
+
+
+class WindowsUpdateCustomizer(Step):
+    """Installs Windows updates."""
+
+    type: Literal["WindowsUpdate"] = "WindowsUpdate"
+    search_criteria: Optional[str] = None
+    filters: Optional[list[str]] = None
+    update_limit: Optional[int] = Field(default=None, ge=0)
+    """How many updates to install at a time. Default 0, which means 1000."""
+
+
+class ShellValidator(ScriptStep):
+    """Runs a shell script; a non-zero exit fails validation."""
+
+    type: Literal["Shell"] = "Shell"
+
+
+class PowerShellValidator(PowerShellFields):
+    """Runs a PowerShell script; an exit code outside validExitCodes fails validation."""
+
+    type: Literal["PowerShell"] = "PowerShell"
+
+
+class FileValidator(FileFields):
+    """Downloads one file to the validation VM (API 2022-07-01 and later)."""
+
+    type: Literal["File"] = "File"
+
+
+Customizer = Annotated[
+    Union[ShellCustomizer, PowerShellCustomizer, FileCustomizer, WindowsRestartCustomizer, WindowsUpdateCustomizer],
+    Field(discriminator="type"),
+]
+InVMValidator = Annotated[Union[ShellValidator, PowerShellValidator, FileValidator], Field(discriminator="type")]
+
+WINDOWS_ONLY = (PowerShellCustomizer, WindowsRestartCustomizer, WindowsUpdateCustomizer, PowerShellValidator)
+LINUX_ONLY = (ShellCustomizer, ShellValidator)

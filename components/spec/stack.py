@@ -1,0 +1,158 @@
+"""The stack config: what `stacks/Pulumi.<stack>.yaml` holds under the project's namespace.
+
+Each entry of `images` pairs one AIB template (the `template` key, shaped exactly like an AIB
+template document) with the pipeline options that are not part of the template: where the gallery
+and staging resource group come from, rebuild triggers, a CI runner principal. Stack-wide defaults
+(`location`, `resourceGroupName`) are filled into each template before it is validated.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Mapping, Optional
+
+from pydantic import Field, ValidationError, model_validator
+
+from .base import SpecModel
+from .distributors import NAME_PATTERN
+from .errors import Issue, SpecError, from_validation_error, join_path, rule_error
+from .ids import ResourceGroupId, UserAssignedIdentityId
+from .models import ImageTemplateSpec
+from .rules import RuleContext, check_rules
+
+PROJECT = "aib-images"
+
+
+class GalleryImageFeature(SpecModel):
+    name: str
+    value: str
+
+
+class ImageDefinitionOptions(SpecModel):
+    """The gallery image definition the pipeline creates for SharedImage targets."""
+
+    publisher: str = Field(default="golden-images", min_length=1)
+    offer: Optional[str] = None
+    """Default: the image's name."""
+    sku: Optional[str] = None
+    """Default: the stack name."""
+    os_state: Literal["Generalized", "Specialized"] = "Generalized"
+    security_type: Optional[Literal["Standard", "TrustedLaunchSupported", "TrustedLaunch",
+                                    "TrustedLaunchAndConfidentialVmSupported", "ConfidentialVM"]] = None
+    """Default: TrustedLaunchSupported for Gen2 images, none for Gen1."""
+    features: Optional[list[GalleryImageFeature]] = None
+    description: Optional[str] = None
+
+
+class GalleryOptions(SpecModel):
+    """The Azure Compute Gallery and image definition named by the SharedImage target's galleryImageId."""
+
+    create: bool = True
+    """Create the gallery and image definition; false uses existing ones by id."""
+    location: Optional[str] = None
+    """Gallery region. Default: the template's location."""
+    image_definition: ImageDefinitionOptions = Field(default_factory=ImageDefinitionOptions)
+
+
+class ImageConfig(SpecModel):
+    template: ImageTemplateSpec
+    identity_id: Optional[UserAssignedIdentityId] = None
+    """An existing user-assigned identity for the template. Default: the pipeline creates one (unless template.identity is set)."""
+    staging: Literal["create", "service"] = "create"
+    """create: a dedicated empty staging resource group per template (default); service: the service makes IT_*.
+    Ignored when template.properties.stagingResourceGroup names an existing one."""
+    gallery: GalleryOptions = Field(default_factory=GalleryOptions)
+    rebuild_trigger: Optional[str] = None
+    """Change this string (for example a month) to build again without changing the template."""
+    source_image_trigger: bool = False
+    """Add a SourceImage trigger: the service rebuilds when the platform image gets a new version."""
+    build: bool = True
+    """Run a build on `pulumi up` and export its artifacts; false only declares the template."""
+    runner_principal_id: Optional[str] = None
+    """Object id of a CI principal that gets the narrow runner role (read, run, cancel, runOutputs/read)."""
+    scripts_storage_account_id: Optional[str] = None
+    """Storage account holding scripts; the identity gets Storage Blob Data Reader on each container the URIs name."""
+    allow_vhd_loss_on_delete: bool = False
+    """Allow deleting a template whose VHD output lives only in the staging storage account."""
+
+    @model_validator(mode="after")
+    def _trigger_needs_latest(self):
+        if self.source_image_trigger:
+            source = self.template.properties.source
+            version = getattr(source, "version", None) or getattr(source, "image_version_id", "")
+            if not str(version).lower().endswith("latest"):
+                raise rule_error("a SourceImage trigger needs a source at version 'latest'",
+                                 field="sourceImageTrigger", hint="set the source version to latest")
+        return self
+
+
+class StackConfig(SpecModel):
+    location: Optional[str] = None
+    """Default region of every template."""
+    resource_group_name: str = Field(default="rg-golden-images", pattern=r"^[-\w._()]{1,90}$")
+    """Resource group the templates and identities live in (created by the stack)."""
+    create_resource_group: bool = True
+    images: dict[str, ImageConfig] = Field(min_length=1)
+    """Image pipelines by name."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_into_templates(cls, data: Any):
+        if isinstance(data, Mapping) and isinstance(data.get("images"), Mapping):
+            location = data.get("location")
+            images = {}
+            for name, image in data["images"].items():
+                if isinstance(image, Mapping) and isinstance(image.get("template"), Mapping):
+                    template = dict(image["template"])
+                    if location and "location" not in template:
+                        template["location"] = location
+                    template.setdefault("name", name)
+                    image = {**image, "template": template}
+                images[name] = image
+            data = {**data, "images": images}
+        return data
+
+
+def _image_names(images: Mapping) -> list[Issue]:
+    return [Issue(f"images.{name}", f"{name!r} does not match {NAME_PATTERN}",
+                  "image names become template names: letters, digits, '-', '_' and '.'")
+            for name in images if not re.match(NAME_PATTERN, str(name))]
+
+
+def gallery_context(stack: StackConfig) -> RuleContext:
+    """Regions of the galleries this stack creates, so rules can check replication covers them."""
+    locations = {}
+    for image in stack.images.values():
+        for d in image.template.properties.distribute:
+            if d.type == "SharedImage" and image.gallery.create:
+                locations[d.gallery_image_id.lower().split("/images/")[0]] = image.gallery.location or image.template.location
+    return RuleContext(gallery_locations=locations)
+
+
+def parse_stack_config(data: Any, *, source: str = "") -> StackConfig:
+    """Validate the project's config namespace (a mapping of keys without the `aib-images:` prefix)."""
+    if not isinstance(data, Mapping):
+        raise SpecError([Issue("", "the stack config must be a mapping")], source)
+    try:
+        stack = StackConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise SpecError(from_validation_error(exc, StackConfig).issues, source) from None
+    issues = _image_names(stack.images)
+    ctx = gallery_context(stack)
+    for name, image in stack.images.items():
+        issues += [Issue(join_path(f"images.{name}.template", i.path), i.message, i.hint)
+                   for i in check_rules(image.template, ctx)]
+    if issues:
+        raise SpecError(issues, source)
+    return stack
+
+
+def config_from_stack_file(doc: Mapping) -> dict:
+    """The project's keys from a `Pulumi.<stack>.yaml` document, namespace stripped."""
+    config = (doc or {}).get("config") or {}
+    out = {}
+    for key, value in config.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace == PROJECT and name:
+            out[name] = value
+    return out
