@@ -26,4 +26,14 @@ class SpecModel(BaseModel):
 
     def to_aib(self) -> dict:
         """The section as AIB JSON: camelCase keys, unset optional fields left out."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return _discriminator_first(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def _discriminator_first(value):
+    """Put `type`/`scheme` first in every object, as the template reference writes them."""
+    if isinstance(value, list):
+        return [_discriminator_first(v) for v in value]
+    if isinstance(value, dict):
+        head = {k: value[k] for k in ("type", "scheme") if k in value}
+        return {**head, **{k: _discriminator_first(v) for k, v in value.items() if k not in head}}
+    return value

@@ -87,18 +87,18 @@ def _quote(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _annotation_members(tp):
+def annotation_members(tp):
     """Unwrap Annotated/Optional/Union into the concrete member types."""
     origin = get_origin(tp)
     if origin is Annotated:
-        return _annotation_members(get_args(tp)[0])
+        return annotation_members(get_args(tp)[0])
     if origin in (Union, UnionType):
-        return [m for arg in get_args(tp) for m in _annotation_members(arg)]
+        return [m for arg in get_args(tp) for m in annotation_members(arg)]
     return [tp]
 
 
 def _step(tp, part):
-    for member in _annotation_members(tp):
+    for member in annotation_members(tp):
         origin = get_origin(member)
         if isinstance(part, int) and origin in (list, tuple):
             return get_args(member)[0]
@@ -122,7 +122,7 @@ def allowed_keys(root: type[BaseModel], raw_loc: Sequence[str | int]) -> list[st
         tp = _step(tp, part)
         if tp is None:
             return []
-    for member in _annotation_members(tp):
+    for member in annotation_members(tp):
         if isinstance(member, type) and issubclass(member, BaseModel):
             return [f.alias or n for n, f in member.model_fields.items()]
     return []

@@ -1,0 +1,234 @@
+"""Import existing AIB templates: AIB JSON (any apiVersion from 2019-05-01-preview to 2025-10-01) or
+ARM deployment templates whose `resources` hold image templates, into validated specs.
+
+Older documents are upgraded on the way in, each change reported as a `Notice` with its path:
+read-only fields are dropped, keys are matched case-insensitively where the old service did so,
+and retired field names become their successors (distribute `tags` -> `artifactTags`, `script` ->
+`scriptUri`, vnetConfig name/subnetName/resourceGroupName -> `subnetId`, `replicationRegions` ->
+`targetRegions`). ARM expressions (`[parameters('x')]`) cannot be evaluated here and are reported
+by path. Only this module reads AIB dicts; everything after it works on the spec.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional, get_args, get_origin
+
+from pydantic import BaseModel
+
+from ..spec import KNOWN_API_VERSIONS, TEMPLATE_TYPE, ImageTemplateSpec, Issue, SpecError, parse_template
+from ..spec.errors import annotation_members, format_path, join_path
+
+STRICT_FROM = "2024-02-01"  # the service parses case-sensitively and strictly from this version on
+_READ_ONLY_TOP = ("id", "systemData", "managedBy", "resourceGroup", "etag", "plan", "sku", "kind")
+_ARM_ONLY = ("dependsOn", "comments", "condition", "copy", "scope")
+_READ_ONLY_PROPS = ("provisioningState", "provisioningError", "lastRunStatus", "exactStagingResourceGroup")
+_EXPRESSION = re.compile(r"^\[(?!\[).*\]$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Notice:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class ImportedTemplate:
+    name: str
+    spec: ImageTemplateSpec
+    api_version: str
+    path: str = ""
+    """Where the template sat in the input (`resources[2]` in an ARM deployment template, else '')."""
+    notices: list[Notice] = field(default_factory=list)
+
+
+def import_document(doc: Any, *, source: str = "") -> list[ImportedTemplate]:
+    """Every image template in `doc` (an AIB template or an ARM deployment template), as specs.
+
+    Raises SpecError listing every problem across all templates in the document.
+    """
+    located = list(_find_templates(doc))
+    if not located:
+        raise SpecError([Issue("", "no Microsoft.VirtualMachineImages/imageTemplates found",
+                               "expected an AIB template (with 'properties') or an ARM template with 'resources'")],
+                        source)
+    imported, issues = [], []
+    for path, raw in located:
+        try:
+            imported.append(import_template(raw, path=path))
+        except SpecError as exc:
+            issues += exc.issues
+    if issues:
+        raise SpecError(issues, source)
+    return imported
+
+
+def _find_templates(doc: Any) -> Iterator[tuple[str, dict]]:
+    if not isinstance(doc, dict):
+        return
+    if isinstance(doc.get("resources"), list):
+        for i, resource in enumerate(doc["resources"]):
+            if isinstance(resource, dict) and str(resource.get("type", "")).lower() == TEMPLATE_TYPE.lower():
+                yield f"resources[{i}]", resource
+    elif "properties" in doc:
+        yield "", doc
+
+
+def import_template(raw: dict, *, path: str = "") -> ImportedTemplate:
+    """One AIB template dict -> spec, with the upgrade notices. Raises SpecError with paths under `path`."""
+    notices: list[Notice] = []
+    api_version = str(raw.get("apiVersion") or STRICT_FROM)
+    expressions = [Issue(join_path(path, p), f"ARM expression {v!r} cannot be evaluated here",
+                         "replace it with its value (import-arm reads templates, it does not deploy them)")
+                   for p, v in _expressions(raw)]
+    if expressions:
+        raise SpecError(expressions)
+    if api_version not in KNOWN_API_VERSIONS:
+        notices.append(Notice(join_path(path, "apiVersion"),
+                              f"{api_version!r} is not a known AIB API version; read as {STRICT_FROM}"))
+    doc = copy.deepcopy(raw)
+    name = str(doc.get("name") or "imported")
+    _drop_read_only(doc, path, notices)
+    if api_version < STRICT_FROM or api_version not in KNOWN_API_VERSIONS:
+        _match_case(doc, ImageTemplateSpec, [], path, notices)
+    _upgrade_legacy(doc, path, notices)
+    doc["name"] = name
+    doc.pop("apiVersion", None)
+    doc.pop("type", None)
+    try:
+        spec = parse_template(doc)
+    except SpecError as exc:
+        raise exc.prefixed(path) from None
+    return ImportedTemplate(name=name, spec=spec, api_version=api_version, path=path, notices=notices)
+
+
+def _expressions(value: Any, loc: tuple = ()) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _expressions(v, (*loc, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _expressions(v, (*loc, i))
+    elif isinstance(value, str) and _EXPRESSION.match(value.strip()):
+        yield format_path(loc), value
+
+
+def _drop_read_only(doc: dict, path: str, notices: list[Notice]) -> None:
+    for key in (*_READ_ONLY_TOP, *_ARM_ONLY):
+        if key in doc:
+            doc.pop(key)
+            notices.append(Notice(join_path(path, key), "dropped (read-only or ARM-only)"))
+    props = doc.get("properties")
+    if isinstance(props, dict):
+        for key in _READ_ONLY_PROPS:
+            if key in props:
+                props.pop(key)
+                notices.append(Notice(join_path(path, f"properties.{key}"), "dropped (read-only)"))
+        source = props.get("source")
+        if isinstance(source, dict) and "exactVersion" in source:
+            source.pop("exactVersion")
+            notices.append(Notice(join_path(path, "properties.source.exactVersion"), "dropped (read-only)"))
+    identity = doc.get("identity")
+    if isinstance(identity, dict) and not identity:
+        doc.pop("identity")
+        notices.append(Notice(join_path(path, "identity"), "empty identity dropped; the pipeline creates one"))
+
+
+def _model_for(tp: Any, data: dict) -> Optional[type[BaseModel]]:
+    """The model a dict is an instance of: for a discriminated union, the member its type/scheme names."""
+    members = [m for m in annotation_members(tp) if isinstance(m, type) and issubclass(m, BaseModel)]
+    if len(members) == 1:
+        return members[0]
+    tag = next((str(data[k]) for k in ("type", "scheme") if k in data), "")
+    for member in members:
+        for key in ("type", "scheme"):
+            f = member.model_fields.get(key)
+            if f is not None and any(str(a).lower() == tag.lower() for a in get_args(f.annotation)):
+                if tag not in get_args(f.annotation):
+                    data[key] = next(a for a in get_args(f.annotation) if str(a).lower() == tag.lower())
+                return member
+    return None
+
+
+def _match_case(data: Any, tp: Any, loc: list, path: str, notices: list[Notice]) -> None:
+    """Rename keys to their canonical case (pre-2024 services matched keys case-insensitively)."""
+    if isinstance(data, list):
+        inner = next((get_args(m)[0] for m in annotation_members(tp) if get_origin(m) is list), None)
+        for i, item in enumerate(data):
+            _match_case(item, inner, [*loc, i], path, notices)
+        return
+    if not isinstance(data, dict):
+        return
+    model = _model_for(tp, data)
+    if model is None:
+        return
+    by_lower = {(f.alias or n).lower(): (f.alias or n, f.annotation) for n, f in model.model_fields.items()}
+    for key in list(data):
+        canonical, annotation = by_lower.get(key.lower(), (key, None))
+        if canonical != key and canonical not in data:
+            data[canonical] = data.pop(key)
+            notices.append(Notice(join_path(path, format_path([*loc, key])), f"renamed to {canonical!r} (case)"))
+        if annotation is not None and get_origin(annotation) is not dict:
+            _match_case(data[canonical], annotation, [*loc, canonical], path, notices)
+
+
+def _upgrade_legacy(doc: dict, path: str, notices: list[Notice]) -> None:
+    props = doc.get("properties")
+    if not isinstance(props, dict):
+        return
+
+    def note(loc: str, message: str) -> None:
+        notices.append(Notice(join_path(path, f"properties.{loc}"), message))
+
+    for section, steps in (("customize", props.get("customize")),
+                           ("validate.inVMValidations", (props.get("validate") or {}).get("inVMValidations")
+                            if isinstance(props.get("validate"), dict) else None)):
+        for i, step in enumerate(steps if isinstance(steps, list) else []):
+            if isinstance(step, dict) and "script" in step and "scriptUri" not in step:
+                step["scriptUri"] = step.pop("script")
+                note(f"{section}[{i}].script", "renamed to 'scriptUri'")
+    for i, target in enumerate(props.get("distribute") if isinstance(props.get("distribute"), list) else []):
+        if not isinstance(target, dict):
+            continue
+        if "tags" in target and "artifactTags" not in target:
+            target["artifactTags"] = target.pop("tags")
+            note(f"distribute[{i}].tags", "renamed to 'artifactTags'")
+        if "replicationRegions" in target and "targetRegions" not in target:
+            storage = target.pop("storageAccountType", None)
+            target["targetRegions"] = [
+                {"name": r, **({"storageAccountType": storage} if storage else {})}
+                for r in target.pop("replicationRegions") or []]
+            note(f"distribute[{i}].replicationRegions", "deprecated; upgraded to 'targetRegions' (1 replica each)")
+    vnet = (props.get("vmProfile") or {}).get("vnetConfig") if isinstance(props.get("vmProfile"), dict) else None
+    if isinstance(vnet, dict) and {"name", "subnetName"} <= set(vnet) and "subnetId" not in vnet:
+        subscription = _subscription_in(doc)
+        rg = vnet.pop("resourceGroupName", None) or _resource_group_in(doc)
+        vnet_name, subnet = vnet.pop("name"), vnet.pop("subnetName")
+        if subscription and rg:
+            vnet["subnetId"] = (f"/subscriptions/{subscription}/resourceGroups/{rg}/providers/"
+                                f"Microsoft.Network/virtualNetworks/{vnet_name}/subnets/{subnet}")
+            note("vmProfile.vnetConfig", "name/subnetName/resourceGroupName upgraded to 'subnetId'")
+        else:
+            vnet["subnetId"] = f"<subscription>/{vnet_name}/{subnet}"
+            note("vmProfile.vnetConfig", "name/subnetName found but no subscription or resource group to build "
+                                         "'subnetId' from; set it by hand")
+    source = props.get("source")
+    if isinstance(source, dict) and str(source.get("type", "")).upper() == "ISO":
+        raise SpecError([Issue(join_path(path, "properties.source.type"),
+                               "ISO sources were retired by the service",
+                               "use a PlatformImage source (for RHEL, the rhel-byos offer with planInfo)")])
+
+
+def _subscription_in(doc: dict) -> Optional[str]:
+    match = re.search(r"/subscriptions/([^/\"]+)/", repr(doc))
+    return match.group(1) if match else None
+
+
+def _resource_group_in(doc: dict) -> Optional[str]:
+    match = re.search(r"/resourceGroups/([^/\"']+)", repr(doc), re.IGNORECASE)
+    return match.group(1) if match else None
