@@ -25,6 +25,12 @@ _UNION_TAGS = {
 
 Path = tuple[str | int, ...]
 
+_PATTERN_HINTS = {
+    r"^[A-Za-z0-9-_.]{1,64}$": "use letters, digits, '-', '_' and '.', 1 to 64 characters",
+    r"^([0-9a-fA-F]{64})?$": "64 hex characters, as printed by sha256sum",
+    r"^\d+(\.\d+)?[smh]$": "a number and a unit, for example 5m or 1h",
+}
+
 
 @dataclass(frozen=True)
 class Issue:
@@ -159,7 +165,8 @@ def _hint_for(err: dict, root: type[BaseModel] | None) -> tuple[str, str]:
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return f"{err['msg'].lower()}, but {_quote(value)} was given", ""
     if kind == "string_pattern_mismatch":
-        return f"{_quote(value)} does not match {ctx.get('pattern')}", "use letters, digits, '-', '_' and '.', 1 to 64 characters"
+        pattern = str(ctx.get("pattern"))
+        return f"{_quote(value)} does not match {pattern}", _PATTERN_HINTS.get(pattern, "")
     if kind == "string_too_long":
         return f"is too long ({len(value) if isinstance(value, str) else '?'} characters; at most {ctx.get('max_length')})", ""
     if kind == "value_error":

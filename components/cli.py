@@ -1,0 +1,194 @@
+"""`python -m components <verb>`: the command table. Each verb parses its arguments and calls one
+module; errors print as `components: error: ...` with exit 2 for bad input, never a traceback
+(`--traceback` shows one).
+
+validate, import-arm and render use spec/arm; synth runs the stack program under mocks; local and
+emulator use the emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Callable, Optional, TextIO
+
+from .spec import SpecError
+
+PROG = "components"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    ERROR = 1
+    BAD_INPUT = 2
+
+
+@dataclass
+class Env:
+    """Streams and the project folder; tests pass their own."""
+
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    project_dir: Path = PROJECT_DIR
+
+
+def _print_notices(notices, env: Env) -> None:
+    for notice in notices:
+        print(f"notice: {notice}", file=env.stderr)
+
+
+def cmd_validate(args, env: Env) -> ExitStatus:
+    """Check an AIB JSON template, an ARM deployment template or a stack config YAML; exit 2 listing every problem."""
+    from .documents import load
+
+    loaded = load(Path(args.path))
+    _print_notices(loaded.notices, env)
+    names = ", ".join(loaded.stack.images)
+    print(f"{args.path}: valid ({len(loaded.stack.images)} image template{'s' * (len(loaded.stack.images) != 1)}: "
+          f"{names})", file=env.stdout)
+    return ExitStatus.OK
+
+
+def cmd_import_arm(args, env: Env) -> ExitStatus:
+    """Print the stack-config YAML that reproduces an AIB or ARM template (paste it under `config:`)."""
+    from .arm.import_arm import import_document
+    from .documents import imported_as_config, read_structured, to_yaml
+
+    path = Path(args.path)
+    try:
+        imported = import_document(read_structured(path))
+    except SpecError as exc:
+        raise SpecError(exc.issues, str(path)) from None
+    _print_notices([n for i in imported for n in i.notices], env)
+    text = to_yaml(imported_as_config(imported))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=env.stderr)
+    else:
+        env.stdout.write(text)
+    return ExitStatus.OK
+
+
+def _stack_file(env: Env, stack: str) -> Path:
+    path = env.project_dir / "stacks" / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (env.project_dir / "stacks").glob("Pulumi.*.yaml"))
+        raise SpecError([], f"no stack {stack!r} (stacks/{path.name} is missing; known: {', '.join(known) or 'none'})")
+    return path
+
+
+def cmd_render(args, env: Env) -> ExitStatus:
+    """Print the AIB JSON template(s) a stack, or a file `validate` accepts, would submit."""
+    from .arm.render import render_template
+    from .documents import load
+
+    if bool(args.stack) == bool(args.path):
+        raise SpecError([], "give either --stack NAME or a PATH")
+    if args.stack or load(Path(args.path)).kind == "stack":
+        from .synth import synth
+
+        result = synth(args.stack or "render", project_dir=env.project_dir,
+                       config_file=None if args.stack else Path(args.path))
+        templates = result["templates"]
+    else:
+        loaded = load(Path(args.path))
+        templates = {name: render_template(image.template) for name, image in loaded.stack.images.items()}
+    body = next(iter(templates.values())) if len(templates) == 1 else templates
+    env.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+    return ExitStatus.OK
+
+
+def cmd_synth(args, env: Env) -> ExitStatus:
+    """Run the stack program offline (Pulumi mocks) and print every resource it declares and each template."""
+    from .synth import format_text, synth
+
+    _stack_file(env, args.stack)
+    result = synth(args.stack, project_dir=env.project_dir)
+    if args.json:
+        env.stdout.write(json.dumps(result, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n")
+    else:
+        env.stdout.write(format_text(result))
+    return ExitStatus.OK
+
+
+def cmd_local(args, env: Env) -> ExitStatus:
+    """Run the stack on the local emulator: real program, real providers, builds in seconds."""
+    from .local import run_local
+
+    _stack_file(env, args.stack)
+    return ExitStatus(run_local(args.stack, project_dir=env.project_dir, as_json=args.json,
+                                stdout=env.stdout, stderr=env.stderr))
+
+
+def cmd_emulator(args, env: Env) -> ExitStatus:
+    """Serve the local ARM emulator in the foreground."""
+    from .emulator.__main__ import main as emulator_main
+
+    argv = ["--port", str(args.port)] + (["--no-tls"] if args.no_tls else [])
+    return ExitStatus(emulator_main(argv) or 0)
+
+
+def cmd_schema(args, env: Env) -> ExitStatus:
+    """Write the JSON Schema of the stack config (for editor completion of stacks/Pulumi.*.yaml)."""
+    from .schema import stack_file_schema
+
+    text = json.dumps(stack_file_schema(), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=env.stderr)
+    else:
+        env.stdout.write(text)
+    return ExitStatus.OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m {PROG}",
+                                     description="Golden VM images with Azure VM Image Builder and Pulumi.")
+    parser.add_argument("--traceback", action="store_true", help="show the Python traceback on errors")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def verb(name: str, func: Callable, **kwargs) -> argparse.ArgumentParser:
+        doc = (func.__doc__ or "").strip()
+        sub = verbs.add_parser(name, help=doc, description=doc, **kwargs)
+        sub.set_defaults(func=func)
+        return sub
+
+    verb("validate", cmd_validate).add_argument("path", help="AIB JSON, ARM deployment JSON, or stack YAML")
+    imp = verb("import-arm", cmd_import_arm)
+    imp.add_argument("path", help="AIB JSON template or ARM deployment template")
+    imp.add_argument("-o", "--output", help="write the YAML to this file instead of stdout")
+    render = verb("render", cmd_render)
+    render.add_argument("path", nargs="?", help="anything validate accepts")
+    render.add_argument("--stack", help="a stack name (stacks/Pulumi.<stack>.yaml)")
+    synth = verb("synth", cmd_synth)
+    synth.add_argument("--stack", required=True)
+    synth.add_argument("--json", action="store_true", help="one JSON object: resources and templates")
+    local = verb("local", cmd_local)
+    local.add_argument("--stack", default="dev")
+    local.add_argument("--json", action="store_true", help="print the stack outputs as JSON")
+    emulator = verb("emulator", cmd_emulator)
+    emulator.add_argument("--port", type=int, default=8443)
+    emulator.add_argument("--no-tls", action="store_true")
+    schema = verb("schema", cmd_schema)
+    schema.add_argument("-o", "--output", help="write the schema to this file")
+    return parser
+
+
+def main(argv: Optional[list[str]] = None, env: Optional[Env] = None) -> int:
+    env = env or Env()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args, env))
+    except SpecError as exc:
+        if args.traceback:
+            raise
+        print(f"{PROG}: error: {exc}", file=env.stderr)
+        return int(ExitStatus.BAD_INPUT)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=env.stderr)
+        return 130

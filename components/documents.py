@@ -1,0 +1,83 @@
+"""Read what a user points the CLI at: an AIB JSON template, an ARM deployment template, or a stack
+config YAML (a whole `Pulumi.<stack>.yaml`, or the `aib-images:` keys `import-arm` prints).
+
+Everything comes back as one validated `StackConfig` plus import notices, so `validate`, `render` and
+`synth` treat the three kinds alike.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .arm.import_arm import ImportedTemplate, Notice, import_document
+from .spec import Issue, SpecError
+from .spec.stack import PROJECT, StackConfig, config_from_stack_file, parse_stack_config
+
+
+@dataclass
+class Loaded:
+    stack: StackConfig
+    kind: str
+    """'template' (AIB or ARM JSON) or 'stack' (YAML)."""
+    notices: list[Notice] = field(default_factory=list)
+
+
+def read_structured(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([Issue("", f"cannot read the file: {exc.strerror}")], str(path)) from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else \
+            f"line {mark.line + 1}" if mark else "?"
+        raise SpecError([Issue("", f"not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({where}): "
+                                   f"{getattr(exc, 'msg', None) or getattr(exc, 'problem', exc)}")], str(path)) from None
+
+
+def stack_config_keys(doc: Any) -> dict:
+    """The project's config keys from a stack file or from bare `aib-images:` keys."""
+    if isinstance(doc, dict) and "config" in doc:
+        return config_from_stack_file(doc)
+    if isinstance(doc, dict) and any(str(k).startswith(PROJECT + ":") for k in doc):
+        return config_from_stack_file({"config": doc})
+    raise SpecError([Issue("", f"no '{PROJECT}:' keys found",
+                           f"expected a Pulumi.<stack>.yaml with config: {PROJECT}:images, or import-arm output")])
+
+
+def imported_as_config(imported: list[ImportedTemplate]) -> dict:
+    """Stack config keys that reproduce imported templates (what `import-arm` prints)."""
+    images = {}
+    for item in imported:
+        template = item.spec.model_dump(mode="json", by_alias=True, exclude_none=True,
+                                        exclude={"type", "api_version", "name"})
+        if not template.get("allowHttpUris"):
+            template.pop("allowHttpUris", None)
+        images[item.name] = {"template": template}
+    return {f"{PROJECT}:images": images}
+
+
+def load(path: Path) -> Loaded:
+    """Validate the file at `path` into a stack config; SpecError names the file and each path."""
+    doc = read_structured(path)
+    try:
+        if path.suffix.lower() == ".json":
+            imported = import_document(doc)
+            keys = stack_config_keys(imported_as_config(imported))
+            return Loaded(parse_stack_config(keys), "template", [n for i in imported for n in i.notices])
+        return Loaded(parse_stack_config(stack_config_keys(doc)), "stack")
+    except SpecError as exc:
+        raise SpecError(exc.issues, str(path)) from None
+
+
+def to_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=110)
