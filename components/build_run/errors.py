@@ -1,0 +1,56 @@
+"""The one exception the build provider raises, and the texts it carries.
+
+The dynamic-provider host turns any exception into a gRPC error that carries the whole traceback, and the engine prints
+it. So every failure the user can act on is a :class:`BuildError` whose ``str`` is complete on its own (template, phase,
+service message, log location and log tail), raised without chained causes so the traceback stays short, and the same
+text is also written as a progress line so it is readable above the traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+#: The service's text when the template identity's role assignments have not reached AIB yet (or are missing).
+AUTH_TEXT = "Not authorized to access the resource"
+
+_LOG_URL = re.compile(r"https://\S+?/customization\.log")
+
+
+class BuildError(Exception):
+    """A build could not be started, failed, was canceled, or must not be deleted; ``str`` is the full explanation."""
+
+
+class TemplateNotFound(BuildError):
+    """The image template does not exist (fatal for create; for delete it means there is nothing left to do)."""
+
+
+def log_url_from_message(message: Optional[str]) -> Optional[str]:
+    """The ``customization.log`` URL AIB puts into failure messages ("Image Build log location: <url>")."""
+    match = _LOG_URL.search(message or "")
+    return match.group(0) if match else None
+
+
+def log_location_hint(staging_resource_group: Optional[str]) -> str:
+    """Where the log lives when the service did not name the URL."""
+    where = f"staging resource group '{staging_resource_group}'" if staging_resource_group \
+        else "the template's staging resource group (IT_<rg>_<template>_<guid>)"
+    return f"customization.log in container 'packerlogs' of the storage account in {where}"
+
+
+def failure_text(template: str, resource_group: str, phase: Optional[str], elapsed: str, message: str,
+                 log_location: str, log_tail: Optional[Iterable[str]], log_problem: Optional[str]) -> str:
+    lines = [
+        f"Image build of template '{template}' (resource group '{resource_group}') failed "
+        f"in phase {phase or 'unknown'} ({elapsed}).",
+        f"Service message: {message or '(none)'}",
+        f"Build log: {log_location}",
+    ]
+    tail = list(log_tail or [])
+    if tail:
+        lines.append(f"Last {len(tail)} lines of customization.log:")
+        lines.extend("    " + line for line in tail)
+    elif log_problem:
+        lines.append(f"(The build log could not be read with the deployment's credential: {log_problem}. "
+                     f"Grant 'Storage Blob Data Reader' on the staging storage account to see it here.)")
+    return "\n".join(lines)

@@ -1,0 +1,184 @@
+"""The build resources' inputs: defaults, validation and the check/diff rules, as pure functions.
+
+The provider methods receive plain dicts (during preview with ``pulumi.runtime.rpc.UNKNOWN`` in place of values that
+are not known yet). This module turns them into a frozen :class:`BuildSettings` and decides what a change means: only a
+different template (its name is content-hashed, so a new name is a new template) or a bumped ``rebuild_trigger`` asks
+for a new build; every other input is a setting of the provider and updates in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any, Mapping, Optional
+
+from pulumi.dynamic import CheckFailure
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, copied to keep this module import-light
+
+_NAME = re.compile(r"^[A-Za-z0-9-_.]{1,64}$")
+
+#: Inputs whose change means "another build": a new template, or the user asked for one.
+START_REPLACE_KEYS = ("subscription_id", "resource_group_name", "image_template_name", "rebuild_trigger")
+#: The wait follows one run: the run its start resource started or adopted.
+WAIT_REPLACE_KEYS = ("subscription_id", "resource_group_name", "image_template_name", "run_started_at")
+#: Computed by ``check`` for ``create``'s benefit; never a reason to update.
+INTERNAL_KEYS = ("adopt_succeeded_run",)
+
+#: Name, default and meaning of every input (the docs of :class:`BuildArgs` repeat these).
+DEFAULTS: dict[str, Any] = {
+    "api_version": "2024-02-01",
+    "build_timeout_minutes": 0,
+    "rebuild_trigger": None,
+    "run_output_names": [],
+    "vhd_run_outputs": [],
+    "allow_vhd_loss_on_delete": False,
+    "arm_endpoint": None,
+    "poll_seconds": None,
+    "deadline_margin_minutes": 15,
+    "auth_retry_seconds": 600,
+    "cancel_timeout_seconds": 1800,
+}
+REQUIRED = ("subscription_id", "resource_group_name", "image_template_name")
+
+#: AIB's default when ``buildTimeoutInMinutes`` is 0.
+SERVICE_DEFAULT_TIMEOUT_MINUTES = 240
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildSettings:
+    """Resolved inputs of one build (plain values, no unknowns)."""
+
+    subscription_id: str
+    resource_group_name: str
+    image_template_name: str
+    api_version: str = DEFAULTS["api_version"]
+    build_timeout_minutes: float = 0
+    rebuild_trigger: Optional[str] = None
+    run_output_names: tuple[str, ...] = ()
+    vhd_run_outputs: tuple[str, ...] = ()
+    allow_vhd_loss_on_delete: bool = False
+    arm_endpoint: Optional[str] = None
+    poll_seconds: Optional[float] = None
+    deadline_margin_minutes: float = DEFAULTS["deadline_margin_minutes"]
+    auth_retry_seconds: float = DEFAULTS["auth_retry_seconds"]
+    cancel_timeout_seconds: float = DEFAULTS["cancel_timeout_seconds"]
+
+    @property
+    def template_id(self) -> str:
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group_name}"
+                f"/providers/Microsoft.VirtualMachineImages/imageTemplates/{self.image_template_name}")
+
+    @property
+    def deadline_seconds(self) -> float:
+        """How long after the run's start the provider gives up: the build timeout (0 = 240 min) plus a margin,
+        because the service needs time after its own timeout to clean up and report."""
+        minutes = self.build_timeout_minutes or SERVICE_DEFAULT_TIMEOUT_MINUTES
+        return (minutes + self.deadline_margin_minutes) * 60
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> "BuildSettings":
+        values: dict[str, Any] = {f.name: props.get(f.name) for f in dataclasses.fields(cls)}
+        for key, default in DEFAULTS.items():
+            if values.get(key) is None:
+                values[key] = default
+        values["run_output_names"] = tuple(values["run_output_names"] or ())
+        values["vhd_run_outputs"] = tuple(values["vhd_run_outputs"] or ())
+        values["allow_vhd_loss_on_delete"] = bool(values["allow_vhd_loss_on_delete"])
+        for key in ("build_timeout_minutes", "deadline_margin_minutes", "auth_retry_seconds",
+                    "cancel_timeout_seconds"):
+            values[key] = float(values[key])
+        if values["poll_seconds"] is not None:
+            values["poll_seconds"] = float(values["poll_seconds"])
+        return cls(**values)
+
+
+def is_unknown(value: Any) -> bool:
+    """True for the preview sentinel, also when it hides inside a list."""
+    if value == UNKNOWN:
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+def validate(news: Mapping[str, Any]) -> list[CheckFailure]:
+    """Every problem with the inputs at once; unknown values are skipped (they are checked again at update)."""
+    failures: list[CheckFailure] = []
+
+    def fail(prop: str, reason: str) -> None:
+        failures.append(CheckFailure(prop, reason))
+
+    for key in REQUIRED:
+        value = news.get(key)
+        if is_unknown(value):
+            continue
+        if not isinstance(value, str) or not value:
+            fail(key, f"{key}: required, but {value!r} was provided")
+    name = news.get("image_template_name")
+    if isinstance(name, str) and name and not is_unknown(name) and not _NAME.match(name):
+        fail("image_template_name",
+             f"image_template_name: must match ^[A-Za-z0-9-_.]{{1,64}}$, but {name!r} was provided")
+    for key, low, high in (("build_timeout_minutes", 0, 960), ("deadline_margin_minutes", 0, 24 * 60),
+                           ("auth_retry_seconds", 0, 24 * 3600), ("cancel_timeout_seconds", 0, 24 * 3600),
+                           ("poll_seconds", 0.01, 3600)):
+        value = news.get(key)
+        if value is None or is_unknown(value):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
+                or not low <= value <= high:
+            fail(key, f"{key}: must be between {low} and {high}, but {value!r} was provided")
+    outputs = news.get("run_output_names")
+    vhds = news.get("vhd_run_outputs")
+    if isinstance(outputs, list) and isinstance(vhds, list) and not is_unknown(outputs) and not is_unknown(vhds):
+        stray = [v for v in vhds if v not in outputs]
+        if stray:
+            fail("vhd_run_outputs", f"vhd_run_outputs: {stray!r} not among run_output_names {outputs!r} "
+                                    f"(hint: list the runOutputName of each VHD distributor without a uri)")
+    return failures
+
+
+def adopt_succeeded_run(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """Whether ``create`` may adopt the template's last *successful* run instead of starting one.
+
+    Adoption is right when nothing was recorded for this build: the template name is content-hashed, so a run of a
+    template with this name built exactly this content (e.g. the engine died after the run was started, or someone ran
+    it by hand). It is wrong when this create replaces an earlier start *of the same template* because the user bumped
+    ``rebuild_trigger``: that run is the one the user wants replaced. ``check`` sees the old inputs, ``create`` does not,
+    so the decision is made here and carried as an input.
+    """
+    if not olds:
+        return True
+    same_template = all(olds.get(k) == news.get(k)
+                        for k in ("subscription_id", "resource_group_name", "image_template_name"))
+    return not (same_template and olds.get("rebuild_trigger") != news.get("rebuild_trigger"))
+
+
+def diff_keys(olds: Mapping[str, Any], news: Mapping[str, Any], replace_keys: tuple[str, ...]
+              ) -> tuple[list[str], list[str]]:
+    """``(changed, replaces)``: input names that differ, and those of them that require a new build.
+
+    An unknown value (preview) counts as changed: the engine diffs again with real values before acting.
+    """
+    changed: list[str] = []
+    for key in sorted(set(olds) | set(news)):
+        if key.startswith("__") or key in INTERNAL_KEYS:
+            continue
+        old, new = olds.get(key), news.get(key)
+        if key in DEFAULTS and key not in REQUIRED:
+            old = DEFAULTS[key] if old is None else old
+            new = DEFAULTS[key] if new is None else new
+        if is_unknown(new) or _normal(old) != _normal(new):
+            changed.append(key)
+    return changed, [k for k in changed if k in replace_keys]
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    return value

@@ -1,0 +1,215 @@
+"""The two dynamic-resource providers: one starts an image template's run, the other waits for it.
+
+Both classes are pickled *by reference* into every resource's ``__provider`` (they live in an importable module), so
+this module path and these class names are part of the stack's state: renaming or moving them breaks refresh, update
+and destroy of existing stacks. Instances carry no clients or credentials (only an optional progress sink, which is
+None when the engine runs them); each method builds its client from its inputs, because the methods run in the
+separate dynamic-provider process. See ``components/build_run/__init__.py`` for why start and wait are separate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Mapping, Optional
+
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+from . import inputs
+from .errors import BuildError, TemplateNotFound, log_location_hint, log_url_from_message
+from .inputs import BuildSettings
+from .progress import Progress, Sink
+from .session import SUCCEEDED, BuildSession
+
+#: Outputs of the start resource (besides the echoed inputs).
+START_OUTPUTS = ("template_id", "run_started_at", "adopted")
+#: Outputs of the wait resource (besides the echoed inputs).
+WAIT_OUTPUTS = ("run_state", "run_sub_state", "message", "start_time", "end_time", "duration_seconds",
+                "run_outputs", "image_version_id", "log_location")
+_INPUT_KEYS = inputs.REQUIRED + tuple(inputs.DEFAULTS)
+
+
+def _inputs_of(props: Mapping[str, Any], extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {k: props[k] for k in _INPUT_KEYS + extra + inputs.INTERNAL_KEYS if k in props}
+
+
+class _Provider(ResourceProvider):
+    """What both providers share: check, diff, read, and how a session is made."""
+
+    replace_keys: tuple[str, ...] = ()
+    extra_inputs: tuple[str, ...] = ()
+    # The provider captures no secrets (no credentials, no Outputs), so its pickle need not be encrypted in state.
+    serialize_as_secret_always = False
+
+    def __init__(self, progress: Optional[Sink] = None) -> None:
+        super().__init__()
+        # Only set by callers that drive the provider directly (local runner, tests); never pickled with a value
+        # by the resource classes.
+        self.progress = progress
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        return CheckResult(news, inputs.validate(news))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = _INPUT_KEYS + self.extra_inputs
+        changed, replaces = inputs.diff_keys(_pick(olds, keys), _pick(news, keys), self.replace_keys)
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        # Refresh keeps the recorded build: a later run of the same template is not this resource's business.
+        return ReadResult(id_, props)
+
+    @contextlib.contextmanager
+    def _session(self, settings: BuildSettings) -> Iterator[BuildSession]:
+        """A session with a fresh client, closed afterwards (an open keep-alive pool would outlive the call)."""
+        from components import arm_client
+
+        credential = arm_client.arm_credential(settings.arm_endpoint)
+        poll = arm_client.resolve_poll_seconds(settings.poll_seconds)
+        client = arm_client.image_builder_client(settings.subscription_id, api_version=settings.api_version,
+                                                 endpoint=settings.arm_endpoint, credential=credential,
+                                                 poll_seconds=poll)
+
+        def read_log(url: str) -> list[str]:
+            return arm_client.read_blob_tail(url, endpoint=settings.arm_endpoint, credential=credential)
+
+        try:
+            with client:
+                yield BuildSession(settings, client, Progress(settings.image_template_name, self.progress),
+                                   poll_seconds=poll, read_log=read_log)
+        finally:
+            credential.close()
+
+    def _fail(self, settings: BuildSettings, err: BuildError) -> BuildError:
+        """Show the message as readable lines above the engine's traceback; return a cause-free copy to raise."""
+        Progress(settings.image_template_name, self.progress)("FAILED\n" + str(err))
+        return BuildError(str(err))
+
+
+def _pick(props: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: props.get(k) for k in keys}
+
+
+class ImageBuildStartProvider(_Provider):
+    """Starts (or adopts) the run of one image template and returns at once with the run's start time."""
+
+    replace_keys = inputs.START_REPLACE_KEYS
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        result = super().check(olds, news)
+        checked = dict(result.inputs)
+        checked["adopt_succeeded_run"] = inputs.adopt_succeeded_run(olds, news)
+        return CheckResult(checked, result.failures)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        settings = BuildSettings.from_props(props)
+        try:
+            with self._session(settings) as session:
+                status = session.start_or_adopt(adopt_succeeded=bool(props.get("adopt_succeeded_run", True)))
+        except BuildError as err:
+            raise self._fail(settings, err) from None
+        outs = _inputs_of(props)
+        outs.update(template_id=settings.template_id, run_started_at=status.started_at,
+                    adopted=status.run_state == SUCCEEDED)
+        return CreateResult(f"{settings.template_id}/runs/{status.started_at}", outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        # Only provider settings changed (diff replaces on anything that needs a new build).
+        outs = {k: olds.get(k) for k in START_OUTPUTS}
+        outs.update(_inputs_of(news))
+        return UpdateResult(outs)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        # Cancel our run if it is still going, so azure-native can delete the template. A newer run of the same
+        # template (a trigger-driven replacement created before this delete) is left alone.
+        settings = BuildSettings.from_props(props)
+        try:
+            with self._session(settings) as session:
+                session.cancel_and_wait(only_run=props.get("run_started_at") or None)
+        except TemplateNotFound:
+            return
+        except BuildError as err:
+            raise self._fail(settings, err) from None
+
+
+class ImageBuildProvider(_Provider):
+    """Waits for the run its start resource started, then reads the run outputs; guards deletion of VHDs."""
+
+    replace_keys = inputs.WAIT_REPLACE_KEYS
+    extra_inputs = ("run_started_at",)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        settings = BuildSettings.from_props(props)
+        try:
+            with self._session(settings) as session:
+                status = session.wait(props.get("run_started_at") or "")
+                run_outputs = session.run_outputs()
+                duration = session.elapsed(status)
+        except BuildError as err:
+            raise self._fail(settings, err) from None
+        ordered = [n for n in settings.run_output_names if n in run_outputs] + \
+                  [n for n in sorted(run_outputs) if n not in settings.run_output_names]
+        image_version_id = next((run_outputs[n]["artifact_id"] for n in ordered
+                                 if _is_gallery_version(run_outputs[n].get("artifact_id"))), None)
+        outs = _inputs_of(props, self.extra_inputs)
+        outs.update(
+            run_state=status.run_state,
+            run_sub_state=status.run_sub_state,
+            message=status.message,
+            start_time=status.started_at,
+            end_time=_iso_or_none(status.end_time),
+            duration_seconds=round(duration, 3),
+            run_outputs=run_outputs,
+            image_version_id=image_version_id,
+            log_location=log_url_from_message(status.message) or log_location_hint(status.staging_resource_group),
+        )
+        return CreateResult(f"{settings.template_id}/builds/{status.started_at}", outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        outs = {k: olds.get(k) for k in WAIT_OUTPUTS}
+        outs.update(_inputs_of(news, self.extra_inputs))
+        return UpdateResult(outs)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        settings = BuildSettings.from_props(props)
+        ours = props.get("start_time") or props.get("run_started_at") or None
+        try:
+            with self._session(settings) as session:
+                status = session.status()
+                superseded = bool(ours and status.started_at and status.started_at != ours)
+                if settings.vhd_run_outputs and not settings.allow_vhd_loss_on_delete and not superseded \
+                        and status.run_state == SUCCEEDED:
+                    raise BuildError(_vhd_refusal(settings, props.get("run_outputs") or {}))
+                session.cancel_and_wait(only_run=ours)
+        except TemplateNotFound:
+            return  # the template (and its staging account) is gone already
+        except BuildError as err:
+            raise self._fail(settings, err) from None
+
+
+def _vhd_refusal(settings: BuildSettings, run_outputs: Mapping[str, Any]) -> str:
+    where = ", ".join(f"'{n}' ({(run_outputs.get(n) or {}).get('artifact_uri') or 'uri unknown'})"
+                      for n in settings.vhd_run_outputs)
+    return (
+        f"REFUSING TO DELETE the build of image template '{settings.image_template_name}' (resource group "
+        f"'{settings.resource_group_name}'): VHD run output(s) {where} exist only in the template's staging storage "
+        f"account, which Azure deletes together with the template, so the VHD would be lost. To keep it, either "
+        f"(1) copy the VHD to your own storage account first (e.g. `az storage blob copy start --source-uri <uri> "
+        f"...`), or (2) set `uri` on the VHD distributor so AIB writes future VHDs to your own storage, or (3) accept "
+        f"the loss: set allow_vhd_loss_on_delete=True for this image, run `pulumi up`, then delete again.")
+
+
+def _is_gallery_version(artifact_id: Optional[str]) -> bool:
+    lowered = (artifact_id or "").lower()
+    return "/providers/microsoft.compute/galleries/" in lowered and "/versions/" in lowered
+
+
+def _iso_or_none(value: Any) -> Optional[str]:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        if value.year <= 1:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).isoformat()
+    return str(value) if value else None

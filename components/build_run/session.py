@@ -1,0 +1,328 @@
+"""The Azure side of one template's build: start or adopt a run, follow it, cancel it, read its outputs.
+
+Everything here talks to AIB through one ``ImageBuilderClient`` and leaves HTTP-level retries (429 with Retry-After,
+5xx, dropped connections on GET) to azure-core's ``RetryPolicy``. What the SDK cannot know is handled here: ``POST
+/run`` and ``POST /cancel`` are not idempotent, so after an ambiguous failure we re-read ``lastRunStatus`` instead of
+blindly posting again (a second run must never start); the template identity's role assignments take minutes to reach
+AIB, so "Not authorized to access the resource" is retried for a bounded time; and the provider's own deadline is
+enforced because the engine ignores custom timeouts for dynamic resources.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from typing import Any, Callable, Optional
+
+from azure.core.exceptions import (HttpResponseError, ResourceNotFoundError, ServiceRequestError,
+                                   ServiceResponseError)
+
+from .errors import AUTH_TEXT, BuildError, TemplateNotFound, failure_text, log_location_hint, log_url_from_message
+from .inputs import BuildSettings
+from .progress import Progress, format_elapsed
+
+ACTIVE = ("Running", "Canceling")
+SUCCEEDED = "Succeeded"
+# How long an ARM outage (after the SDK's own retries) may last before a wait gives up.
+TRANSIENT_BUDGET_SECONDS = 900
+# After POST /run, how long to wait for lastRunStatus to show the new run before posting again.
+RUN_VISIBLE_SECONDS = 120
+
+
+def _text(err: BaseException) -> str:
+    message = getattr(err, "message", None) or str(err)
+    return " ".join(str(message).split())
+
+
+def _is_auth(err: HttpResponseError) -> bool:
+    code = getattr(getattr(err, "error", None), "code", None) or ""
+    return AUTH_TEXT.lower() in _text(err).lower() or code in ("AuthorizationFailed", "Unauthorized")
+
+
+def _is_transient(err: BaseException) -> bool:
+    if isinstance(err, (ServiceRequestError, ServiceResponseError)):
+        return True
+    return isinstance(err, HttpResponseError) and (err.status_code or 0) in (408, 429, 500, 502, 503, 504)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunStatus:
+    """``lastRunStatus`` of a template plus what we need next to it."""
+
+    run_state: Optional[str]
+    run_sub_state: Optional[str]
+    message: str
+    start_time: Optional[dt.datetime]
+    end_time: Optional[dt.datetime]
+    staging_resource_group: Optional[str]
+
+    @property
+    def started_at(self) -> str:
+        """The run's identity: AIB runs have no id, but each has its own start time."""
+        return _iso(self.start_time)
+
+    @property
+    def active(self) -> bool:
+        return self.run_state in ACTIVE
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).isoformat()
+    return str(value) if value else ""
+
+
+def _enum(value: Any) -> Optional[str]:
+    return None if value is None else str(getattr(value, "value", value))
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class BuildSession:
+    """One template's build as seen through one client. Short-lived: made inside a provider method."""
+
+    def __init__(self, settings: BuildSettings, client: Any, progress: Progress, *,
+                 poll_seconds: float, read_log: Optional[Callable[[str], list[str]]] = None,
+                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.s = settings
+        self.templates = client.virtual_machine_image_templates
+        self.progress = progress
+        self.poll_seconds = poll_seconds
+        self.read_log = read_log
+        self.sleep = sleep
+        self.now = now
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def status(self) -> RunStatus:
+        """The template's ``lastRunStatus``; outages that outlast the SDK's retries are waited out (bounded)."""
+        give_up = time.monotonic() + TRANSIENT_BUDGET_SECONDS
+        while True:
+            try:
+                template = self.templates.get(self.s.resource_group_name, self.s.image_template_name)
+                break
+            except ResourceNotFoundError:
+                raise TemplateNotFound(f"Image template '{self.s.image_template_name}' was not found in resource group "
+                                 f"'{self.s.resource_group_name}' (subscription {self.s.subscription_id}); it must "
+                                 f"exist before its build can run.") from None
+            except (HttpResponseError, ServiceRequestError, ServiceResponseError) as err:
+                if not _is_transient(err) or time.monotonic() > give_up:
+                    raise BuildError(f"Could not read image template '{self.s.image_template_name}': "
+                                     f"{_text(err)}") from None
+                self.progress(f"ARM unavailable ({_text(err)[:80]}); retrying")
+                self.sleep(self.poll_seconds)
+        props = template.properties
+        last = getattr(props, "last_run_status", None) if props is not None else None
+        staging = getattr(props, "exact_staging_resource_group", None) if props is not None else None
+        if last is None:
+            return RunStatus(None, None, "", None, None, staging)
+        return RunStatus(_enum(last.run_state), _enum(last.run_sub_state), last.message or "", last.start_time,
+                         last.end_time, staging)
+
+    def elapsed(self, status: RunStatus) -> float:
+        if not isinstance(status.start_time, dt.datetime):
+            return 0.0
+        start = status.start_time if status.start_time.tzinfo else status.start_time.replace(tzinfo=dt.timezone.utc)
+        end = status.end_time
+        if status.run_state not in ACTIVE and isinstance(end, dt.datetime) and end.year > 1:
+            end = end if end.tzinfo else end.replace(tzinfo=dt.timezone.utc)
+            return max(0.0, (end - start).total_seconds())
+        return max(0.0, (self.now() - start).total_seconds())
+
+    # -- starting --------------------------------------------------------------------------------------------
+    def start_or_adopt(self, *, adopt_succeeded: bool) -> RunStatus:
+        """Make sure exactly one run of this template is (or was) under way and return its status.
+
+        A Running run is always adopted (an interrupted ``pulumi up`` started it; a second POST would fail or build
+        twice). A Succeeded run is adopted only when ``adopt_succeeded`` (see ``inputs.adopt_succeeded_run``).
+        """
+        first = self.status()
+        before = first.started_at
+        auth_until = time.monotonic() + self.s.auth_retry_seconds
+        transient_until = time.monotonic() + TRANSIENT_BUDGET_SECONDS
+        status = first
+        while True:
+            if status.started_at != before and status.run_state is not None:
+                return status  # a run we (or our dropped POST) started
+            if status.run_state == "Running":
+                self.progress(f"adopting the build already running ({status.run_sub_state})", self.elapsed(status))
+                return status
+            if status.run_state == "Canceling":
+                self.progress("waiting for a previous build to finish canceling")
+                status = self._wait_while_canceling()
+                before = status.started_at
+                continue
+            if status.run_state == SUCCEEDED and adopt_succeeded:
+                self.progress(f"adopting the last successful build (started {status.started_at})")
+                return status
+            try:
+                self.templates.begin_run(self.s.resource_group_name, self.s.image_template_name, polling=False)
+            except HttpResponseError as err:
+                if err.status_code == 409:
+                    # "run/action is not allowed in ... run state: running": someone started it; re-read and adopt.
+                    status = self._wait_for_new_run(before)
+                    continue
+                if _is_auth(err) and time.monotonic() < auth_until:
+                    self.progress("not authorized yet (role assignments still propagating); retrying the start")
+                    self.sleep(self._auth_backoff())
+                    status = self.status()
+                    continue
+                if _is_transient(err) and time.monotonic() < transient_until:
+                    status = self._wait_for_new_run(before, short=True)
+                    continue
+                raise BuildError(f"Could not start the build of image template '{self.s.image_template_name}' "
+                                 f"(resource group '{self.s.resource_group_name}'): {_text(err)}") from None
+            except (ServiceRequestError, ServiceResponseError) as err:
+                if time.monotonic() > transient_until:
+                    raise BuildError(f"Could not start the build of image template "
+                                     f"'{self.s.image_template_name}': {_text(err)}") from None
+                # The POST may or may not have reached AIB: look before posting again.
+                status = self._wait_for_new_run(before, short=True)
+                continue
+            self.progress("build started")
+            status = self._wait_for_new_run(before)
+            if status.started_at == before:
+                raise BuildError(f"AIB accepted the run of image template '{self.s.image_template_name}' but its "
+                                 f"lastRunStatus did not show a new run within {RUN_VISIBLE_SECONDS}s.")
+
+    def _wait_for_new_run(self, before: str, *, short: bool = False) -> RunStatus:
+        """Re-read until lastRunStatus shows a run other than ``before`` (or give up and return what is there)."""
+        until = time.monotonic() + (min(RUN_VISIBLE_SECONDS, 5 * self.poll_seconds) if short else RUN_VISIBLE_SECONDS)
+        while True:
+            status = self.status()
+            if (status.started_at != before and status.run_state is not None) or status.run_state == "Running" \
+                    or time.monotonic() > until:
+                return status
+            self.sleep(min(self.poll_seconds, 5))
+
+    def _auth_backoff(self) -> float:
+        return max(self.poll_seconds, min(30.0, self.s.auth_retry_seconds / 10))
+
+    # -- waiting ---------------------------------------------------------------------------------------------
+    def wait(self, started_at: str) -> RunStatus:
+        """Follow the run until it ends; return its Succeeded status or raise :class:`BuildError`."""
+        auth_until = time.monotonic() + self.s.auth_retry_seconds
+        last_label = None
+        while True:
+            status = self.status()
+            if status.run_state is None:
+                raise BuildError(f"Image template '{self.s.image_template_name}' has no build run to wait for "
+                                 f"(expected the run started at {started_at or 'unknown'}).")
+            if started_at and status.started_at and status.started_at != started_at:
+                self.progress(f"following a newer build (started {status.started_at})")
+                started_at = status.started_at
+            if status.active:
+                label = status.run_sub_state if status.run_state == "Running" else status.run_state
+                if label != last_label:
+                    self.progress(label or status.run_state or "Running", self.elapsed(status))
+                    last_label = label
+                remaining = self.s.deadline_seconds - self.elapsed(status)
+                if remaining <= 0:
+                    self._deadline_exceeded(status)
+                self.sleep(max(0.0, min(self.poll_seconds, remaining + 0.01)))
+                continue
+            if status.run_state == SUCCEEDED:
+                self.progress("Succeeded", self.elapsed(status))
+                return status
+            if status.run_state == "Failed" and AUTH_TEXT.lower() in status.message.lower() \
+                    and time.monotonic() < auth_until:
+                self.progress("build not authorized yet (role assignments still propagating); starting it again")
+                self.sleep(self._auth_backoff())
+                status = self.start_or_adopt(adopt_succeeded=False)
+                started_at, last_label = status.started_at, None
+                continue
+            raise BuildError(self._failure(status))
+
+    def _deadline_exceeded(self, status: RunStatus) -> None:
+        limit = format_elapsed(self.s.deadline_seconds).lstrip("+")
+        timeout = self.s.build_timeout_minutes or 240
+        self.progress(f"deadline of {limit} exceeded in phase {status.run_sub_state}; canceling")
+        final = self.cancel_and_wait(only_run=status.started_at)
+        raise BuildError(
+            f"Image build of template '{self.s.image_template_name}' (resource group "
+            f"'{self.s.resource_group_name}') exceeded the provider's deadline of {limit} (build timeout "
+            f"{timeout:g} min + {self.s.deadline_margin_minutes:g} min margin) in phase {status.run_sub_state}; "
+            f"the build was canceled (run state now {final.run_state}). Raise buildTimeoutInMinutes on the "
+            f"template (and build_timeout_minutes here) if builds legitimately take longer.")
+
+    def _failure(self, status: RunStatus) -> str:
+        if status.run_state == "Canceled":
+            return (f"Image build of template '{self.s.image_template_name}' (resource group "
+                    f"'{self.s.resource_group_name}') was canceled in phase {status.run_sub_state or 'unknown'} "
+                    f"({format_elapsed(self.elapsed(status))}) by someone else: {status.message or 'no message'}. "
+                    f"Run `pulumi up` again to build it.")
+        url = log_url_from_message(status.message)
+        location = url or log_location_hint(status.staging_resource_group)
+        tail, problem = None, None
+        if url and self.read_log is not None:
+            try:
+                tail = self.read_log(url)
+            except Exception as err:  # noqa: BLE001 - the log is a courtesy; the failure is what matters
+                problem = _text(err)[:200]
+        if status.run_state == "PartiallySucceeded":
+            status = dataclasses.replace(status, message=f"only some distribution targets succeeded "
+                                                         f"(PartiallySucceeded). {status.message}")
+        return failure_text(self.s.image_template_name, self.s.resource_group_name, status.run_sub_state,
+                            format_elapsed(self.elapsed(status)), status.message, location, tail, problem)
+
+    # -- canceling -------------------------------------------------------------------------------------------
+    def cancel_and_wait(self, *, only_run: Optional[str] = None) -> RunStatus:
+        """Cancel the active run (only if it is ``only_run``, when given) and wait out Canceling (bounded)."""
+        status = self.status()
+        if not status.active or (only_run and status.started_at and status.started_at != only_run):
+            return status
+        if status.run_state == "Running":
+            self.progress(f"canceling the build in phase {status.run_sub_state}", self.elapsed(status))
+            try:
+                self.templates.begin_cancel(self.s.resource_group_name, self.s.image_template_name, polling=False)
+            except HttpResponseError as err:
+                # 409: already canceling or just finished. 5xx after retries: the state below tells.
+                if err.status_code != 409 and not _is_transient(err):
+                    raise BuildError(f"Could not cancel the build of image template "
+                                     f"'{self.s.image_template_name}': {_text(err)}") from None
+            except (ServiceRequestError, ServiceResponseError):
+                pass
+        return self._wait_while_canceling(retry_cancel=True)
+
+    def _wait_while_canceling(self, *, retry_cancel: bool = False) -> RunStatus:
+        until = time.monotonic() + self.s.cancel_timeout_seconds
+        reposted = False
+        while True:
+            status = self.status()
+            if not status.active:
+                if status.run_state == "Canceled":
+                    self.progress("Canceled", self.elapsed(status))
+                return status
+            if time.monotonic() > until:
+                raise BuildError(f"The build of image template '{self.s.image_template_name}' is still "
+                                 f"{status.run_state} after {self.s.cancel_timeout_seconds:g}s of waiting for the "
+                                 f"cancel to finish; try again later (the template cannot be deleted until then).")
+            if status.run_state == "Running" and retry_cancel and not reposted:
+                # A cancel that was lost on the wire: post it once more.
+                reposted = True
+                try:
+                    self.templates.begin_cancel(self.s.resource_group_name, self.s.image_template_name,
+                                                polling=False)
+                except (HttpResponseError, ServiceRequestError, ServiceResponseError):
+                    pass
+            self.sleep(self.poll_seconds)
+
+    # -- outputs ---------------------------------------------------------------------------------------------
+    def run_outputs(self) -> dict[str, dict[str, Optional[str]]]:
+        """``runOutputName -> {artifact_id, artifact_uri}`` for every run output of the template."""
+        outputs: dict[str, dict[str, Optional[str]]] = {}
+        for item in self.templates.list_run_outputs(self.s.resource_group_name, self.s.image_template_name):
+            props = item.properties
+            outputs[item.name] = {
+                "artifact_id": getattr(props, "artifact_id", None) if props is not None else None,
+                "artifact_uri": getattr(props, "artifact_uri", None) if props is not None else None,
+            }
+        missing = [n for n in self.s.run_output_names if n not in outputs]
+        if missing:
+            raise BuildError(f"The build of image template '{self.s.image_template_name}' succeeded but run "
+                             f"outputs {missing} are missing (found {sorted(outputs)}).")
+        return outputs
