@@ -1,0 +1,257 @@
+"""The emulator process: HTTP(S) serving, bearer auth, transport faults, request log, and its lifecycle.
+
+This module owns `Emulator`, the public entry point. It binds 127.0.0.1 (port 0 by default), serves a
+Starlette app with uvicorn in a background thread, and, with `tls=True`, presents a certificate from a
+throw-away trustme CA whose PEM is `emu.ca_bundle`. An outer ASGI layer applies, in order: transport
+faults (drop / 429 / 5xx) from `emu.faults`, the bearer-token check (401 with an ARM error body; the token
+is never logged), and the request log. Requests are then answered by `templates.py` (anything under
+Microsoft.VirtualMachineImages), by the `/packerlogs/<guid>/customization.log` blob stand-in, or by
+`generic.py` (every other ARM resource). All state changes happen under `state.lock`, after `advance()`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from . import templates
+from .builds import Builds
+from .credential import EmulatorCredential
+from .errors import ArmError
+from .faults import Faults
+from .generic import GenericResources
+from .messages import Reply, Req
+from .state import State
+
+_LOG = logging.getLogger("components.emulator")
+_BLOB_HOST_RE = re.compile(r"^https://[a-z0-9]+\.blob\.core\.windows\.net", re.I)
+_METHODS = ["GET", "PUT", "POST", "PATCH", "DELETE", "HEAD"]
+
+
+class Emulator:
+    """A local Azure Resource Manager for Image Builder and the resources around it.
+
+    `phase_seconds` is the real duration of each build phase (and of template creation and deletion), so a
+    45-minute build takes a few seconds. `retry_after` is the `Retry-After` (whole seconds) sent on LRO
+    answers; by default `int(phase_seconds)`, so sub-second phases let clients poll at their own interval.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, tls: bool = True, phase_seconds: float = 1.0,
+                 faults: Faults | None = None, state_file: str | None = None, token: str | None = None,
+                 retry_after: int | None = None):
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.phase_seconds = phase_seconds
+        self._faults = faults or Faults()
+        self.state_file = state_file
+        self.token = token or secrets.token_urlsafe(32)
+        self.retry_after = int(phase_seconds) if retry_after is None else retry_after
+        self.state = State(lambda: self._faults, phase_seconds)
+        self.builds = Builds(self.state)
+        self.generic = GenericResources(self.state, lambda rg, t: self.templates.templates_in_rg_deleted(rg, t))
+        self.templates = templates.ImageTemplates(self.state, self.builds, self.generic.delete_rg, self.retry_after)
+        self.ca_bundle: str | None = None
+        self._tmpdir: str | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- public surface -----------------------------------------------------------------------------------
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: Faults) -> None:
+        self._faults = value
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    def credential(self) -> EmulatorCredential:
+        return EmulatorCredential(self.token)
+
+    def client_env(self) -> dict[str, str]:
+        return {"AIB_ARM_ENDPOINT": self.base_url, "AIB_ARM_CA_BUNDLE": self.ca_bundle or "",
+                "AIB_ARM_TOKEN": self.token}
+
+    def local_url(self, blob_url: str) -> str:
+        """Rewrite `https://<acct>.blob.core.windows.net/...` (log and VHD URLs) to this emulator."""
+        return _BLOB_HOST_RE.sub(self.base_url, blob_url)
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Emulator(base_url={self.base_url!r}, tls={self.tls}, phase_seconds={self.phase_seconds})"
+
+    def start(self) -> "Emulator":
+        if self.state_file and os.path.exists(self.state_file):
+            self.state.load(self.state_file)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        ssl_kwargs: dict[str, Any] = {}
+        if self.tls:
+            import trustme
+
+            self._tmpdir = tempfile.mkdtemp(prefix="aib-emulator-")
+            ca = trustme.CA()
+            cert = ca.issue_cert(self.host, "localhost", "127.0.0.1")
+            self.ca_bundle = os.path.join(self._tmpdir, "ca.pem")
+            server_pem = os.path.join(self._tmpdir, "server.pem")
+            ca.cert_pem.write_to_path(self.ca_bundle)
+            cert.private_key_and_cert_chain_pem.write_to_path(server_pem)
+            ssl_kwargs = {"ssl_certfile": server_pem}
+        app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=_METHODS)])
+        config = uvicorn.Config(_Front(self, app), http="h11", lifespan="off", log_level="warning",
+                                access_log=False, timeout_keep_alive=30, **ssl_kwargs)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        name=f"aib-emulator-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the emulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.should_exit = True
+            # Idle keep-alive TLS connections would otherwise hold graceful shutdown for ~10 s.
+            self._server.force_exit = True
+        if self._thread:
+            self._thread.join(10)
+        self._server = self._thread = None
+        if self.state_file:
+            self.state.save(self.state_file)
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    # ---- request handling ---------------------------------------------------------------------------------
+    async def _endpoint(self, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            return _respond(Reply(400, ArmError(400, "InvalidRequestContent",
+                                                "The request content was invalid and could not be deserialized.").body()))
+        now = time.time()
+        req = Req(request.method, request.url.path, dict(request.query_params), body, self.base_url, now)
+        with self.state.lock:
+            self.state.advance(now)
+            try:
+                reply = self._dispatch(req)
+            except ArmError as e:
+                reply = Reply(e.status, e.body(), e.headers)
+            except Exception as e:  # an emulator bug: answer like ARM would, keep the traceback in the log
+                _LOG.error("emulator error on %s %s\n%s", req.method, req.path, traceback.format_exc())
+                reply = Reply(500, {"error": {"code": "InternalServerError", "message": f"Emulator error: {e!r}"}})
+            if self.state_file:
+                self.state.save(self.state_file)
+        return _respond(reply)
+
+    def _dispatch(self, req: Req) -> Reply:
+        if m := re.match(r"^/packerlogs/([^/]+)/customization\.log$", req.path, re.I):
+            lines = self.state.logs.get(m.group(1).lower())
+            if lines is None:
+                raise ArmError(404, "BlobNotFound", "The specified blob does not exist.")
+            return Reply(200, text="\n".join(lines) + "\n")
+        if templates.is_image_builder_path(req.path):
+            return self.templates.handle(req)
+        return self.generic.handle(req)
+
+
+def _respond(reply: Reply) -> Response:
+    headers = {"x-ms-request-id": str(uuid.uuid4()), "x-ms-correlation-request-id": str(uuid.uuid4()),
+               **reply.headers}
+    if reply.text is not None:
+        return PlainTextResponse(reply.text, reply.status, headers=headers)
+    if reply.body is None:
+        return Response(status_code=reply.status, headers=headers)
+    return JSONResponse(reply.body, reply.status, headers=headers)
+
+
+class _Front:
+    """Outer ASGI layer: transport faults, bearer auth, request log."""
+
+    def __init__(self, emu: Emulator, app: Any):
+        self.emu = emu
+        self.app = app
+
+    def _record(self, method: str, path: str, status: int) -> None:
+        with self.emu.state.lock:
+            self.emu.state.requests.append({"method": method, "path": path, "status": status, "time": time.time()})
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        method, path = scope["method"], scope["path"]
+        with self.emu.state.lock:
+            fault = self.emu.faults.draw(method, path)
+        if fault == "drop":
+            self._record(method, path, 0)
+            cycle = getattr(send, "__self__", None)  # uvicorn's h11 RequestResponseCycle
+            if cycle is not None and getattr(cycle, "transport", None) is not None:
+                cycle.transport.close()
+                cycle.disconnected = True
+                return
+            raise ConnectionAbortedError("fault injection: drop")
+        if fault == "throttle":
+            retry = self.emu.faults.throttle_retry_after
+            return await self._send(scope, receive, send, method, path, Reply(429, {"error": {
+                "code": "TooManyRequests",
+                "message": f"The request is being throttled. Please retry after {retry} seconds."}},
+                {"Retry-After": str(retry)}))
+        if fault in ("500", "503"):
+            code = int(fault)
+            err = ("InternalServerError", "Encountered internal server error. Diagnostic information: timestamp "
+                   f"'{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}'.") if code == 500 else (
+                "ServiceUnavailable", "The server is currently unable to handle the request. Please retry.")
+            return await self._send(scope, receive, send, method, path,
+                                    Reply(code, {"error": {"code": err[0], "message": err[1]}}))
+        auth = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        if not auth:
+            return await self._send(scope, receive, send, method, path, Reply(401, {"error": {
+                "code": "AuthenticationFailed", "message": "Authentication failed. The 'Authorization' header is missing."}}))
+        if not secrets.compare_digest(auth, f"Bearer {self.emu.token}"):
+            return await self._send(scope, receive, send, method, path, Reply(401, {"error": {
+                "code": "InvalidAuthenticationToken", "message": "The access token is invalid."}}))
+        status_box: dict[str, int] = {}
+
+        async def send_and_log(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status_box["status"] = message["status"]
+                self._record(method, path, message["status"])
+            await send(message)
+
+        await self.app(scope, receive, send_and_log)
+
+    async def _send(self, scope: dict, receive: Any, send: Any, method: str, path: str, reply: Reply) -> None:
+        self._record(method, path, reply.status)
+        await _respond(reply)(scope, receive, send)
