@@ -1,0 +1,255 @@
+"""Least-privilege role grants for an image pipeline, computed from its spec.
+
+Each `grant_*` function names one intent, lists the exact role and scope in its docstring, and returns a `Grant`
+(plain data, testable without Pulumi). `template_identity_grants` collects every grant the template identity needs
+for one spec; `declare_grant` is the one funnel that turns a `Grant` into Azure resources (a custom
+`RoleDefinition` when the grant is not a built-in role, and a `RoleAssignment`).
+
+Rules this module keeps (reference: peers-and-pain-points §b3, aib-service-api §4):
+- Contributor only on the template's dedicated staging resource group; nothing at subscription scope.
+- Custom roles carry only the actions the scenario needs and are assigned at the narrowest scope (the gallery image
+  definition, the subnet, the source image). Azure accepts only management groups, subscriptions and resource groups
+  as `assignableScopes` (a resource id is refused), so each custom role's assignable scope is the resource group that
+  holds the resource it is assigned on.
+- Role definition ids and role assignment names are uuid5 GUIDs of what they grant, so the same spec gives the same
+  names, and `principalType` is `ServicePrincipal` so a freshly created identity can be assigned at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Optional, Sequence
+
+import pulumi
+from pulumi_azure_native import authorization
+
+from .naming import (builtin_role_id, deterministic_guid, image_definition_id, parts, resource_group_of,
+                     storage_container_scope)
+from .spec.customizers import FileFields, ScriptStep
+from .spec.distributors import ManagedImageDistributor, SharedImageDistributor
+from .spec.models import ImageTemplateSpec
+from .spec.sources import ManagedImageSource, SharedImageVersionSource
+
+# Built-in role definition GUIDs (identical in every Azure tenant).
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
+BUILTIN_NAMES = {CONTRIBUTOR: "Contributor", STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
+                 MANAGED_IDENTITY_OPERATOR: "Managed Identity Operator"}
+
+GALLERY_READ = ("Microsoft.Compute/galleries/read", "Microsoft.Compute/galleries/images/read",
+                "Microsoft.Compute/galleries/images/versions/read")
+GALLERY_WRITE = (*GALLERY_READ, "Microsoft.Compute/galleries/images/versions/write")
+MANAGED_IMAGE_WRITE = ("Microsoft.Compute/images/read", "Microsoft.Compute/images/write",
+                       "Microsoft.Compute/images/delete")
+MANAGED_IMAGE_READ = ("Microsoft.Compute/images/read",)
+SUBNET_JOIN = ("Microsoft.Network/virtualNetworks/read", "Microsoft.Network/virtualNetworks/subnets/join/action")
+TEMPLATE_RUNNER = ("Microsoft.VirtualMachineImages/imageTemplates/read",
+                   "Microsoft.VirtualMachineImages/imageTemplates/run/action",
+                   "Microsoft.VirtualMachineImages/imageTemplates/cancel/action",
+                   "Microsoft.VirtualMachineImages/imageTemplates/runOutputs/read")
+
+PRINCIPAL_TYPE = "ServicePrincipal"
+
+
+@dataclasses.dataclass(frozen=True)
+class Grant:
+    """One role on one scope. Either `builtin` (a built-in role GUID) or `actions` (a custom role) is set."""
+
+    key: str
+    """Suffix of the Pulumi resource names (`<pipeline>-<key>`), unique within a pipeline."""
+    role: str
+    """Built-in role name, or what the custom role is for."""
+    scope: str
+    """Full resource id the role is assigned at."""
+    actions: tuple[str, ...] = ()
+    builtin: Optional[str] = None
+    reason: str = ""
+
+    @property
+    def custom(self) -> bool:
+        return self.builtin is None
+
+    @property
+    def assignable_scope(self) -> str:
+        """The resource group holding `scope` (the narrowest scope Azure accepts in a custom role's assignableScopes)."""
+        return resource_group_of(self.scope)
+
+    def role_definition_guid(self, owner: str) -> str:
+        """GUID of the custom role: one role per pipeline (`owner`), purpose and scope."""
+        return deterministic_guid("role-definition", owner, self.key, self.assignable_scope, *sorted(self.actions))
+
+    def role_definition_id(self, owner: str) -> str:
+        """The subscription-qualified id a role assignment references (ARM's canonical form)."""
+        guid = self.builtin or self.role_definition_guid(owner)
+        return builtin_role_id(parts(self.scope)["subscription"], guid)
+
+    def assignment_name(self, owner: str, principal_id: str) -> str:
+        return deterministic_guid("role-assignment", self.scope, self.role_definition_id(owner), principal_id)
+
+
+def grant_gallery_image_writer(gallery_image_id: str) -> Grant:
+    """Custom role "image version writer" (galleries/read, galleries/images/read, galleries/images/versions/read and
+    /write) at the gallery image definition a SharedImage target names; nothing on the rest of the gallery."""
+    scope = image_definition_id(gallery_image_id)
+    return Grant("gallery-writer", "image version writer", scope, GALLERY_WRITE,
+                 reason="AIB writes the new image version into this gallery image definition")
+
+
+def grant_managed_image_writer(image_id: str) -> Grant:
+    """Custom role "managed image writer" (images/read, /write, /delete) on the resource group a ManagedImage target
+    writes to (the image does not exist before the first build, so the group is the narrowest scope)."""
+    return Grant("managed-image-writer", "managed image writer", resource_group_of(image_id), MANAGED_IMAGE_WRITE,
+                 reason="AIB creates the managed image in this resource group")
+
+
+def grant_source_reader(spec: ImageTemplateSpec) -> list[Grant]:
+    """Custom role "source image reader" on the source image: images/read on a ManagedImage source; galleries/read,
+    galleries/images/read and galleries/images/versions/read on the image definition of a SharedImageVersion source.
+    Marketplace (PlatformImage) sources need nothing."""
+    source = spec.properties.source
+    if isinstance(source, ManagedImageSource):
+        return [Grant("source-reader", "source image reader", source.image_id, MANAGED_IMAGE_READ,
+                      reason="AIB reads the source managed image")]
+    if isinstance(source, SharedImageVersionSource):
+        return [Grant("source-reader", "source image reader", image_definition_id(source.image_version_id),
+                      GALLERY_READ, reason="AIB reads the source gallery image version")]
+    return []
+
+
+def grant_subnet_join(subnet_id: str) -> Grant:
+    """Custom role "subnet joiner" (virtualNetworks/read, virtualNetworks/subnets/join/action) on one subnet the build
+    VM (subnetId) or the isolated-build container (containerInstanceSubnetId) joins."""
+    return Grant("subnet-join", "subnet joiner", subnet_id, SUBNET_JOIN,
+                 reason="the build VM or its build container joins this subnet")
+
+
+def grant_script_reader(container_scope: str) -> Grant:
+    """Built-in Storage Blob Data Reader on one blob container that holds scripts or files the template downloads
+    (the service downloads them as the template identity, even for public blobs)."""
+    return Grant("scripts-reader", BUILTIN_NAMES[STORAGE_BLOB_DATA_READER], container_scope,
+                 builtin=STORAGE_BLOB_DATA_READER, reason="customizers download scripts from this container")
+
+
+def grant_identity_operator(identity_id: str) -> Grant:
+    """Built-in Managed Identity Operator on one identity attached to the build VM (vmProfile.userAssignedIdentities):
+    the service must be allowed to assign it."""
+    return Grant("identity-operator", BUILTIN_NAMES[MANAGED_IDENTITY_OPERATOR], identity_id,
+                 builtin=MANAGED_IDENTITY_OPERATOR, reason="AIB attaches this identity to the build VM")
+
+
+def grant_staging_contributor(resource_group_id: str) -> Grant:
+    """Built-in Contributor on the template's dedicated, empty staging resource group (the only Contributor the
+    pipeline grants): AIB creates the build VM, its disks, network and storage account there."""
+    return Grant("staging-contributor", BUILTIN_NAMES[CONTRIBUTOR], resource_group_id, builtin=CONTRIBUTOR,
+                 reason="AIB creates its build resources in this staging resource group")
+
+
+def grant_template_runner(template_id: str) -> Grant:
+    """Custom role "template runner" (imageTemplates/read, /run/action, /cancel/action, /runOutputs/read) on one image
+    template, for a CI principal that starts and follows builds; it cannot change or delete the template."""
+    return Grant("runner", "template runner", template_id, TEMPLATE_RUNNER,
+                 reason="a CI principal starts, cancels and reads builds of this template")
+
+
+def script_containers(spec: ImageTemplateSpec, storage_account_id: str) -> list[str]:
+    """Container scopes of every script and file URI of `spec` that lives in `storage_account_id`."""
+    return sorted({c for uri in step_uris(spec) if (c := storage_container_scope(storage_account_id, uri))})
+
+
+def step_uris(spec: ImageTemplateSpec) -> list[str]:
+    props = spec.properties
+    steps = [*(props.customize or []), *((props.validate_.in_vm_validations or []) if props.validate_ else [])]
+    uris = [s.script_uri if isinstance(s, ScriptStep) else s.source_uri if isinstance(s, FileFields) else None
+            for s in steps]
+    workload = props.optimize.workload if props.optimize else None
+    return [u for u in [*uris, workload.script_uri if workload else None] if u]
+
+
+def template_identity_grants(spec: ImageTemplateSpec, *, staging_resource_group_id: Optional[str] = None,
+                             scripts_storage_account_id: Optional[str] = None) -> list[Grant]:
+    """Every grant the template identity needs for `spec`, deduplicated, with unique keys.
+
+    `staging_resource_group_id`: the staging group the identity must be Contributor on (None when the service makes
+    its own IT_* group and grants itself). `scripts_storage_account_id`: the account whose containers hold scripts.
+    """
+    props = spec.properties
+    grants: list[Grant] = []
+    for d in props.distribute:
+        if isinstance(d, SharedImageDistributor):
+            grants.append(grant_gallery_image_writer(d.gallery_image_id))
+        elif isinstance(d, ManagedImageDistributor):
+            grants.append(grant_managed_image_writer(d.image_id))
+    grants += grant_source_reader(spec)
+    vnet = props.vm_profile.vnet_config if props.vm_profile else None
+    if vnet is not None:
+        grants += [grant_subnet_join(s) for s in (vnet.subnet_id, vnet.container_instance_subnet_id) if s]
+    if scripts_storage_account_id:
+        grants += [grant_script_reader(c) for c in script_containers(spec, scripts_storage_account_id)]
+    for identity in (props.vm_profile.user_assigned_identities or []) if props.vm_profile else []:
+        grants.append(grant_identity_operator(identity))
+    if staging_resource_group_id:
+        grants.append(grant_staging_contributor(staging_resource_group_id))
+    return number_keys(grants)
+
+
+def number_keys(grants: Iterable[Grant]) -> list[Grant]:
+    """Drop repeats (same role, same scope) and number keys that occur more than once (`subnet-join-0`, `-1`)."""
+    unique: dict[tuple, Grant] = {}
+    for g in grants:
+        unique.setdefault((g.key, g.scope.lower(), g.builtin, g.actions), g)
+    counts: dict[str, int] = {}
+    for g in unique.values():
+        counts[g.key] = counts.get(g.key, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for g in unique.values():
+        if counts[g.key] > 1:
+            n = seen.get(g.key, 0)
+            seen[g.key] = n + 1
+            g = dataclasses.replace(g, key=f"{g.key}-{n}")
+        out.append(g)
+    return out
+
+
+def declare_grant(name: str, grant: Grant, *, owner: str, principal_id: pulumi.Input[str],
+                  opts: Optional[pulumi.ResourceOptions] = None,
+                  depends_on: Sequence[pulumi.Resource] = ()) -> authorization.RoleAssignment:
+    """Create `grant` for `principal_id`: `<name>-<key>-role` (custom roles only) and the `<name>-<key>` assignment.
+
+    `owner` makes custom role ids unique per pipeline; `depends_on` are resources the scope must exist after (a
+    gallery image definition or staging group the pipeline creates).
+    """
+    base = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(depends_on)))
+    role_definition_id = grant.role_definition_id(owner)
+    assignment_opts = base
+    if grant.custom:
+        guid = grant.role_definition_guid(owner)
+        definition = authorization.RoleDefinition(
+            f"{name}-{grant.key}-role",
+            authorization.RoleDefinitionArgs(
+                scope=grant.assignable_scope,
+                role_definition_id=guid,
+                # Custom role names must be unique in the tenant; the GUID prefix keeps two pipelines apart.
+                role_name=f"AIB {grant.role} ({guid[:8]})",
+                description=f"Azure VM Image Builder: {grant.reason}. Managed by Pulumi ({owner}).",
+                role_type="CustomRole",
+                permissions=[authorization.PermissionArgs(actions=list(grant.actions))],
+                assignable_scopes=[grant.assignable_scope],
+            ),
+            base,
+        )
+        assignment_opts = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[definition]))
+    return authorization.RoleAssignment(
+        f"{name}-{grant.key}",
+        authorization.RoleAssignmentArgs(
+            scope=grant.scope,
+            role_definition_id=role_definition_id,
+            principal_id=principal_id,
+            principal_type=PRINCIPAL_TYPE,
+            role_assignment_name=pulumi.Output.from_input(principal_id).apply(
+                lambda pid: grant.assignment_name(owner, pid)),
+            description=f"{grant.role}: {grant.reason}",
+        ),
+        assignment_opts,
+    )

@@ -1,0 +1,60 @@
+"""Shared helpers for tests that run Pulumi programs under mocks (see `components.synth`)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+import yaml
+
+from components.synth import RecordingMonitor, reveal, run_program
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Run:
+    """What one mocked program run registered, with lookups by logical name and type."""
+
+    def __init__(self, monitor: RecordingMonitor, value: Any) -> None:
+        self.monitor = monitor
+        self.value = value
+        self.registrations = monitor.registrations
+        self.by_urn = {r["urn"]: r for r in self.registrations}
+
+    def named(self, name: str) -> dict:
+        found = [r for r in self.registrations if r["name"] == name]
+        assert len(found) == 1, f"expected one resource named {name!r}, found {[r['type'] for r in found]}"
+        return found[0]
+
+    def of_type(self, suffix: str) -> list[dict]:
+        return [r for r in self.registrations if r["type"].endswith(suffix)]
+
+    def inputs(self, name: str) -> dict:
+        return reveal(self.named(name)["inputs"])
+
+    def parent_name(self, reg: dict) -> Optional[str]:
+        parent = self.by_urn.get(reg["parent_urn"] or "")
+        return parent["name"] if parent else None
+
+    def dependency_names(self, reg: dict) -> set[str]:
+        return {self.by_urn[u]["name"] for u in reg["dependencies"] if u in self.by_urn}
+
+
+@pytest.fixture
+def run_pulumi() -> Callable[..., Run]:
+    """`run_pulumi(program, stack=..., config=...)`: run `program` under fresh mocks and return a `Run`."""
+
+    def run(program: Callable[[], Any], *, project: str = "aib-images", stack: str = "test",
+            config: Optional[dict[str, str]] = None) -> Run:
+        monitor, value = run_program(program, project=project, stack=stack, config=config or {})
+        return Run(monitor, value)
+
+    return run
+
+
+def stack_images(stack: str) -> dict[str, Any]:
+    """The `images` mapping of `stacks/Pulumi.<stack>.yaml` (a fresh deep copy, to edit freely)."""
+    doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    return copy.deepcopy(doc["config"]["aib-images:images"])

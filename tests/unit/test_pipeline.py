@@ -1,0 +1,303 @@
+"""ImagePipeline under mocks: children, parents, dependencies, options, secrets and content-hashed names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.build_run import BuildBarrier
+from components.pipeline import TYPE_TOKEN, ImagePipeline, ImagePipelineArgs
+from components.roles import CONTRIBUTOR
+from components.spec.errors import SpecError
+from components.spec.stack import ImageConfig, parse_stack_config
+from components.synth import SUBSCRIPTION_ID, is_secret, reveal
+from components.template_args import UnsupportedTemplate
+from tests.conftest import stack_images
+
+SUB = SUBSCRIPTION_ID
+RG = "rg-test"
+
+
+def image_config(stack: str = "dev", edit=None) -> tuple[str, ImageConfig]:
+    images = stack_images(stack)
+    name = next(iter(images))
+    if edit:
+        edit(images[name])
+    parsed = parse_stack_config({"location": "westeurope", "resourceGroupName": RG, "images": images})
+    return name, parsed.images[name]
+
+
+def pipeline_program(stack: str = "dev", edit=None, **kwargs):
+    name, image = image_config(stack, edit)
+
+    def program():
+        return ImagePipeline(name, ImagePipelineArgs(image=image, image_name=name, resource_group_name=RG,
+                                                     subscription_id=SUB, **kwargs))
+    return program
+
+
+def template_name(run) -> str:
+    return run.inputs(f"{run.value.image_name}-template")["imageTemplateName"]
+
+
+@pytest.mark.parametrize("stack, expected", [
+    ("dev", {"ubuntu-2204-identity": "managedidentity:UserAssignedIdentity",
+             "ubuntu-2204-staging": "resources:ResourceGroup",
+             "ubuntu-2204-gallery": "compute:Gallery",
+             "ubuntu-2204-image-definition": "compute:GalleryImage",
+             "ubuntu-2204-gallery-writer-role": "authorization:RoleDefinition",
+             "ubuntu-2204-gallery-writer": "authorization:RoleAssignment",
+             "ubuntu-2204-staging-contributor": "authorization:RoleAssignment",
+             "ubuntu-2204-template": "virtualmachineimages:VirtualMachineImageTemplate",
+             "ubuntu-2204-tags": "dynamic/aib:TemplateTags",
+             "ubuntu-2204-run": "dynamic/aib:ImageBuildStart",
+             "ubuntu-2204-build": "dynamic/aib:ImageBuild"}),
+    ("prod", {"win2022-identity": "managedidentity:UserAssignedIdentity",
+              "win2022-staging": "resources:ResourceGroup",
+              "win2022-gallery": "compute:Gallery",
+              "win2022-image-definition": "compute:GalleryImage",
+              "win2022-gallery-writer-role": "authorization:RoleDefinition",
+              "win2022-gallery-writer": "authorization:RoleAssignment",
+              "win2022-subnet-join-role": "authorization:RoleDefinition",
+              "win2022-subnet-join": "authorization:RoleAssignment",
+              "win2022-staging-contributor": "authorization:RoleAssignment",
+              "win2022-runner-role": "authorization:RoleDefinition",
+              "win2022-runner": "authorization:RoleAssignment",
+              "win2022-template": "virtualmachineimages:VirtualMachineImageTemplate",
+              "win2022-tags": "dynamic/aib:TemplateTags",
+              "win2022-run": "dynamic/aib:ImageBuildStart",
+              "win2022-build": "dynamic/aib:ImageBuild"}),
+])
+def test_children_types_and_parent(run_pulumi, stack, expected):
+    run = run_pulumi(pipeline_program(stack))
+    component = run.named(run.value.image_name)
+    assert component["type"] == TYPE_TOKEN and not component["custom"]
+    children = {r["name"]: r["type"] for r in run.registrations if run.parent_name(r) == run.value.image_name}
+    assert set(children) == set(expected)
+    for name, suffix in expected.items():
+        assert children[name].endswith(suffix), (name, children[name])
+
+
+def test_template_depends_on_every_role_assignment(run_pulumi):
+    run = run_pulumi(pipeline_program("prod"))
+    template = run.named("win2022-template")
+    deps = run.dependency_names(template)
+    identity_roles = {r["name"] for r in run.of_type("authorization:RoleAssignment") if r["name"] != "win2022-runner"}
+    assert identity_roles == {"win2022-gallery-writer", "win2022-subnet-join", "win2022-staging-contributor"}
+    assert identity_roles <= deps
+    assert {"win2022-identity", "win2022-staging", "win2022-image-definition"} <= deps
+    # The runner role is on the template, so it comes after it.
+    assert "win2022-template" in run.dependency_names(run.named("win2022-runner"))
+
+
+def test_assignments_wait_for_the_scopes_they_name(run_pulumi):
+    run = run_pulumi(pipeline_program("dev"))
+    assert {"ubuntu-2204-image-definition", "ubuntu-2204-gallery-writer-role"} <= \
+        run.dependency_names(run.named("ubuntu-2204-gallery-writer"))
+    assert "ubuntu-2204-staging" in run.dependency_names(run.named("ubuntu-2204-staging-contributor"))
+
+
+def test_template_options_never_allow_an_in_place_put(run_pulumi):
+    run = run_pulumi(pipeline_program("dev"))
+    options = run.named("ubuntu-2204-template")["options"]
+    assert options["replace_on_changes"] == ["*"]
+    assert options["delete_before_replace"] is False
+    assert options["ignore_changes"] == ["tags"]
+
+
+def _secret_around(value, key: str) -> bool:
+    """Whether every `key` in `value` sits inside a secret (the SDK may mark the enclosing list secret)."""
+    if is_secret(value):
+        return True
+    if isinstance(value, dict):
+        return all(_secret_around(v, key) if k != key else is_secret(v) for k, v in value.items()
+                   if isinstance(v, (dict, list)) or k == key)
+    if isinstance(value, list):
+        return all(_secret_around(v, key) for v in value)
+    return True
+
+
+def test_inline_commands_are_secret(run_pulumi):
+    run = run_pulumi(pipeline_program("dev"))
+    template = run.named("ubuntu-2204-template")
+    assert "inline" in str(reveal(template["inputs"]["customize"]))
+    assert _secret_around(template["inputs"]["customize"], "inline")
+    assert _secret_around(template["inputs"]["validate"], "inline")
+    assert not is_secret(template["inputs"]["source"]) and not is_secret(template["inputs"]["distribute"])
+    assert set(template["options"]["additional_secret_outputs"]) == {"customize", "validate"}
+
+
+def test_no_inline_no_secret_outputs(run_pulumi):
+    run = run_pulumi(pipeline_program("prod"))
+    template = run.named("win2022-template")
+    assert not is_secret(template["inputs"]["customize"])
+    assert template["options"]["additional_secret_outputs"] == []
+
+
+def test_gallery_and_definition_are_retained_on_delete(run_pulumi):
+    run = run_pulumi(pipeline_program("dev"))
+    for name in ("ubuntu-2204-gallery", "ubuntu-2204-image-definition"):
+        assert run.named(name)["options"]["retain_on_delete"] is True
+        assert run.named(name)["options"]["protect"] is False
+    definition = run.inputs("ubuntu-2204-image-definition")
+    assert definition["osType"] == "Linux" and definition["hyperVGeneration"] == "V2"
+    assert definition["features"] == [{"name": "SecurityType", "value": "TrustedLaunchSupported"}]
+    assert definition["identifier"] == {"publisher": "contoso", "offer": "ubuntu-2204-golden", "sku": "dev"}
+
+
+def test_retention_can_be_turned_off(run_pulumi):
+    run = run_pulumi(pipeline_program("dev", retain_gallery_on_delete=False))
+    assert run.named("ubuntu-2204-gallery")["options"]["retain_on_delete"] is False
+
+
+def test_existing_gallery_is_not_declared(run_pulumi):
+    run = run_pulumi(pipeline_program("dev", edit=lambda i: i["gallery"].update(create=False)))
+    assert not run.of_type("compute:Gallery") and not run.of_type("compute:GalleryImage")
+    assert run.inputs("ubuntu-2204-gallery-writer")["scope"].endswith("/galleries/gal_golden_dev/images/ubuntu-2204")
+
+
+def test_existing_identity_is_used_and_granted(run_pulumi):
+    identity = (f"/subscriptions/{SUB}/resourceGroups/rg-ids/providers/Microsoft.ManagedIdentity/"
+                "userAssignedIdentities/id-shared")
+    run = run_pulumi(pipeline_program("dev", edit=lambda i: i.update(identityId=identity)))
+    assert not run.of_type("managedidentity:UserAssignedIdentity")
+    template = run.inputs("ubuntu-2204-template")
+    assert template["identity"]["userAssignedIdentities"] == [identity]
+    assert run.inputs("ubuntu-2204-gallery-writer")["principalId"]  # from the getUserAssignedIdentity invoke
+
+
+def test_service_staging_grants_no_contributor(run_pulumi):
+    run = run_pulumi(pipeline_program("dev", edit=lambda i: i.update(staging="service")))
+    assert not [r for r in run.of_type("resources:ResourceGroup")]
+    assert all(CONTRIBUTOR not in run.inputs(r["name"])["roleDefinitionId"]
+               for r in run.of_type("authorization:RoleAssignment"))
+    assert "stagingResourceGroup" not in run.inputs("ubuntu-2204-template")
+
+
+def test_existing_staging_group_gets_contributor(run_pulumi):
+    staging = f"/subscriptions/{SUB}/resourceGroups/rg-my-staging"
+    run = run_pulumi(pipeline_program(
+        "dev", edit=lambda i: i["template"]["properties"].update(stagingResourceGroup=staging)))
+    assert not run.of_type("resources:ResourceGroup")
+    contributor = run.inputs("ubuntu-2204-staging-contributor")
+    assert contributor["scope"] == staging and contributor["roleDefinitionId"].endswith(CONTRIBUTOR)
+    assert run.inputs("ubuntu-2204-template")["stagingResourceGroup"] == staging
+
+
+def test_trigger_and_no_build(run_pulumi):
+    def edit(image):
+        image.update(sourceImageTrigger=True, build=False)
+    run = run_pulumi(pipeline_program("dev", edit=edit))
+    trigger = run.inputs("ubuntu-2204-trigger")
+    assert trigger["kind"] == "SourceImage" and trigger["imageTemplateName"] == template_name(run)
+    assert not run.of_type("ImageBuildStart") and not run.of_type("ImageBuild")
+
+
+def test_build_inputs(run_pulumi):
+    run = run_pulumi(pipeline_program("dev"))
+    build = run.inputs("ubuntu-2204-build")
+    assert build["image_template_name"] == template_name(run)
+    assert build["run_output_names"] == ["ubuntu-2204-sig", "ubuntu-2204-vhd"]
+    assert build["vhd_run_outputs"] == ["ubuntu-2204-vhd"]
+    assert build["rebuild_trigger"] == "2026-01"
+    assert build["build_timeout_minutes"] == 90
+    assert build["api_version"] == "2024-02-01"
+
+
+def test_every_wait_follows_every_start(run_pulumi):
+    dev_name, dev = image_config("dev")
+    prod_name, prod = image_config("prod")
+
+    def program():
+        with BuildBarrier() as barrier:
+            return [ImagePipeline(n, ImagePipelineArgs(image=i, image_name=n, resource_group_name=RG,
+                                                       subscription_id=SUB, build_barrier=barrier))
+                    for n, i in ((dev_name, dev), (prod_name, prod))]
+    run = run_pulumi(program)
+    starts = {r["name"] for r in run.of_type("ImageBuildStart")}
+    assert starts == {"ubuntu-2204-run", "win2022-run"}
+    for wait in run.of_type("aib:ImageBuild"):
+        assert starts <= run.dependency_names(wait), wait["name"]
+
+
+def test_names_are_stable(run_pulumi):
+    first = run_pulumi(pipeline_program("dev"))
+    second = run_pulumi(pipeline_program("dev"))
+    names = lambda run: sorted((r["name"], str(r["inputs"].get("imageTemplateName")),  # noqa: E731
+                                str(r["inputs"].get("roleAssignmentName")), str(r["inputs"].get("resourceGroupName")),
+                                str(r["inputs"].get("roleDefinitionId"))) for r in run.registrations)
+    assert names(first) == names(second)
+    assert template_name(first) == first.value.image_name + "-" + first.value.template_hash[:10]
+
+
+def test_changed_customizer_is_a_new_template_and_staging_group(run_pulumi):
+    before = run_pulumi(pipeline_program("dev"))
+
+    def edit(image):
+        image["template"]["properties"]["customize"][1]["inline"].append("sudo apt-get install -y curl")
+    after = run_pulumi(pipeline_program("dev", edit=edit))
+    assert template_name(after) != template_name(before)
+    assert after.inputs("ubuntu-2204-staging")["resourceGroupName"] != \
+        before.inputs("ubuntu-2204-staging")["resourceGroupName"]
+
+
+def test_tag_change_keeps_the_template_name(run_pulumi):
+    before = run_pulumi(pipeline_program("dev"))
+    after = run_pulumi(pipeline_program("dev", edit=lambda i: i["template"]["tags"].update(costCenter="42")))
+    assert template_name(after) == template_name(before)
+    assert after.inputs("ubuntu-2204-tags")["tags"]["costCenter"] == "42"
+    assert after.inputs("ubuntu-2204-tags")["image_template_name"] == template_name(after)
+
+
+def test_template_name_fits_64_characters(run_pulumi):
+    long = "img-" + "x" * 60
+    name, image = image_config("dev")
+
+    def program():
+        return ImagePipeline(long, ImagePipelineArgs(image=image, image_name=long, resource_group_name=RG,
+                                                     subscription_id=SUB))
+    run = run_pulumi(program)
+    assert len(run.inputs(f"{long}-template")["imageTemplateName"]) == 64
+
+
+def test_api_2025_fields_fail_with_their_path(run_pulumi):
+    _, image = image_config("dev", edit=lambda i: i["template"]["properties"].update(
+        additionalDataDisks=[{"sizeGB": 32}]))
+
+    def program():
+        ImagePipeline("x", ImagePipelineArgs(image=image, resource_group_name=RG, subscription_id=SUB))
+    with pytest.raises(UnsupportedTemplate, match="apiVersion"):
+        run_pulumi(program)
+
+
+def test_unknown_os_with_gallery_target_fails_before_resources(run_pulumi):
+    def edit(image):
+        image["template"]["properties"]["source"] = {
+            "type": "ManagedImage",
+            "imageId": f"/subscriptions/{SUB}/resourceGroups/rg-src/providers/Microsoft.Compute/images/base"}
+        image["template"]["properties"]["customize"] = [{"type": "File", "sourceUri": "https://x.example/f",
+                                                         "destination": "/tmp/f"}]
+        image["template"]["properties"]["validate"] = None
+    _, image = image_config("dev", edit)
+
+    def program():
+        ImagePipeline("x", ImagePipelineArgs(image=image, resource_group_name=RG, subscription_id=SUB))
+    with pytest.raises(SpecError, match="osType"):
+        run_pulumi(program)
+
+
+def test_component_outputs(run_pulumi):
+    import pulumi
+
+    run = run_pulumi(pipeline_program("dev"))
+    pipeline: ImagePipeline = run.value
+
+    def resolve(output) -> Any:
+        from pulumi.runtime.sync_await import _sync_await
+        return _sync_await(pulumi.Output.from_input(output).future())
+    assert resolve(pipeline.template_name) == template_name(run)
+    assert resolve(pipeline.image_definition_id).endswith("/galleries/gal_golden_dev/images/ubuntu-2204")
+    assert resolve(pipeline.image_version_id).endswith("/images/ubuntu-2204/versions/1.0.0")
+    assert resolve(pipeline.staging_resource_group).startswith(f"/subscriptions/{SUB}/resourceGroups/rg-aib-staging-")
+    assert resolve(pipeline.identity_id).endswith("/userAssignedIdentities/id-aib-ubuntu-2204")

@@ -1,0 +1,74 @@
+"""`synth`: runs the real stack program offline, repeatably, and refuses an invalid config before running it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from components.spec.errors import SpecError
+from components.synth import SECRET, format_text, synth
+from tests.conftest import ROOT
+
+
+def names(result):
+    return sorted((r["type"], r["name"], json.dumps(r["inputs"].get("imageTemplateName")),
+                   json.dumps(r["inputs"].get("roleAssignmentName")), json.dumps(r["inputs"].get("resourceGroupName")))
+                  for r in result["resources"])
+
+
+def test_synth_is_repeatable_in_one_process():
+    first = synth("dev", project_dir=ROOT)
+    second = synth("dev", project_dir=ROOT)
+    assert names(first) == names(second)
+    assert first["templates"] == second["templates"]
+    assert first["outputs"] == second["outputs"]
+
+
+def test_result_shape_and_text():
+    result = synth("dev", project_dir=ROOT)
+    template = result["templates"]["ubuntu-2204"]
+    assert template["type"] == "Microsoft.VirtualMachineImages/imageTemplates"
+    assert template["name"].startswith("ubuntu-2204-")
+    registered = {r["name"]: r for r in result["resources"]}
+    assert registered["ubuntu-2204-template"]["inputs"]["imageTemplateName"] == template["name"]
+    assert registered["ubuntu-2204-template"]["parent"] == "ubuntu-2204"
+    assert registered["resource-group"]["parent"] is None
+    assert SECRET in json.dumps(registered["ubuntu-2204-template"]["inputs"])
+    assert "__provider" not in registered["ubuntu-2204-run"]["inputs"]
+    json.dumps(result)  # JSON-serialisable as returned
+    outputs = result["outputs"]["ubuntu-2204"]
+    assert outputs["templateName"] == template["name"]
+    assert outputs["runState"] == "Succeeded"
+    text = format_text(result)
+    assert "aib:index:ImagePipeline  ubuntu-2204" in text
+    assert f"imageTemplateName: \"{template['name']}\"" in text
+
+
+def test_invalid_config_is_a_spec_error(tmp_path):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
+    (tmp_path / "stacks").mkdir()
+    text = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().replace("destination: /tmp/motd",
+                                                                     "destination: /etc/motd")
+    (tmp_path / "stacks" / "Pulumi.bad.yaml").write_text(text)
+    with pytest.raises(SpecError, match=r"images\.ubuntu-2204\.template\.properties\.customize\[2\]\.destination"):
+        synth("bad", project_dir=tmp_path)
+
+
+def test_program_reports_spec_errors_without_traceback(run_pulumi):
+    import runpy
+
+    import pulumi
+
+    config = {"aib-images:images": json.dumps({"x": {"template": {"location": "westeurope", "properties": {}}}})}
+    with pytest.raises(pulumi.RunError, match=r"images\.x\.template\.properties\.source"):
+        run_pulumi(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config=config)
+
+
+def test_config_file_overrides_the_stack_file(tmp_path):
+    path = tmp_path / "other.yaml"
+    path.write_text((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())
+    result = synth("render", project_dir=ROOT, config_file=path)
+    assert set(result["templates"]) == {"win2022"}
