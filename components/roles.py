@@ -43,7 +43,8 @@ GALLERY_WRITE = (*GALLERY_READ, "Microsoft.Compute/galleries/images/versions/wri
 MANAGED_IMAGE_WRITE = ("Microsoft.Compute/images/read", "Microsoft.Compute/images/write",
                        "Microsoft.Compute/images/delete")
 MANAGED_IMAGE_READ = ("Microsoft.Compute/images/read",)
-SUBNET_JOIN = ("Microsoft.Network/virtualNetworks/read", "Microsoft.Network/virtualNetworks/subnets/join/action")
+VNET_READ = ("Microsoft.Network/virtualNetworks/read",)
+SUBNET_JOIN = ("Microsoft.Network/virtualNetworks/subnets/join/action",)
 TEMPLATE_RUNNER = ("Microsoft.VirtualMachineImages/imageTemplates/read",
                    "Microsoft.VirtualMachineImages/imageTemplates/run/action",
                    "Microsoft.VirtualMachineImages/imageTemplates/cancel/action",
@@ -117,9 +118,16 @@ def grant_source_reader(spec: ImageTemplateSpec) -> list[Grant]:
     return []
 
 
+def grant_vnet_reader(subnet_id: str) -> Grant:
+    """Custom role "vnet reader" (virtualNetworks/read) on the virtual network holding the build subnet: the service
+    reads the VNet itself, which an assignment on a subnet does not cover."""
+    return Grant("vnet-reader", "vnet reader", subnet_id.rsplit("/subnets/", 1)[0], VNET_READ,
+                 reason="AIB reads the virtual network the build subnet belongs to")
+
+
 def grant_subnet_join(subnet_id: str) -> Grant:
-    """Custom role "subnet joiner" (virtualNetworks/read, virtualNetworks/subnets/join/action) on one subnet the build
-    VM (subnetId) or the isolated-build container (containerInstanceSubnetId) joins."""
+    """Custom role "subnet joiner" (virtualNetworks/subnets/join/action) on one subnet the build VM (subnetId) or
+    the isolated-build container (containerInstanceSubnetId) joins."""
     return Grant("subnet-join", "subnet joiner", subnet_id, SUBNET_JOIN,
                  reason="the build VM or its build container joins this subnet")
 
@@ -183,7 +191,8 @@ def template_identity_grants(spec: ImageTemplateSpec, *, staging_resource_group_
     grants += grant_source_reader(spec)
     vnet = props.vm_profile.vnet_config if props.vm_profile else None
     if vnet is not None:
-        grants += [grant_subnet_join(s) for s in (vnet.subnet_id, vnet.container_instance_subnet_id) if s]
+        subnets = [s for s in (vnet.subnet_id, vnet.container_instance_subnet_id) if s]
+        grants += [grant_vnet_reader(s) for s in subnets] + [grant_subnet_join(s) for s in subnets]
     if scripts_storage_account_id:
         grants += [grant_script_reader(c) for c in script_containers(spec, scripts_storage_account_id)]
     for identity in (props.vm_profile.user_assigned_identities or []) if props.vm_profile else []:

@@ -59,6 +59,8 @@ def template_name(run) -> str:
               "win2022-image-definition": "compute:GalleryImage",
               "win2022-gallery-writer-role": "authorization:RoleDefinition",
               "win2022-gallery-writer": "authorization:RoleAssignment",
+              "win2022-vnet-reader-role": "authorization:RoleDefinition",
+              "win2022-vnet-reader": "authorization:RoleAssignment",
               "win2022-subnet-join-role": "authorization:RoleDefinition",
               "win2022-subnet-join": "authorization:RoleAssignment",
               "win2022-staging-contributor": "authorization:RoleAssignment",
@@ -84,7 +86,8 @@ def test_template_depends_on_every_role_assignment(run_pulumi):
     template = run.named("win2022-template")
     deps = run.dependency_names(template)
     identity_roles = {r["name"] for r in run.of_type("authorization:RoleAssignment") if r["name"] != "win2022-runner"}
-    assert identity_roles == {"win2022-gallery-writer", "win2022-subnet-join", "win2022-staging-contributor"}
+    assert identity_roles == {"win2022-gallery-writer", "win2022-vnet-reader", "win2022-subnet-join",
+                             "win2022-staging-contributor"}
     assert identity_roles <= deps
     assert {"win2022-identity", "win2022-staging", "win2022-image-definition"} <= deps
     # The runner role is on the template, so it comes after it.

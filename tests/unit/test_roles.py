@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.roles import (CONTRIBUTOR, GALLERY_WRITE, MANAGED_IDENTITY_OPERATOR, STORAGE_BLOB_DATA_READER,
-                              SUBNET_JOIN, TEMPLATE_RUNNER, Grant, grant_template_runner, number_keys,
+                              SUBNET_JOIN, TEMPLATE_RUNNER, VNET_READ, Grant, grant_template_runner, number_keys,
                               template_identity_grants)
 from components.spec.stack import parse_stack_config
 from tests.conftest import stack_images
@@ -56,13 +56,16 @@ def test_dev_roles():
     assert gs["staging-contributor"].builtin == CONTRIBUTOR and gs["staging-contributor"].scope == STAGING
 
 
-def test_prod_roles_join_the_subnet_only():
+def test_prod_roles_read_the_vnet_and_join_the_subnet_only():
     gs = by_key(grants("prod"))
-    assert set(gs) == {"gallery-writer", "subnet-join", "staging-contributor"}
+    assert set(gs) == {"gallery-writer", "vnet-reader", "subnet-join", "staging-contributor"}
     join = gs["subnet-join"]
     assert join.actions == SUBNET_JOIN
     assert join.scope.endswith("/virtualNetworks/vnet-build-prod/subnets/snet-image-builder")
     assert join.assignable_scope == f"/subscriptions/{SUB}/resourceGroups/rg-network-prod"
+    reader = gs["vnet-reader"]
+    assert reader.actions == VNET_READ
+    assert reader.scope.endswith("/virtualNetworks/vnet-build-prod")
 
 
 def test_gallery_version_id_scopes_to_the_definition():
@@ -123,6 +126,8 @@ def test_isolated_build_joins_both_subnets():
         containerInstanceSubnetId=aci)))
     assert {gs["subnet-join-0"].scope.rsplit("/", 1)[-1], gs["subnet-join-1"].scope.rsplit("/", 1)[-1]} == \
         {"snet-image-builder", "snet-aci"}
+    # Both subnets share one VNet (a spec rule), so one reader assignment covers it.
+    assert gs["vnet-reader"].scope.endswith("/virtualNetworks/vnet-build-prod")
 
 
 def test_runner_role():
