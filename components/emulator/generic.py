@@ -63,8 +63,12 @@ class GenericResources:
             if req.method != "GET":
                 raise ArmError(405, "MethodNotAllowed", f"{req.method} is not supported on a collection.")
             return self._list(path, rtype, req)
-        return {"PUT": self._put, "GET": self._get, "PATCH": self._patch, "DELETE": self._delete}.get(
-            req.method, self._unsupported)(req, path, rtype)
+        return {"PUT": self._put, "GET": self._get, "PATCH": self._patch, "DELETE": self._delete,
+                "HEAD": self._head}.get(req.method, self._unsupported)(req, path, rtype)
+
+    def _head(self, req: Req, path: str, rtype: str) -> Reply:
+        """Resources_CheckExistenceById: 204 when the resource exists, 404 when not."""
+        return Reply(204 if self.state.get(path) else 404)
 
     def _unsupported(self, req: Req, path: str, rtype: str) -> Reply:
         raise ArmError(405, "MethodNotAllowed", f"{req.method} is not supported on {rtype}.")

@@ -54,8 +54,9 @@ _ACTIONS = [
 
 
 def is_image_builder_path(path: str) -> bool:
-    return "/providers/microsoft.virtualmachineimages/" in path.lower() or path.lower().endswith(
-        "/providers/microsoft.virtualmachineimages/operations")
+    """Whether the innermost provider of `path` is Image Builder (a role assignment *on* a template is not)."""
+    innermost = path.lower().rsplit("/providers/", 1)
+    return len(innermost) == 2 and innermost[1].startswith("microsoft.virtualmachineimages/")
 
 
 class ImageTemplates:
