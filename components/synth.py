@@ -225,7 +225,7 @@ class RecordingMonitor(MockMonitor):
 
 
 def run_program(program: Callable[[], Any], *, project: str, stack: str, config: Mapping[str, str],
-                secret_keys: Optional[list[str]] = None, mocks: Optional[AibMocks] = None
+                secret_keys: Optional[list[str]] = None, mocks: Optional[pulumi.runtime.Mocks] = None
                 ) -> tuple[RecordingMonitor, Any]:
     """Run `program` under fresh mocks with `config` (full `ns:key` names, string values); return the monitor and
     what `program` returned."""

@@ -72,7 +72,7 @@ def _auto_name(logical: str, urn: str) -> str:
 
 
 def _path_params(shape: ArmShape) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(shape.path) if name and name != "subscription"]
+    return [str(name) for _, name, _, _ in string.Formatter().parse(shape.path) if name and name != "subscription"]
 
 
 def arm_request(typ: str, logical_name: str, urn: str, inputs: dict, subscription: str) -> tuple[str, ArmShape, dict]:
@@ -82,9 +82,7 @@ def arm_request(typ: str, logical_name: str, urn: str, inputs: dict, subscriptio
     values = {"subscription": subscription}
     for name in params:
         value = inputs.get(name)
-        if value is None and name != "scope":
-            value = _auto_name(logical_name, urn)
-        values[name] = value
+        values[name] = str(value) if value is not None else _auto_name(logical_name, urn)
     resource_id = shape.path.format(**values)
     body: dict[str, Any] = {}
     properties: dict[str, Any] = {}
@@ -94,7 +92,7 @@ def arm_request(typ: str, logical_name: str, urn: str, inputs: dict, subscriptio
         if key in _TOP_LEVEL:
             body[key] = value
         else:
-            properties[shape.renames.get(key, key)] = value
+            properties[shape.renames.get(key) or key] = value
     identity = body.get("identity")
     if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
         # azure-native takes a list of ids; ARM wants a map of id -> {}.
@@ -155,10 +153,11 @@ class ArmMocks(pulumi.runtime.Mocks):
         self.dynamic_config = dynamic_config or {}
         self.registered: list[dict] = []
 
-    def call(self, args: pulumi.runtime.MockCallArgs):
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
         if args.token == "azure-native:authorization:getClientConfig":
             return {"subscriptionId": self.subscription, "tenantId": self.tenant,
-                    "clientId": "00000000-0000-0000-0000-00000000c1e7", "objectId": "00000000-0000-0000-0000-0000000000b1"}
+                    "clientId": "00000000-0000-0000-0000-00000000c1e7",
+                    "objectId": "00000000-0000-0000-0000-0000000000b1"}, None
         raise NotImplementedError(f"the local run does not emulate the invoke {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):

@@ -90,23 +90,24 @@ def run_local(stack: str, *, project_dir: Path, as_json: bool = False, stdout: O
               stderr: Optional[TextIO] = None, phase_seconds: float = PHASE_SECONDS) -> int:
     from ..emulator import Emulator
 
-    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    out: TextIO = stdout or sys.stdout
+    err: TextIO = stderr or sys.stderr
     started = time.monotonic()
     with Emulator(phase_seconds=phase_seconds) as emulator:
-        print(f"Local run of stack '{stack}' on the ARM emulator at {emulator.base_url}", file=stderr, flush=True)
+        print(f"Local run of stack '{stack}' on the ARM emulator at {emulator.base_url}", file=err, flush=True)
         try:
-            outputs, created = deploy(stack, project_dir=project_dir, emulator=emulator, stderr=stderr)
+            outputs, created = deploy(stack, project_dir=project_dir, emulator=emulator, stderr=err)
         except SpecError:
             raise
         except Exception as exc:  # the program or a provider failed: say what, not where in our code
-            print(f"error: {_first_line_of_interest(exc)}", file=stderr, flush=True)
+            print(f"error: {_first_line_of_interest(exc)}", file=err, flush=True)
             return 1
     elapsed = time.monotonic() - started
-    print(f"Resources: {len(created)} created in {elapsed:.1f}s", file=stderr, flush=True)
+    print(f"Resources: {len(created)} created in {elapsed:.1f}s", file=err, flush=True)
     if as_json:
-        stdout.write(json.dumps(mask(dict(outputs)), indent=2, sort_keys=True) + "\n")
+        out.write(json.dumps(mask(dict(outputs)), indent=2, sort_keys=True) + "\n")
     else:
-        stdout.write(format_outputs(outputs))
+        out.write(format_outputs(outputs))
     return 0
 
 
