@@ -26,6 +26,9 @@ _READ_ONLY_TOP = ("id", "systemData", "managedBy", "resourceGroup", "etag", "pla
 _ARM_ONLY = ("dependsOn", "comments", "condition", "copy", "scope")
 _READ_ONLY_PROPS = ("provisioningState", "provisioningError", "lastRunStatus", "exactStagingResourceGroup")
 _EXPRESSION = re.compile(r"^\[(?!\[).*\]$", re.DOTALL)
+# Outside an ARM deployment nothing evaluates expressions, and `[ -f /etc/x ]` is a plain shell test:
+# only a function call (`[parameters('x')]`, `[concat(...)]`) is reported there.
+_CALL_EXPRESSION = re.compile(r"^\[\s*[A-Za-z_][\w.]*\s*\(")  # and ends in "]" (checked apart: no backtracking)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def import_template(raw: dict, *, path: str = "") -> ImportedTemplate:
     api_version = str(raw.get("apiVersion") or STRICT_FROM)
     expressions = [Issue(join_path(path, p), f"ARM expression {v!r} cannot be evaluated here",
                          "replace it with its value (import-arm reads templates, it does not deploy them)")
-                   for p, v in _expressions(raw)]
+                   for p, v in _expressions(raw, pattern=_EXPRESSION if path else _CALL_EXPRESSION)]
     if expressions:
         raise SpecError(expressions)
     if api_version not in KNOWN_API_VERSIONS:
@@ -96,8 +99,12 @@ def import_template(raw: dict, *, path: str = "") -> ImportedTemplate:
     _drop_read_only(doc, path, notices)
     if api_version < STRICT_FROM or api_version not in KNOWN_API_VERSIONS:
         _match_case(doc, ImageTemplateSpec, [], path, notices)
-    _upgrade_legacy(doc, path, notices)
-    doc["name"] = name
+    # Retired field names are upgraded only in documents of the versions that had them; from 2024-02-01
+    # on they are unknown fields (as the service says), and `replicationRegions` is still a valid field
+    # that must survive a render/import round trip unchanged.
+    _upgrade_legacy(doc, path, notices, legacy=api_version < STRICT_FROM)
+    if doc.get("name"):
+        doc["name"] = name
     doc.pop("apiVersion", None)
     doc.pop("type", None)
     try:
@@ -107,14 +114,14 @@ def import_template(raw: dict, *, path: str = "") -> ImportedTemplate:
     return ImportedTemplate(name=name, spec=spec, api_version=api_version, path=path, notices=notices)
 
 
-def _expressions(value: Any, loc: tuple = ()) -> Iterator[tuple[str, str]]:
+def _expressions(value: Any, loc: tuple = (), pattern: re.Pattern = _EXPRESSION) -> Iterator[tuple[str, str]]:
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _expressions(v, (*loc, k))
+            yield from _expressions(v, (*loc, k), pattern)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _expressions(v, (*loc, i))
-    elif isinstance(value, str) and _EXPRESSION.match(value.strip()):
+            yield from _expressions(v, (*loc, i), pattern)
+    elif isinstance(value, str) and value.strip().endswith("]") and pattern.match(value.strip()):
         yield format_path(loc), value
 
 
@@ -129,6 +136,10 @@ def _drop_read_only(doc: dict, path: str, notices: list[Notice]) -> None:
             if key in props:
                 props.pop(key)
                 notices.append(Notice(join_path(path, f"properties.{key}"), "dropped (read-only)"))
+        if props.get("stagingResourceGroup") == "":
+            # The service echoes "" for "let the service make one"; it is not a resource group id.
+            props.pop("stagingResourceGroup")
+            notices.append(Notice(join_path(path, "properties.stagingResourceGroup"), "empty default dropped"))
         source = props.get("source")
         if isinstance(source, dict) and "exactVersion" in source:
             source.pop("exactVersion")
@@ -144,13 +155,16 @@ def _model_for(tp: Any, data: dict) -> Optional[type[BaseModel]]:
     members = [m for m in annotation_members(tp) if isinstance(m, type) and issubclass(m, BaseModel)]
     if len(members) == 1:
         return members[0]
-    tag = next((str(data[k]) for k in ("type", "scheme") if k in data), "")
+    # Pre-2024 services matched the discriminator key (`Type`) and its value (`managedImage`) case-insensitively.
+    tag_key = next((k for k in data if str(k).lower() in ("type", "scheme")), None)
+    tag = str(data[tag_key]) if tag_key is not None else ""
     for member in members:
         for key in ("type", "scheme"):
             f = member.model_fields.get(key)
-            if f is not None and any(str(a).lower() == tag.lower() for a in get_args(f.annotation)):
+            if f is not None and tag_key is not None and str(tag_key).lower() == key \
+                    and any(str(a).lower() == tag.lower() for a in get_args(f.annotation)):
                 if tag not in get_args(f.annotation):
-                    data[key] = next(a for a in get_args(f.annotation) if str(a).lower() == tag.lower())
+                    data[tag_key] = next(a for a in get_args(f.annotation) if str(a).lower() == tag.lower())
                 return member
     return None
 
@@ -164,9 +178,14 @@ def _match_case(data: Any, tp: Any, loc: list, path: str, notices: list[Notice])
         return
     if not isinstance(data, dict):
         return
+    tags_before = {k: data[k] for k in data if str(k).lower() in ("type", "scheme")}
     model = _model_for(tp, data)
     if model is None:
         return
+    for key, before in tags_before.items():
+        if data.get(key) != before:
+            notices.append(Notice(join_path(path, format_path([*loc, key])),
+                                  f"{before!r} read as {data[key]!r} (case)"))
     by_lower = {(f.alias or n).lower(): (f.alias or n, f.annotation) for n, f in model.model_fields.items()}
     for key in list(data):
         canonical, annotation = by_lower.get(key.lower(), (key, None))
@@ -177,9 +196,12 @@ def _match_case(data: Any, tp: Any, loc: list, path: str, notices: list[Notice])
             _match_case(data[canonical], annotation, [*loc, canonical], path, notices)
 
 
-def _upgrade_legacy(doc: dict, path: str, notices: list[Notice]) -> None:
+def _upgrade_legacy(doc: dict, path: str, notices: list[Notice], *, legacy: bool = True) -> None:
     props = doc.get("properties")
     if not isinstance(props, dict):
+        return
+    _refuse_iso(props, path)
+    if not legacy:
         return
 
     def note(loc: str, message: str) -> None:
@@ -192,7 +214,8 @@ def _upgrade_legacy(doc: dict, path: str, notices: list[Notice]) -> None:
             if isinstance(step, dict) and "script" in step and "scriptUri" not in step:
                 step["scriptUri"] = step.pop("script")
                 note(f"{section}[{i}].script", "renamed to 'scriptUri'")
-    for i, target in enumerate(props.get("distribute") if isinstance(props.get("distribute"), list) else []):
+    targets = props.get("distribute")
+    for i, target in enumerate(targets if isinstance(targets, list) else []):
         if not isinstance(target, dict):
             continue
         if "tags" in target and "artifactTags" not in target:
@@ -217,8 +240,11 @@ def _upgrade_legacy(doc: dict, path: str, notices: list[Notice]) -> None:
             vnet["subnetId"] = f"<subscription>/{vnet_name}/{subnet}"
             note("vmProfile.vnetConfig", "name/subnetName found but no subscription or resource group to build "
                                          "'subnetId' from; set it by hand")
+
+
+def _refuse_iso(props: dict, path: str) -> None:
     source = props.get("source")
-    if isinstance(source, dict) and str(source.get("type", "")).upper() == "ISO":
+    if isinstance(source, dict) and any(str(k).lower() == "type" and str(v).upper() == "ISO" for k, v in source.items()):
         raise SpecError([Issue(join_path(path, "properties.source.type"),
                                "ISO sources were retired by the service",
                                "use a PlatformImage source (for RHEL, the rhel-byos offer with planInfo)")])

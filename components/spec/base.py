@@ -8,6 +8,8 @@ attribute docstrings become field descriptions (they feed `python -m components 
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -24,12 +26,14 @@ class SpecModel(BaseModel):
         str_strip_whitespace=False,
     )
 
-    def to_aib(self) -> dict:
+    def to_aib(self) -> dict[str, Any]:
         """The section as AIB JSON: camelCase keys, unset optional fields left out."""
-        return _discriminator_first(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+        section: dict[str, Any] = _discriminator_first(
+            self.model_dump(mode="json", by_alias=True, exclude_none=True))
+        return section
 
 
-def _discriminator_first(value):
+def _discriminator_first(value: Any) -> Any:
     """Put `type`/`scheme` first in every object, as the template reference writes them."""
     if isinstance(value, list):
         return [_discriminator_first(v) for v in value]

@@ -77,15 +77,26 @@ def join_path(prefix: str, path: str) -> str:
     return prefix + (path if path.startswith("[") else "." + path)
 
 
-def _clean_loc(loc: Sequence[str | int]) -> list[str | int]:
+def _clean_loc(loc: Sequence[str | int], root: type[BaseModel] | None = None) -> list[str | int]:
     cleaned: list[str | int] = []
+    tp = root
     for part in loc:
-        if isinstance(part, str) and part in _UNION_TAGS:
+        # A tag is only a tag where a union sits: `tags: {Source: 1}` and an unknown key `Latest` stay.
+        is_tag = isinstance(part, str) and part in _UNION_TAGS and (tp is None or _tags_here(tp, part))
+        tp = _step(tp, part) if tp is not None else None
+        if is_tag:
             continue
-        if isinstance(part, str) and part.startswith("function-"):
-            continue
+        if isinstance(part, str) and (part.startswith("function-") or part == "[key]"):
+            continue  # pydantic's markers, not keys the user wrote (`[key]`: the dict key itself is bad)
         cleaned.append(part)
     return cleaned
+
+
+def _tags_here(tp, part: str) -> bool:
+    """Is `part` the tag of a union member at this position (not a dict key or an unknown field)?"""
+    return any(isinstance(m, type) and issubclass(m, BaseModel) and any(
+        get_origin(f.annotation) is Literal and part in get_args(f.annotation) for f in m.model_fields.values())
+        for m in annotation_members(tp))
 
 
 def _quote(value: object) -> str:
@@ -146,18 +157,25 @@ def _hint_for(err: dict, root: type[BaseModel] | None) -> tuple[str, str]:
         allowed = allowed_keys(root, err["loc"][:-1]) if root else []
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
         case = [a for a in allowed if a.lower() == key.lower()]
+        unknown = f"unknown field {_quote(key)}"  # quoted: a key may hold newlines or be huge
         if case:
-            return f"unknown field '{key}'", f"field names are case-sensitive: did you mean '{case[0]}'?"
+            return unknown, f"field names are case-sensitive: did you mean '{case[0]}'?"
         if close:
-            return f"unknown field '{key}'", f"did you mean '{close[0]}'?"
-        return f"unknown field '{key}'", ("allowed: " + ", ".join(sorted(allowed))) if allowed else "remove it"
+            return unknown, f"did you mean '{close[0]}'?"
+        return unknown, ("allowed: " + ", ".join(sorted(allowed))) if allowed else "remove it"
     if kind == "union_tag_invalid":
         return (
             f"unknown {ctx.get('discriminator', 'type').strip(chr(39))} {ctx.get('tag')!r}",
             f"expected one of {ctx.get('expected_tags')}",
         )
     if kind == "union_tag_not_found":
-        return f"'{ctx.get('discriminator', 'type').strip(chr(39))}' is required", "say which kind this entry is"
+        tag = ctx.get('discriminator', 'type').strip(chr(39))
+        wrong_case = [k for k in value if isinstance(k, str) and k.lower() == tag.lower()] \
+            if isinstance(value, dict) else []
+        if wrong_case:
+            return (f"'{tag}' is required",
+                    f"field names are case-sensitive: did you mean '{tag}' (not '{wrong_case[0]}')?")
+        return f"'{tag}' is required", "say which kind this entry is"
     if kind == "rule":
         return str(ctx.get("message", err["msg"])), str(ctx.get("hint", ""))
     if kind == "literal_error":
@@ -180,11 +198,11 @@ def from_validation_error(exc: ValidationError, root: type[BaseModel] | None = N
                           prefix: str = "") -> SpecError:
     issues = []
     for err in exc.errors(include_url=False):
-        loc = _clean_loc(err["loc"])
+        loc = _clean_loc(err["loc"], root)
         ctx = err.get("ctx") or {}
         if err["type"] == "rule" and ctx.get("field"):
             loc = [*loc, *[p for p in str(ctx["field"]).split(".")]]
-        message, hint = _hint_for(err, root)
+        message, hint = _hint_for(dict(err), root)
         issues.append(Issue(join_path(prefix, format_path(loc)), message, hint))
     return SpecError(_dedupe(issues))
 

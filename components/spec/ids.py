@@ -18,10 +18,10 @@ def resource_type_of(rid: str) -> str:
     parts = parse_resource_id(rid)
     if "namespace" not in parts:
         return "resourceGroups" if parts.get("resource_group") else ""
-    types = [parts["type"]]
+    types = [str(parts["type"])]
     for n in range(1, int(parts.get("last_child_num") or 0) + 1):
-        types.append(parts[f"child_type_{n}"])
-    return parts["namespace"] + "/" + "/".join(types)
+        types.append(str(parts[f"child_type_{n}"]))
+    return str(parts["namespace"]) + "/" + "/".join(types)
 
 
 def _checker(*expected: str):

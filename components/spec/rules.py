@@ -112,6 +112,10 @@ def source_validation_only(spec, ctx):
         yield Issue("properties.validate.sourceValidationOnly",
                     "sourceValidationOnly validates the source as it is, so customize must be empty",
                     "remove customize, or set sourceValidationOnly: false")
+    if validate and validate.source_validation_only and spec.deprovision is not None:
+        # The override renders as a customizer, which the service then refuses.
+        yield Issue("deprovision", "sourceValidationOnly builds nothing, so there is no deprovision step to override",
+                    "remove deprovision, or set sourceValidationOnly: false")
 
 
 def gallery_region_replicated(spec, ctx):

@@ -106,7 +106,9 @@ class StackConfig(SpecModel):
                     template = dict(image["template"])
                     if location and "location" not in template:
                         template["location"] = location
-                    template.setdefault("name", name)
+                    if re.match(NAME_PATTERN, str(name)):
+                        # A bad image name is reported once, at images.<name>, not again at template.name.
+                        template.setdefault("name", name)
                     image = {**image, "template": template}
                 images[name] = image
             data = {**data, "images": images}
@@ -133,11 +135,13 @@ def parse_stack_config(data: Any, *, source: str = "") -> StackConfig:
     """Validate the project's config namespace (a mapping of keys without the `aib-images:` prefix)."""
     if not isinstance(data, Mapping):
         raise SpecError([Issue("", "the stack config must be a mapping")], source)
+    images = data.get("images")
+    name_issues = _image_names(images) if isinstance(images, Mapping) else []
     try:
         stack = StackConfig.model_validate(dict(data))
     except ValidationError as exc:
-        raise SpecError(from_validation_error(exc, StackConfig).issues, source) from None
-    issues = _image_names(stack.images)
+        raise SpecError(name_issues + from_validation_error(exc, StackConfig).issues, source) from None
+    issues = name_issues
     ctx = gallery_context(stack)
     for name, image in stack.images.items():
         issues += [Issue(join_path(f"images.{name}.template", i.path), i.message, i.hint)
