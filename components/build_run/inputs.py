@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from typing import Any, Mapping, Optional
 
@@ -41,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "cancel_timeout_seconds": 1800,
 }
 REQUIRED = ("subscription_id", "resource_group_name", "image_template_name")
+
+#: Provider-process default for ``auth_retry_seconds`` (the local run shortens the propagation window with it).
+ENV_AUTH_RETRY_SECONDS = "AIB_AUTH_RETRY_SECONDS"
 
 #: AIB's default when ``buildTimeoutInMinutes`` is 0.
 SERVICE_DEFAULT_TIMEOUT_MINUTES = 240
@@ -80,6 +84,8 @@ class BuildSettings:
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> "BuildSettings":
         values: dict[str, Any] = {f.name: props.get(f.name) for f in dataclasses.fields(cls)}
+        if values["auth_retry_seconds"] is None and os.environ.get(ENV_AUTH_RETRY_SECONDS):
+            values["auth_retry_seconds"] = os.environ[ENV_AUTH_RETRY_SECONDS]
         for key, default in DEFAULTS.items():
             if values.get(key) is None:
                 values[key] = default

@@ -153,11 +153,11 @@ class ArmMocks(pulumi.runtime.Mocks):
         self.dynamic_config = dynamic_config or {}
         self.registered: list[dict] = []
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         if args.token == "azure-native:authorization:getClientConfig":
             return {"subscriptionId": self.subscription, "tenantId": self.tenant,
                     "clientId": "00000000-0000-0000-0000-00000000c1e7",
-                    "objectId": "00000000-0000-0000-0000-0000000000b1"}, None
+                    "objectId": "00000000-0000-0000-0000-0000000000b1"}, []
         raise NotImplementedError(f"the local run does not emulate the invoke {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):

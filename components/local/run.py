@@ -14,10 +14,11 @@ import os
 import runpy
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, TextIO
 
+from ..build_run.inputs import ENV_AUTH_RETRY_SECONDS
 from ..spec import SpecError
 from ..spec.stack import PROJECT, config_from_stack_file, parse_stack_config
 from ..synth import mask, pulumi_config, run_program, stack_config
@@ -74,7 +75,9 @@ def deploy(stack: str, *, project_dir: Path, emulator: Any, stderr: TextIO) -> t
     if stack_spec is not None:
         for rid in seed(stack_spec, mocks.client):
             print(f"  = existing {rid}", file=stderr, flush=True)
-    env = {**emulator.client_env(), "AIB_POLL_SECONDS": str(max(0.05, emulator.phase_seconds / 4))}
+    env = {**emulator.client_env(), "AIB_POLL_SECONDS": str(max(0.05, emulator.phase_seconds / 4)),
+           # No role propagation delay here unless a test injects one: a denial is real, so fail fast.
+           ENV_AUTH_RETRY_SECONDS: str(max(2.0, emulator.phase_seconds * 10))}
     main = project_dir / "__main__.py"
     sys.path.insert(0, str(project_dir))
     try:
@@ -87,16 +90,19 @@ def deploy(stack: str, *, project_dir: Path, emulator: Any, stderr: TextIO) -> t
 
 
 def run_local(stack: str, *, project_dir: Path, as_json: bool = False, stdout: Optional[TextIO] = None,
-              stderr: Optional[TextIO] = None, phase_seconds: float = PHASE_SECONDS) -> int:
+              stderr: Optional[TextIO] = None, phase_seconds: float = PHASE_SECONDS, faults: Any = None) -> int:
+    """Deploy `stack` to a fresh emulator (with `faults`, an `emulator.Faults`, if given); 0 when all went well."""
     from ..emulator import Emulator
 
     out: TextIO = stdout or sys.stdout
     err: TextIO = stderr or sys.stderr
     started = time.monotonic()
-    with Emulator(phase_seconds=phase_seconds) as emulator:
+    with Emulator(phase_seconds=phase_seconds, faults=faults) as emulator:
         print(f"Local run of stack '{stack}' on the ARM emulator at {emulator.base_url}", file=err, flush=True)
         try:
-            outputs, created = deploy(stack, project_dir=project_dir, emulator=emulator, stderr=err)
+            # Build providers report progress on the process's stderr, as in the provider process.
+            with redirect_stderr(err):
+                outputs, created = deploy(stack, project_dir=project_dir, emulator=emulator, stderr=err)
         except SpecError:
             raise
         except Exception as exc:  # the program or a provider failed: say what, not where in our code

@@ -1,0 +1,87 @@
+"""The local run end to end: the real stack program on the emulator over HTTPS, builds included."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.cli import Env, main
+from components.emulator import Faults
+from components.local import run_local
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_with(tmp_path: Path, stack: str, edit=None) -> Path:
+    """A copy of the project's program and one stack file, optionally edited, in tmp_path."""
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
+    (tmp_path / "stacks").mkdir()
+    doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    if edit:
+        edit(doc["config"])
+    (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc))
+    return tmp_path
+
+
+def run(project: Path, stack: str, **kwargs) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_local(stack, project_dir=project, as_json=True, stdout=out, stderr=err, phase_seconds=0.2, **kwargs)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("stack,image", [("dev", "ubuntu-2204"), ("prod", "win2022")])
+def test_stack_builds_and_exports_its_artifacts(stack, image):
+    code, out, err = run(ROOT, stack)
+    assert code == 0, err
+    outputs = json.loads(out)[image]
+    assert outputs["runState"] == "Succeeded"
+    assert "/images/" in outputs["imageVersionId"] and "/versions/" in outputs["imageVersionId"]
+    assert outputs["templateName"].startswith(image + "-")
+    # Progress of the build was shown while it ran.
+    assert f"[aib] {outputs['templateName']}: Customizing" in err
+
+
+def test_dev_vhd_output_has_its_uri():
+    code, out, err = run(ROOT, "dev")
+    assert code == 0, err
+    run_outputs = json.loads(out)["ubuntu-2204"]["runOutputs"]
+    assert run_outputs["ubuntu-2204-vhd"]["artifact_uri"].endswith(".vhd")
+
+
+def test_failed_customizer_exits_non_zero_with_phase_and_log(tmp_path):
+    code, out, err = run(ROOT, "dev", faults=Faults(failing_customizers={"packages"}))
+    assert code == 1
+    assert out == ""
+    assert "Customizing" in err and "customization.log" in err
+
+
+def test_a_missing_role_fails_the_build_locally(monkeypatch):
+    """A least-privilege mistake in the component shows up as the service's 'Not authorized' text."""
+    import components.roles as roles
+
+    def reader_only(gallery_image_id: str) -> roles.Grant:
+        return roles.Grant("gallery-writer", "image version writer", gallery_image_id, roles.GALLERY_READ,
+                           reason="(test: the versions/write action left out)")
+
+    monkeypatch.setattr(roles, "grant_gallery_image_writer", reader_only)
+    code, out, err = run(ROOT, "dev")
+    assert code == 1
+    assert "Not authorized to access the resource" in err
+
+
+def test_bad_stack_config_is_exit_2_with_paths(tmp_path):
+    def break_it(config):
+        config["aib-images:images"]["ubuntu-2204"]["template"]["properties"]["buildTimeoutInMinutes"] = 3
+
+    project = project_with(tmp_path, "dev", break_it)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["local", "--stack", "dev"], Env(stdout=out, stderr=err, project_dir=project))
+    assert code == 2
+    assert "images.ubuntu-2204.template.properties.buildTimeoutInMinutes" in err.getvalue()
+    assert "Traceback" not in err.getvalue()
