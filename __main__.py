@@ -44,7 +44,7 @@ def retains_gallery_in(stack: StackConfig, resource_group: str) -> bool:
     """Whether a kept (retain-on-delete) gallery lives in `resource_group`: deleting the group would take the gallery
     and its image versions with it, so the group must be kept too."""
     for image in stack.images.values():
-        if not image.gallery.create or not getattr(image.gallery, "retain_on_delete", True):
+        if not image.gallery.create or not image.gallery.retain_on_delete:
             continue
         for d in image.template.properties.distribute:
             if d.type == "SharedImage" and GalleryTarget.of(d.gallery_image_id).resource_group.lower() == \

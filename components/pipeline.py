@@ -62,9 +62,6 @@ class ImagePipelineArgs:
     retain_gallery_on_delete: Optional[bool] = None
     """Keep the gallery and image definition in Azure when they leave the stack (their image versions belong to the
     user). Default: the config's `gallery.retainOnDelete` when the spec has it, else True."""
-    manage_roles: bool = True
-    """Declare the role grants. False when the identity's roles are managed elsewhere (the deployer then needs no
-    User Access Administrator). Default True."""
     arm_endpoint: Optional[str] = None
     """ARM base URL for the tag PATCH and the build (the local emulator). Default: env AIB_ARM_ENDPOINT, else Azure."""
     tags: Optional[Mapping[str, str]] = None
@@ -173,7 +170,7 @@ class ImagePipeline(pulumi.ComponentResource):
         gallery_options: GalleryOptions = image.gallery
         retain = args.retain_gallery_on_delete
         if retain is None:
-            retain = bool(getattr(gallery_options, "retain_on_delete", True))
+            retain = gallery_options.retain_on_delete
         targets = _unique([GalleryTarget.of(d.gallery_image_id) for d in spec.properties.distribute
                            if isinstance(d, SharedImageDistributor)])
         self.galleries: dict[str, pulumi.Resource] = {}
@@ -191,7 +188,7 @@ class ImagePipeline(pulumi.ComponentResource):
         if not image.scripts_storage_account_id and any(".blob." in u for u in step_uris(spec)):
             pulumi.log.warn(f"{self.image_name}: scripts live in Azure Storage but scriptsStorageAccountId is not set; "
                             "the template identity gets no read access to them", self)
-        if args.manage_roles:
+        if image.manage_roles:
             for grant in self.grants:
                 self.role_assignments.append(declare_grant(
                     name, grant, owner=owner, principal_id=principal_id, opts=child,
@@ -224,7 +221,7 @@ class ImagePipeline(pulumi.ComponentResource):
                                 resource_group_name=rg, trigger_name=TRIGGER_NAME),
                 pulumi.ResourceOptions(parent=self, depends_on=[self.template]))
 
-        if image.runner_principal_id and args.manage_roles:
+        if image.runner_principal_id and image.manage_roles:
             self.role_assignments.append(declare_grant(
                 name, grant_template_runner(template_resource_id), owner=owner,
                 principal_id=image.runner_principal_id,

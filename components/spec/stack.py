@@ -51,6 +51,9 @@ class GalleryOptions(SpecModel):
     """Create the gallery and image definition; false uses existing ones by id."""
     location: Optional[str] = None
     """Gallery region. Default: the template's location."""
+    retain_on_delete: bool = True
+    """Keep the gallery and image definition in Azure when they leave the stack: their image versions belong to
+    you, so a routine destroy must not take them. Set false to let destroy delete them."""
     image_definition: ImageDefinitionOptions = Field(default_factory=ImageDefinitionOptions)
 
 
@@ -72,6 +75,9 @@ class ImageConfig(SpecModel):
     """Object id of a CI principal that gets the narrow runner role (read, run, cancel, runOutputs/read)."""
     scripts_storage_account_id: Optional[str] = None
     """Storage account holding scripts; the identity gets Storage Blob Data Reader on each container the URIs name."""
+    manage_roles: bool = True
+    """Declare the identity's role assignments. False when they are granted elsewhere (the deployer then needs no
+    User Access Administrator)."""
     allow_vhd_loss_on_delete: bool = False
     """Allow deleting a template whose VHD output lives only in the staging storage account."""
 

@@ -154,6 +154,18 @@ def test_retention_can_be_turned_off(run_pulumi):
     assert run.named("ubuntu-2204-gallery")["options"]["retain_on_delete"] is False
 
 
+def test_retention_follows_the_config(run_pulumi):
+    run = run_pulumi(pipeline_program("dev", edit=lambda i: i["gallery"].update(retainOnDelete=False)))
+    for name in ("ubuntu-2204-gallery", "ubuntu-2204-image-definition"):
+        assert run.named(name)["options"]["retain_on_delete"] is False
+
+
+def test_manage_roles_false_declares_no_role(run_pulumi):
+    run = run_pulumi(pipeline_program("prod", edit=lambda i: i.update(manageRoles=False)))
+    assert not run.of_type("authorization:RoleAssignment") and not run.of_type("authorization:RoleDefinition")
+    assert run.of_type("virtualmachineimages:VirtualMachineImageTemplate")
+
+
 def test_existing_gallery_is_not_declared(run_pulumi):
     run = run_pulumi(pipeline_program("dev", edit=lambda i: i["gallery"].update(create=False)))
     assert not run.of_type("compute:Gallery") and not run.of_type("compute:GalleryImage")
