@@ -84,23 +84,39 @@ def _stack_file(env: Env, stack: str) -> Path:
 
 def cmd_render(args, env: Env) -> ExitStatus:
     """Print the AIB JSON template(s) a stack, or a file `validate` accepts, would submit."""
-    from .arm.render import render_template
-    from .documents import load
-
     if bool(args.stack) == bool(args.path):
         raise SpecError([], "give either --stack NAME or a PATH")
-    if args.stack or load(Path(args.path)).kind == "stack":
+    if args.path and Path(args.path).suffix.lower() == ".json":
+        templates = _render_documents(Path(args.path), env)
+    else:
         from .synth import synth
 
         result = synth(args.stack or "render", project_dir=env.project_dir,
                        config_file=None if args.stack else Path(args.path))
         templates = result["templates"]
-    else:
-        loaded = load(Path(args.path))
-        templates = {name: render_template(image.template) for name, image in loaded.stack.images.items()}
     body = next(iter(templates.values())) if len(templates) == 1 else templates
     env.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     return ExitStatus.OK
+
+
+def _render_documents(path: Path, env: Env) -> dict:
+    """AIB or ARM JSON rendered on its own: each template must carry its identity."""
+    from .arm.import_arm import import_document
+    from .arm.render import render_template
+    from .documents import read_structured
+    from .spec import Issue
+
+    try:
+        imported = import_document(read_structured(path))
+    except SpecError as exc:
+        raise SpecError(exc.issues, str(path)) from None
+    _print_notices([n for i in imported for n in i.notices], env)
+    missing = [Issue(f"{i.path}.identity" if i.path else "identity", "required to render a template on its own",
+                     "add the template identity, or import-arm it into a stack config (the pipeline makes one)")
+               for i in imported if i.spec.identity is None]
+    if missing:
+        raise SpecError(missing, str(path))
+    return {i.name: render_template(i.spec) for i in imported}
 
 
 def cmd_synth(args, env: Env) -> ExitStatus:

@@ -55,14 +55,22 @@ def stack_config_keys(doc: Any) -> dict:
 
 
 def imported_as_config(imported: list[ImportedTemplate]) -> dict:
-    """Stack config keys that reproduce imported templates (what `import-arm` prints)."""
+    """Stack config keys that reproduce imported templates (what `import-arm` prints).
+
+    The template's identity becomes the pipeline's `identityId` (the pipeline then uses it rather than creating
+    one), which also keeps the long resource id out of a YAML mapping key.
+    """
     images = {}
     for item in imported:
-        template = item.spec.model_dump(mode="json", by_alias=True, exclude_none=True,
-                                        exclude={"type", "api_version", "name"})
+        template = item.spec.to_aib()
+        for key in ("type", "apiVersion", "name", "identity"):
+            template.pop(key, None)
         if not template.get("allowHttpUris"):
             template.pop("allowHttpUris", None)
-        images[item.name] = {"template": template}
+        image: dict[str, Any] = {"template": template}
+        if item.spec.identity is not None:
+            image = {"identityId": item.spec.identity.identity_id, **image}
+        images[item.name] = image
     return {f"{PROJECT}:images": images}
 
 

@@ -278,7 +278,9 @@ def stack_config(project_dir: Path, stack: str, config_file: Optional[Path] = No
                 merged[key] = value.get("value", value.get("default"))
         else:
             merged[key] = value
-    merged.update((doc or {}).get("config") or {})
+    doc = doc or {}
+    # A whole stack file has `config:`; `import-arm` output is the bare `aib-images:` keys.
+    merged.update(doc.get("config") or {} if "config" in doc else doc)
     return project, merged, path
 
 

@@ -1,0 +1,149 @@
+"""The command line: exit codes, path-named errors without tracebacks, and import-arm output as valid input."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from components.cli import Env, main
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "templates"
+IDENTITY = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+            "Microsoft.ManagedIdentity/userAssignedIdentities/id-aib")
+GALLERY_IMAGE = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+                 "Microsoft.Compute/galleries/gal/images/ubuntu")
+
+
+def call(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), Env(stdout=out, stderr=err, project_dir=ROOT))
+    return code, out.getvalue(), err.getvalue()
+
+
+def template(**properties) -> dict:
+    props = {"source": {"type": "PlatformImage", "publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy",
+                        "sku": "22_04-lts-gen2", "version": "latest"},
+             "customize": [{"type": "Shell", "name": "hello", "inline": ["echo hello"]}],
+             "distribute": [{"type": "SharedImage", "runOutputName": "sig", "galleryImageId": GALLERY_IMAGE,
+                             "targetRegions": [{"name": "westeurope"}]}]}
+    props.update(properties)
+    return {"type": "Microsoft.VirtualMachineImages/imageTemplates", "apiVersion": "2024-02-01", "name": "ubuntu",
+            "location": "westeurope", "identity": {"type": "UserAssigned", "userAssignedIdentities": {IDENTITY: {}}},
+            "properties": props}
+
+
+def write(tmp_path: Path, doc: dict, name: str = "template.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_validate_accepts_a_good_template(tmp_path):
+    code, out, err = call("validate", str(write(tmp_path, template())))
+    assert code == 0, err
+    assert "valid" in out and "ubuntu" in out
+
+
+def test_validate_lists_every_problem_with_its_path(tmp_path):
+    broken = template(buildTimeoutInMinutes=3,
+                      customize=[{"type": "PowerShell", "name": "a", "inline": ["x"]},
+                                 {"type": "Shell", "name": "a", "scriptUri": "http://example.com/s.sh"},
+                                 {"type": "File", "sourceUri": "https://example.com/f", "destination": "/etc/f"}])
+    broken["properties"]["distribute"].append({"type": "VHD", "runOutputName": "sig"})
+    code, out, err = call("validate", str(write(tmp_path, broken)))
+    assert code == 2 and out == ""
+    for path in ("properties.buildTimeoutInMinutes", "properties.customize[0].type", "properties.customize[1].name",
+                 "properties.customize[1].scriptUri", "properties.customize[2].destination",
+                 "properties.distribute[1].runOutputName"):
+        assert f"  - {path}: " in err, path
+    assert "Traceback" not in err and "hint:" in err
+
+
+def test_validate_stack_file_and_missing_file(tmp_path):
+    assert call("validate", str(ROOT / "stacks" / "Pulumi.prod.yaml"))[0] == 0
+    code, _, err = call("validate", str(tmp_path / "absent.json"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_validate_reports_syntax_errors_with_a_line(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"properties": \n  [}')
+    code, _, err = call("validate", str(path))
+    assert code == 2 and "not valid JSON (line 2)" in err
+
+
+IMPORTABLE = sorted(p.name for p in FIXTURES.glob("*.json") if "windows" not in p.name)  # windows: duplicate names
+
+
+@pytest.mark.parametrize("fixture", IMPORTABLE)
+def test_import_arm_output_is_valid_input_for_validate_and_render(tmp_path, fixture):
+    code, yaml_text, err = call("import-arm", str(FIXTURES / fixture))
+    assert code == 0, err
+    assert "? " not in yaml_text  # no complex YAML keys: ids are values
+    saved = tmp_path / "imported.yaml"
+    saved.write_text(yaml_text)
+    assert call("validate", str(saved))[0] == 0
+    code, rendered_yaml, err = call("render", str(saved))
+    assert code == 0, err
+    code, rendered_json, err = call("render", str(FIXTURES / fixture))
+    assert code == 0, err
+    from_yaml, from_json = json.loads(rendered_yaml), json.loads(rendered_json)
+    if "properties" in from_json:  # one template each
+        from_yaml, from_json = {"t": from_yaml}, {"t": from_json}
+    for name, expected in from_json.items():
+        got = from_yaml[name]
+        # The pipeline names the template by its content hash and gives it a dedicated staging group; the
+        # sections the user wrote come through unchanged.
+        assert got["location"] == expected["location"]
+        for section in ("source", "customize", "validate", "distribute", "vmProfile", "buildTimeoutInMinutes"):
+            assert got["properties"].get(section) == expected["properties"].get(section), section
+        assert got["identity"] == expected["identity"]
+
+
+def test_render_is_byte_identical_across_runs(tmp_path):
+    path = write(tmp_path, template())
+    first, second = call("render", str(path)), call("render", str(path))
+    assert first[0] == 0 and first[1] == second[1]
+    assert json.loads(first[1])["apiVersion"] == "2024-02-01"
+
+
+def test_render_stack_prints_what_synth_submits():
+    code, out, err = call("render", "--stack", "prod")
+    assert code == 0, err
+    rendered = json.loads(out)
+    assert rendered["name"].startswith("win2022-")
+    assert rendered["properties"]["vmProfile"]["vnetConfig"]["subnetId"].endswith("/subnets/snet-image-builder")
+
+
+def test_synth_json_shape():
+    code, out, err = call("synth", "--stack", "dev", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(result) >= {"resources", "templates"}
+    template_resource = next(r for r in result["resources"] if r["type"].endswith("VirtualMachineImageTemplate"))
+    assert template_resource["parent"] == "ubuntu-2204"
+    assert result["templates"]["ubuntu-2204"]["name"] == template_resource["inputs"]["imageTemplateName"]
+
+
+def test_unknown_stack_is_a_clear_error():
+    code, _, err = call("synth", "--stack", "nope")
+    assert code == 2 and "no stack 'nope'" in err and "dev" in err
+
+
+def test_schema_describes_the_stack_file():
+    code, out, _ = call("schema")
+    schema = json.loads(out)
+    images = schema["properties"]["config"]["properties"]["aib-images:images"]
+    assert images["type"] == "object"
+
+
+@pytest.mark.parametrize("verb", ["validate", "import-arm", "render", "synth", "local", "emulator", "schema"])
+def test_every_verb_has_help(verb, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([verb, "--help"])
+    assert exit_info.value.code == 0
+    assert len(capsys.readouterr().out.splitlines()) > 3
