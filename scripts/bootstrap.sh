@@ -9,7 +9,7 @@ fi
 stamp="$root/.venv/.requirements.sha256"
 want="$(sha256sum "$root/requirements.txt" | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  "$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-  "$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/requirements.txt"
+  "$root/.venv/bin/python" -m pip install -qq --disable-pip-version-check --upgrade pip >/dev/null
+  "$root/.venv/bin/python" -m pip install -qq --disable-pip-version-check -r "$root/requirements.txt"
   echo "$want" > "$stamp"
 fi
