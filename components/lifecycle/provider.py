@@ -1,0 +1,173 @@
+"""The dynamic-resource provider that applies one image pipeline's lifecycle policy to its gallery image definition.
+
+Pickled *by reference* into every resource's ``__provider``: this module path and the class name are part of the
+stack's state (renaming them breaks refresh, update and destroy). The instance holds nothing; ``create`` and
+``update`` build a ``ComputeManagementClient`` from their inputs through ``components.arm_client`` (endpoint, CA
+bundle and token come from env for the local emulator) and run the policy: promote first (so ``latest`` never
+points at nothing while older versions are excluded), then list the definition's versions, plan the retention
+(`plan.plan_retention`, pure) and apply it unless ``dry_run``. A new build changes ``just_built_version_id``, so every
+rebuild is an update and the policy runs again; an unchanged stack changes nothing. ``delete`` leaves the gallery
+alone: the versions belong to the user, not to this resource.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from typing import Any, Mapping, Optional
+
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, \
+    UpdateResult
+
+from .gallery import Definition, delete_version, get_version, list_versions, set_publishing, split_version_id
+from .plan import Plan, Retention, Version, plan_retention, promotion_target
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN
+
+#: Inputs, each a reason to run the policy again when it changes.
+INPUTS = ("image_definition_id", "retention", "promotion_mode", "promote_version_id", "just_built_version_id",
+          "build_run_state", "build_started_at", "validated", "dry_run", "api_version", "arm_endpoint",
+          "poll_seconds")
+#: Outputs (besides the echoed inputs).
+OUTPUTS = ("kept", "excluded", "deleted", "promoted", "end_of_life", "reasons", "notes", "applied", "evaluated_at")
+MODES = ("afterValidation", "manual")
+_DEFINITION_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/galleries/"
+                            r"[^/]+/images/[^/]+$", re.I)
+
+
+class LifecycleError(RuntimeError):
+    """A lifecycle step failed; the message names the version and the operation."""
+
+
+def validate(news: Mapping[str, Any]) -> list[CheckFailure]:
+    """Every problem with the inputs at once; values unknown at preview are skipped."""
+    failures: list[CheckFailure] = []
+    definition = news.get("image_definition_id")
+    if definition != UNKNOWN and not (isinstance(definition, str) and _DEFINITION_ID.match(definition)):
+        failures.append(CheckFailure("image_definition_id", f"image_definition_id: must be a gallery image definition "
+                                                            f"id, but {definition!r} was provided"))
+    retention = news.get("retention")
+    if retention is not None and retention != UNKNOWN:
+        keep = retention.get("keep_latest") if isinstance(retention, Mapping) else None
+        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or keep < 1:
+            failures.append(CheckFailure("retention", f"retention.keep_latest: must be at least 1, but {keep!r} was "
+                                                      f"provided"))
+    mode = news.get("promotion_mode")
+    if mode not in (None, UNKNOWN, *MODES):
+        failures.append(CheckFailure("promotion_mode", f"promotion_mode: must be one of {list(MODES)}, but {mode!r} "
+                                                       f"was provided"))
+    return failures
+
+
+class ImageVersionLifecycleProvider(ResourceProvider):
+    """Promotes, excludes and deletes image versions of one gallery image definition (see the module docstring)."""
+
+    # Captures no secrets (no credentials, no Outputs), so its pickle need not be encrypted in state.
+    serialize_as_secret_always = False
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        return CheckResult(news, validate(news))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in INPUTS if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"{props['image_definition_id']}/lifecycle", run(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(run(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, props)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        # The versions stay: dropping the policy must not delete or change anything in the gallery.
+        return None
+
+
+def run(props: Mapping[str, Any], *, now: Optional[dt.datetime] = None) -> dict[str, Any]:
+    """Run the policy `props` describe against Azure (or only report it when ``dry_run``); the resource's outputs."""
+    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+    from components import arm_client
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    definition = Definition.parse(str(props["image_definition_id"]))
+    dry_run = bool(props.get("dry_run"))
+    mode = props.get("promotion_mode")
+    just_built = props.get("just_built_version_id") or None
+    target, why = promotion_target(mode, just_built=just_built, run_state=props.get("build_run_state"),
+                                   validated=bool(props.get("validated")), version=props.get("promote_version_id"))
+    notes: list[str] = [why] if mode else []
+    promoted: list[str] = []
+    plan = Plan()
+    client = arm_client.compute_client(definition.subscription_id, api_version=props.get("api_version") or None,
+                                       endpoint=props.get("arm_endpoint") or None,
+                                       poll_seconds=props.get("poll_seconds"))
+    with client:
+        if target:
+            target_definition, name = split_version_id(target)
+            try:
+                current = get_version(client, target_definition, name)
+                if current.exclude_from_latest:
+                    if not dry_run:
+                        set_publishing(client, target_definition, name, exclude_from_latest=False)
+                    notes.append(f"{name}: excludeFromLatest cleared" + (" (dry run)" if dry_run else ""))
+                else:
+                    notes.append(f"{name}: already eligible for latest")
+            except ResourceNotFoundError:
+                raise LifecycleError(f"Cannot promote image version {target}: it does not exist (deleted, or not "
+                                     f"built yet).") from None
+            except HttpResponseError as err:
+                raise LifecycleError(f"Cannot promote image version {target}: {err.message}") from None
+            promoted.append(target)
+        if props.get("retention"):
+            policy = Retention.from_props(props["retention"])
+            try:
+                plan = plan_retention(list_versions(client, definition), policy, now, protect=[p for p in (just_built, target) if p])
+                if not dry_run:
+                    for name in plan.updates:
+                        set_publishing(client, definition, name, exclude_from_latest=True,
+                                       end_of_life=plan.end_of_life.get(name))
+                    for name in plan.deleted:
+                        delete_version(client, definition, name)
+            except HttpResponseError as err:
+                raise LifecycleError(f"Retention of image definition {definition.id} failed: {err.message}") from None
+    outs = {k: props.get(k) for k in INPUTS}
+    outs.update(
+        kept=list(plan.kept), excluded=list(plan.excluded), deleted=list(plan.deleted), promoted=promoted,
+        end_of_life=dict(plan.end_of_life), reasons=dict(plan.reasons), notes=notes, applied=not dry_run,
+        evaluated_at=now.isoformat(),
+    )
+    _report(definition, outs, dry_run)
+    return outs
+
+
+def offline_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
+    """What `synth` reports for the resource: the policy evaluated as a dry run over the only version it knows (the
+    one the mocked build returns), with no Azure call."""
+    just_built = props.get("just_built_version_id") or None
+    target, why = promotion_target(props.get("promotion_mode"), just_built=just_built,
+                                   run_state=props.get("build_run_state"), validated=bool(props.get("validated")),
+                                   version=props.get("promote_version_id"))
+    plan = Plan()
+    if props.get("retention") and just_built:
+        _, name = split_version_id(str(just_built))
+        plan = plan_retention([Version(name=name, id=str(just_built))], Retention.from_props(props["retention"]),
+                              dt.datetime.now(dt.timezone.utc), protect=[just_built])
+    return {"kept": list(plan.kept), "excluded": list(plan.excluded), "deleted": list(plan.deleted),
+            "promoted": [target] if target else [], "end_of_life": dict(plan.end_of_life),
+            "reasons": dict(plan.reasons), "notes": ([why] if props.get("promotion_mode") else []) +
+            ["synth: dry run, the gallery's other versions are not listed offline"],
+            "applied": False, "dry_run": True, "evaluated_at": None}
+
+
+def _report(definition: Definition, outs: Mapping[str, Any], dry_run: bool) -> None:
+    """One line on the provider's stderr, as the build's progress lines."""
+    parts = [f"{key} {outs[key]}" for key in ("promoted", "kept", "excluded", "deleted") if outs.get(key)]
+    suffix = " (dry run: nothing changed)" if dry_run else ""
+    sys.stderr.write(f"[lifecycle] {definition.gallery}/{definition.image}: {'; '.join(parts) or 'nothing to do'}"
+                     f"{suffix}\n")
+    sys.stderr.flush()

@@ -1,0 +1,183 @@
+"""The `lifecycle` config section (validation with paths) and the component's `ImageVersionLifecycle`, under mocks."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+
+import pytest
+import yaml
+
+from components.spec.errors import SpecError
+from components.spec.stack import parse_stack_config
+from components.synth import AibMocks, pulumi_config, reveal, run_program, stack_config, synth
+from tests.conftest import ROOT, stack_images
+from tests.unit.test_pipeline import pipeline_program
+
+LIFECYCLE_TYPE = "pulumi-python:dynamic/aib:ImageVersionLifecycle"
+DEV_VERSION = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-golden-images-dev/providers/"
+               "Microsoft.Compute/galleries/gal_golden_dev/images/ubuntu-2204/versions/1.0.3")
+
+
+def promotable(image: dict) -> None:
+    """Dev's image, built out of `latest` so that it can be promoted after its validators pass."""
+    image["template"]["properties"]["distribute"][0]["excludeFromLatest"] = True
+    image["lifecycle"] = {"retention": {"keepLatest": 3, "deleteOlderThanDays": 180},
+                          "promotion": {"mode": "afterValidation"}}
+
+
+def issues_for(lifecycle: dict, edit=None) -> list[str]:
+    images = stack_images("dev")
+    image = images["ubuntu-2204"]
+    image["lifecycle"] = lifecycle
+    if edit:
+        edit(image)
+    with pytest.raises(SpecError) as caught:
+        parse_stack_config({"location": "westeurope", "images": images})
+    return [str(i) for i in caught.value.issues]
+
+
+# ---- config validation ----------------------------------------------------------------------------------------
+
+def test_after_validation_needs_an_excluded_target_and_validators_and_a_build():
+    def strip(image):
+        del image["template"]["properties"]["validate"]
+        image["build"] = False
+
+    issues = issues_for({"promotion": {"mode": "afterValidation"}}, strip)
+    assert len(issues) == 3, issues
+    assert all(i.startswith("images.ubuntu-2204.lifecycle.promotion.mode: afterValidation") for i in issues)
+    assert any("excludeFromLatest" in i for i in issues)
+    assert any("inVMValidations" in i for i in issues)
+    assert any("build is false" in i for i in issues)
+
+
+@pytest.mark.parametrize("lifecycle, path, words", [
+    ({"retention": {"keepLatest": 0}}, "images.ubuntu-2204.lifecycle.retention.keepLatest", "greater than or equal"),
+    ({"retention": {}}, "images.ubuntu-2204.lifecycle.retention.keepLatest", "required"),
+    ({"retention": {"keepLatest": 2, "deleteOlderThanDays": 30, "endOfLifeDays": 60}},
+     "images.ubuntu-2204.lifecycle.retention.endOfLifeDays", "deleteOlderThanDays (30)"),
+    ({"retention": {"keepLatest": 2, "pinTag": "=x"}}, "images.ubuntu-2204.lifecycle.retention.pinTag", ""),
+    ({"promotion": {"mode": "manual", "version": DEV_VERSION, "fromStack": "org/aib-images/dev"}},
+     "images.ubuntu-2204.lifecycle.promotion.version", "only one of [version], [fromStack]"),
+    ({"promotion": {"mode": "manual", "version": "1.0.3"}}, "images.ubuntu-2204.lifecycle.promotion.version", ""),
+    ({"promotion": {"mode": "manual", "fromOutput": "x.y"}}, "images.ubuntu-2204.lifecycle.promotion.fromOutput",
+     "needs fromStack"),
+    ({"promotion": {"mode": "sometimes"}}, "images.ubuntu-2204.lifecycle.promotion.mode", ""),
+    ({"retention": {"keepLatest": 2}, "dryrun": True}, "images.ubuntu-2204.lifecycle.dryrun", ""),
+])
+def test_bad_lifecycle_config_names_the_path(lifecycle, path, words):
+    issues = issues_for(lifecycle)
+    assert any(i.startswith(path + ":") and words in i for i in issues), issues
+
+
+def test_valid_lifecycle_config_parses_with_defaults():
+    images = stack_images("dev")
+    promotable(images["ubuntu-2204"])
+    life = parse_stack_config({"location": "westeurope", "images": images}).images["ubuntu-2204"].lifecycle
+    assert life is not None and life.retention is not None and life.promotion is not None
+    assert (life.retention.keep_latest, life.retention.delete_older_than_days, life.retention.pin_tag) == \
+        (3, 180, "keep=true")
+    assert life.dry_run is False and life.promotion.mode == "afterValidation"
+
+
+# ---- the component --------------------------------------------------------------------------------------------
+
+def test_no_lifecycle_section_declares_no_lifecycle_resource(run_pulumi):
+    run = run_pulumi(pipeline_program("dev"))
+    assert run.of_type("dynamic/aib:ImageVersionLifecycle") == []
+
+
+def test_lifecycle_runs_after_the_build_with_the_policy(run_pulumi):
+    run = run_pulumi(pipeline_program("dev", edit=promotable))
+    [life] = run.of_type("dynamic/aib:ImageVersionLifecycle")
+    assert life["name"] == "ubuntu-2204-lifecycle" and run.parent_name(life) == "ubuntu-2204"
+    assert {"ubuntu-2204-build", "ubuntu-2204-image-definition"} <= run.dependency_names(life)
+    inputs = run.inputs("ubuntu-2204-lifecycle")
+    assert inputs["image_definition_id"].endswith("/galleries/gal_golden_dev/images/ubuntu-2204")
+    assert inputs["retention"] == {"keep_latest": 3, "delete_older_than_days": 180,
+                                   "pin_tag": "keep=true"}
+    assert inputs["promotion_mode"] == "afterValidation" and inputs["validated"] is True
+    assert inputs["just_built_version_id"].endswith("/images/ubuntu-2204/versions/1.0.0")  # the build's output
+    assert inputs["build_run_state"] == "Succeeded" and inputs["dry_run"] is False
+    assert inputs.get("promote_version_id") is None
+
+
+def test_manual_promotion_passes_the_named_version_and_a_stack_reference_overrides_it(run_pulumi):
+    def manual(image):
+        image["lifecycle"] = {"promotion": {"mode": "manual", "version": DEV_VERSION}}
+
+    run = run_pulumi(pipeline_program("dev", edit=manual))
+    assert run.inputs("ubuntu-2204-lifecycle")["promote_version_id"] == DEV_VERSION
+    other = DEV_VERSION.replace("1.0.3", "1.0.4")
+    run = run_pulumi(pipeline_program("dev", edit=manual, promote_version_id=other))
+    assert run.inputs("ubuntu-2204-lifecycle")["promote_version_id"] == other
+
+
+def test_direct_image_config_is_checked_too(run_pulumi):
+    from components.pipeline import ImagePipeline, ImagePipelineArgs
+    from components.spec.stack import ImageConfig
+
+    image = stack_images("dev")["ubuntu-2204"]
+    image["template"]["location"] = "westeurope"
+    image["lifecycle"] = {"promotion": {"mode": "afterValidation"}}  # the target does not set excludeFromLatest
+    config = ImageConfig.model_validate(image)
+    with pytest.raises(Exception) as caught:
+        run_pulumi(lambda: ImagePipeline("img", ImagePipelineArgs(image=config, resource_group_name="rg",
+                                                                  subscription_id="sub")))
+    assert "lifecycle.promotion.mode" in str(caught.value) and "excludeFromLatest" in str(caught.value)
+
+
+def test_synth_reports_a_dry_run_in_the_stack_outputs(tmp_path):
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    promotable(doc["config"]["aib-images:images"]["ubuntu-2204"])
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml.safe_dump(doc))
+    result = synth("dev", project_dir=ROOT, config_file=stack_file)
+    report = result["outputs"]["ubuntu-2204"]["lifecycle"]
+    assert report["dryRun"] is True and report["deleted"] == [] and report["excluded"] == []
+    assert report["kept"] == ["1.0.0"] and report["promoted"][0].endswith("/versions/1.0.0")
+    assert any("synth" in n for n in report["notes"])
+    # Without the section, the stack outputs carry no lifecycle key at all.
+    assert "lifecycle" not in synth("dev", project_dir=ROOT)["outputs"]["ubuntu-2204"]
+    assert json.dumps(report)  # plain JSON, as `pulumi stack output` prints it
+
+
+class _DevStackMocks(AibMocks):
+    """Offline mocks where the stack reference `contoso/aib-images/dev` exports dev's image version."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.references: list[str] = []
+
+    def new_resource(self, args):
+        if args.typ == "pulumi:pulumi:StackReference":
+            self.references.append(args.inputs["name"])
+            return args.resource_id, {**dict(args.inputs), "outputs": {"ubuntu-2204": {"imageVersionId": DEV_VERSION}},
+                                      "secret_output_names": []}
+        return super().new_resource(args)
+
+
+@pytest.mark.parametrize("from_output, promoted", [
+    ("ubuntu-2204.imageVersionId", DEV_VERSION),   # dev's export, read through the StackReference
+    ("ubuntu-2204.missing", None),                  # a wrong output name promotes nothing
+])
+def test_prod_promotes_what_dev_exports(from_output, promoted):
+    project, config, _ = stack_config(ROOT, "prod")
+    image = config["aib-images:images"]["win2022"]
+    image["lifecycle"] = {"promotion": {"mode": "manual", "fromStack": "contoso/aib-images/dev",
+                                        "fromOutput": from_output}}
+    flat, secrets = pulumi_config(project, config)
+    mocks = _DevStackMocks()
+    sys.path.insert(0, str(ROOT))
+    try:
+        monitor, _ = run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+                                 project=project, stack="prod", config=flat, secret_keys=secrets, mocks=mocks)
+    finally:
+        sys.path.remove(str(ROOT))
+    assert mocks.references == ["contoso/aib-images/dev"]
+    [life] = [r for r in monitor.registrations if r["type"] == LIFECYCLE_TYPE]
+    assert reveal(life["inputs"]).get("promote_version_id") == promoted
+    report = monitor.stack_outputs["win2022"]["lifecycle"]
+    assert report["promoted"] == ([promoted] if promoted else []) and report["dryRun"] is True
