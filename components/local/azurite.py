@@ -1,0 +1,158 @@
+"""Azurite (the Azure Storage emulator, from npm) for the local run: the blob service repository files go to.
+
+`scripts/bootstrap.sh` installs it once into `.local/` when `node` exists (`npm install --prefix .local azurite`).
+`Azurite(accounts)` starts `azurite-blob` on a free loopback port in a temporary folder (or `location`), with one
+storage account per name (Azurite serves path-style URLs, `http://127.0.0.1:<port>/<account>/<container>/<blob>`, and
+only for accounts it was started with) sharing one key, and stops it on exit. The local run hands the endpoint and
+key to the emulator, which maps `https://<account>.blob.core.windows.net/...` there, and to the upload provider.
+
+`accounts_for(stack, subscription)` lists the accounts a stack's pipelines upload to, the same names the pipeline
+derives (`components.scripts.script_storage`).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Optional
+
+from .. import naming
+from ..spec.local_files import has_local_files
+from ..spec.stack import StackConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_BIN = ROOT / ".local" / "node_modules" / ".bin" / "azurite-blob"
+ACCOUNT_KEY = base64.b64encode(b"aib-images-local-run-azurite-key").decode()
+"""One made-up key for every account: Azurite needs one per account, and nothing here is secret."""
+_LISTENING = re.compile(r"listens on (https?://[\d.]+:\d+)")
+
+
+def executable() -> Optional[str]:
+    """The azurite-blob command: the project's `.local` install, else one on PATH; None when neither exists."""
+    if LOCAL_BIN.exists():
+        return str(LOCAL_BIN)
+    return shutil.which("azurite-blob")
+
+
+def unavailable_reason() -> Optional[str]:
+    """Why Azurite cannot run here (None when it can)."""
+    if executable() is None:
+        if shutil.which("node") is None:
+            return "Azurite needs Node.js, and `node` is not installed"
+        return "Azurite is not installed: run `bash scripts/bootstrap.sh` (npm install --prefix .local azurite)"
+    if shutil.which("node") is None:
+        return "Azurite needs Node.js, and `node` is not on PATH"
+    return None
+
+
+def accounts_for(stack: StackConfig, subscription_id: str) -> list[str]:
+    """Storage accounts the stack's pipelines upload repository files to."""
+    names = set()
+    for image_name, image in stack.images.items():
+        if not has_local_files(image.template):
+            continue
+        if image.scripts_storage_account_id:
+            names.add(naming.parts(image.scripts_storage_account_id)["name"])
+        else:
+            names.add(naming.scripts_account_name(subscription_id, stack.resource_group_name, image_name))
+    return sorted(names)
+
+
+class Azurite:
+    """A running `azurite-blob` with the given accounts; use as a context manager."""
+
+    def __init__(self, accounts: list[str], *, location: Optional[str] = None, start_timeout: float = 30.0) -> None:
+        self.accounts = list(accounts) or ["devstoreaccount1"]
+        self.key = ACCOUNT_KEY
+        self.location = location
+        self.start_timeout = start_timeout
+        self.endpoint: Optional[str] = None
+        self._tmpdir: Optional[str] = None
+        self._process: Optional[subprocess.Popen] = None
+        self._output: list[str] = []
+
+    def __enter__(self) -> "Azurite":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> "Azurite":
+        reason = unavailable_reason()
+        command = executable()
+        if reason or command is None:
+            raise RuntimeError(reason or "Azurite is not installed")
+        folder = self.location
+        if folder is None:
+            folder = self._tmpdir = tempfile.mkdtemp(prefix="aib-azurite-")
+        os.makedirs(folder, exist_ok=True)
+        env = {**os.environ, "AZURITE_ACCOUNTS": ";".join(f"{a}:{self.key}" for a in self.accounts)}
+        self._process = subprocess.Popen(
+            [command, "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", folder, "--skipApiVersionCheck",
+             "--loose", "--disableTelemetry", "--silent"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+        found = threading.Event()
+        threading.Thread(target=self._read, args=(self._process.stdout, found), daemon=True,
+                         name="azurite-output").start()
+        deadline = time.monotonic() + self.start_timeout
+        while not found.wait(0.05):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                output = "".join(self._output).strip()
+                self.stop()
+                raise RuntimeError(f"Azurite did not start: {output or 'no output'}")
+        return self
+
+    def _read(self, stream: Optional[IO[str]], found: threading.Event) -> None:
+        for line in stream or []:
+            self._output.append(line)
+            if not found.is_set() and (m := _LISTENING.search(line)):
+                self.endpoint = m.group(1)
+                found.set()
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+
+class AzuriteUnavailable(RuntimeError):
+    """The stack uploads repository files, and Azurite cannot run here."""
+
+
+def blob_service_for(stack_name: str, *, project_dir: Path, subscription_id: str,
+                     state_dir: Optional[Path] = None) -> Optional[Azurite]:
+    """An (unstarted) Azurite for the accounts `stack_name` uploads to, None when it uploads nothing.
+
+    With `state_dir` the blobs are kept in `<state_dir>/azurite`, beside the emulator's state. Raises `SpecError` for a
+    bad stack config and `AzuriteUnavailable` when the stack needs Azurite and it is not installed.
+    """
+    from ..spec.stack import PROJECT, config_from_stack_file, parse_stack_config
+    from ..synth import stack_config
+
+    project, config, path = stack_config(project_dir, stack_name)
+    if project != PROJECT:
+        return None
+    spec = parse_stack_config(config_from_stack_file({"config": config}), source=str(path), project_dir=project_dir)
+    accounts = accounts_for(spec, subscription_id)
+    if not accounts:
+        return None
+    reason = unavailable_reason()
+    if reason:
+        raise AzuriteUnavailable(f"stack '{stack_name}' uploads repository files (script/sourceFile), and the local "
+                                 f"run serves them from Azurite: {reason}")
+    return Azurite(accounts, location=str(Path(state_dir) / "azurite") if state_dir is not None else None)

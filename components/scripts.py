@@ -1,0 +1,148 @@
+"""Scripts from the repository: where a pipeline's repository files go, and the resources that put them there.
+
+A step may name a file next to the stack (`script: scripts/setup.sh`, `sourceFile: files/motd`).
+`spec.local_files` checks and hashes those files; this module decides their blob container and declares:
+
+- the storage account (unless the config names one in `scriptsStorageAccountId`): one per pipeline, named from the
+  subscription, resource group and image (`naming.scripts_account_name`), so every blob URL is known at preview and
+  goes into the rendered template (and its hash). Shared-key access off, public blob access off, TLS 1.2, https only.
+  Per pipeline rather than per stack so the component stays self-contained (it needs nothing from the stack program)
+  and each image's identity can read its own scripts and nothing else;
+- the blob container (public access None): `scripts`, or `aib-<stack>-<image>` in a caller-named account;
+- one `ScriptBlob` per distinct file, named `<sha256>/<file name>` (`script_blob.py`, uploads with Entra ID);
+- the roles: Storage Blob Data Reader on that container for the template identity, and Storage Blob Data Contributor
+  on it for the deploying principal (uploads cannot use keys), both unless `manageRoles: false`.
+
+`resolve_local_files` is the pre-flight door for callers holding a whole stack config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Optional
+
+import pulumi
+from pulumi_azure_native import authorization, storage
+
+from . import naming
+from .roles import Grant, grant_repository_files_reader, grant_script_uploader
+from .script_blob import ScriptBlob
+from .spec.errors import SpecError
+from .spec.local_files import LocalAsset, has_local_files, resolve_images, resolve_template
+from .spec.stack import ImageConfig, StackConfig
+
+__all__ = ["LocalAsset", "ScriptStorage", "ScriptsDeclared", "declare_script_storage", "has_local_files",
+           "resolve_local_files", "resolve_template", "script_storage"]
+
+
+def resolve_local_files(stack: StackConfig, project_dir: str | Path) -> tuple[StackConfig, dict[str, list[LocalAsset]]]:
+    """The stack with every repository file's checksum filled in, and the files of each image; `SpecError` naming
+    the config path of every missing, oversized, directory or out-of-project file."""
+    specs, assets, issues = resolve_images([(n, i.template) for n, i in stack.images.items()], project_dir)
+    if issues:
+        raise SpecError(issues)
+    images = {n: i.model_copy(update={"template": specs[n]}) for n, i in stack.images.items()}
+    return stack.model_copy(update={"images": images}), assets
+
+
+@dataclasses.dataclass(frozen=True)
+class ScriptStorage:
+    """Where one pipeline's repository files live (all known before anything is created)."""
+
+    subscription_id: str
+    resource_group: str
+    account_name: str
+    container_name: str
+    created: bool
+    """True when the pipeline creates the storage account (no scriptsStorageAccountId)."""
+
+    @property
+    def account_id(self) -> str:
+        return naming.storage_account_id(self.subscription_id, self.resource_group, self.account_name)
+
+    @property
+    def container_id(self) -> str:
+        return naming.blob_container_id(self.account_id, self.container_name)
+
+    @property
+    def url(self) -> str:
+        """The container URL the rendered template's scriptUri/sourceUri start with."""
+        return f"{naming.blob_endpoint(self.account_name)}/{self.container_name}"
+
+
+def script_storage(image: ImageConfig, *, image_name: str, subscription_id: str, resource_group: str,
+                   project: str, stack: str) -> ScriptStorage:
+    """The account and container for `image`'s repository files: a caller-named account, or one of its own."""
+    if image.scripts_storage_account_id:
+        p = naming.parts(image.scripts_storage_account_id)
+        return ScriptStorage(p["subscription"], p["resource_group"], p["name"],
+                             image.scripts_container or naming.scripts_container_name(project, stack, image_name),
+                             created=False)
+    return ScriptStorage(subscription_id, resource_group,
+                         naming.scripts_account_name(subscription_id, resource_group, image_name),
+                         image.scripts_container or naming.SCRIPTS_CONTAINER, created=True)
+
+
+@dataclasses.dataclass
+class ScriptsDeclared:
+    account: Optional[storage.StorageAccount]
+    container: storage.BlobContainer
+    blobs: list[ScriptBlob]
+    reader: Grant
+    """The template identity's grant (declared by the pipeline with its other grants)."""
+    uploader: Optional[authorization.RoleAssignment]
+
+
+def declare_script_storage(name: str, where: ScriptStorage, assets: list[LocalAsset], *, location: str,
+                           tags: dict[str, str], manage_roles: bool, opts: pulumi.ResourceOptions) -> ScriptsDeclared:
+    """The storage account (when created), the container, the deployer's upload role and one blob per file."""
+    account: Optional[storage.StorageAccount] = None
+    container_opts = opts
+    if where.created:
+        account = storage.StorageAccount(
+            f"{name}-scripts",
+            storage.StorageAccountArgs(
+                account_name=where.account_name, resource_group_name=where.resource_group, location=location,
+                kind=storage.Kind.STORAGE_V2, sku=storage.SkuArgs(name=storage.SkuName.STANDARD_LRS),
+                allow_shared_key_access=False, allow_blob_public_access=False,
+                minimum_tls_version=storage.MinimumTlsVersion.TLS1_2, enable_https_traffic_only=True,
+                tags=tags),
+            opts)
+        container_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[account]))
+    container = storage.BlobContainer(
+        f"{name}-scripts-container",
+        storage.BlobContainerArgs(account_name=where.account_name, resource_group_name=where.resource_group,
+                                  container_name=where.container_name, public_access=storage.PublicAccess.NONE),
+        container_opts)
+    uploader: Optional[authorization.RoleAssignment] = None
+    blob_deps: list[pulumi.Resource] = [container]
+    if manage_roles:
+        uploader = _declare_uploader(name, where, pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[container])))
+        blob_deps.append(uploader)
+    blob_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=blob_deps))
+    # Named by path, so synth reads well; an edited file is a replacement (create the new blob, then delete the old).
+    blobs = [ScriptBlob(f"{name}-file-{re.sub(r'[^A-Za-z0-9]+', '-', asset.path).strip('-')}",
+                        account_name=where.account_name,
+                        container_name=where.container_name, blob_name=asset.blob_name, sha256=asset.sha256,
+                        source_path=asset.absolute_path, project_path=asset.path, opts=blob_opts)
+             for asset in assets]
+    return ScriptsDeclared(account, container, blobs, grant_repository_files_reader(where.container_id), uploader)
+
+
+def _declare_uploader(name: str, where: ScriptStorage, opts: pulumi.ResourceOptions) -> authorization.RoleAssignment:
+    """Storage Blob Data Contributor on the container for whoever runs the deployment (its principal type is not
+    known: a user at a laptop, a service principal in CI, so none is sent)."""
+    grant = grant_script_uploader(where.container_id)
+    deployer = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=opts.parent)).object_id
+    role_definition_id = grant.role_definition_id("")
+    return authorization.RoleAssignment(
+        f"{name}-{grant.key}",
+        authorization.RoleAssignmentArgs(
+            scope=grant.scope, role_definition_id=role_definition_id, principal_id=deployer,
+            role_assignment_name=deployer.apply(lambda pid: grant.assignment_name("", pid)),
+            description=f"{grant.role}: {grant.reason}"),
+        opts)
+
