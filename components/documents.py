@@ -74,15 +74,27 @@ def imported_as_config(imported: list[ImportedTemplate]) -> dict:
     return {f"{PROJECT}:images": images}
 
 
+def project_root(path: Path) -> Path:
+    """The project folder a config file belongs to: the nearest folder above it holding `Pulumi.yaml` (else the file's
+    own folder). Repository files named by `script`/`sourceFile` are relative to it."""
+    start = path.resolve().parent
+    for folder in (start, *start.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    return start
+
+
 def load(path: Path) -> Loaded:
     """Validate the file at `path` into a stack config; SpecError names the file and each path."""
     doc = read_structured(path)
+    root = project_root(path)
     try:
         if path.suffix.lower() == ".json":
             imported = import_document(doc)
             keys = stack_config_keys(imported_as_config(imported))
-            return Loaded(parse_stack_config(keys), "template", [n for i in imported for n in i.notices])
-        return Loaded(parse_stack_config(stack_config_keys(doc)), "stack")
+            return Loaded(parse_stack_config(keys, project_dir=root), "template",
+                          [n for i in imported for n in i.notices])
+        return Loaded(parse_stack_config(stack_config_keys(doc), project_dir=root), "stack")
     except SpecError as exc:
         raise SpecError(exc.issues, str(path)) from None
 

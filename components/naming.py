@@ -108,3 +108,39 @@ def storage_container_scope(storage_account_id: str, uri: str) -> Optional[str]:
     if not container:
         return None
     return f"{storage_account_id}/blobServices/default/containers/{container}"
+
+
+STORAGE_ACCOUNT_NAME_MAX = 24
+SCRIPTS_CONTAINER = "scripts"
+
+
+def scripts_account_name(subscription_id: str, resource_group: str, image: str) -> str:
+    """The storage account a pipeline creates for its repository files: `staib` + 19 hex characters of a hash of the
+    subscription, resource group and image. Account names are global across Azure (3-24 lowercase alphanumerics), so
+    the subscription is part of it; being derived, the blob URLs are known before anything exists."""
+    digest = deterministic_guid("scripts-account", subscription_id, resource_group, image).replace("-", "")
+    return ("staib" + digest)[:STORAGE_ACCOUNT_NAME_MAX]
+
+
+def scripts_container_name(project: str, stack: str, image: str) -> str:
+    """A container of its own for a pipeline in a storage account the caller names (several stacks may share it):
+    `aib-<stack>-<image>` in container-name characters, with a hash when it had to be shortened or cleaned."""
+    wanted = f"aib-{stack}-{image}".lower()
+    clean = "-".join(p for p in "".join(c if c.isalnum() else "-" for c in wanted).split("-") if p)
+    if clean == wanted and len(clean) <= 63:
+        return clean
+    return f"{clean[:52].rstrip('-')}-{deterministic_guid('container', project, stack, image).replace('-', '')[:10]}"
+
+
+def storage_account_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return resource_id(subscription=subscription_id, resource_group=resource_group,
+                       namespace="Microsoft.Storage", type="storageAccounts", name=name)
+
+
+def blob_container_id(storage_account: str, container: str) -> str:
+    """The container's resource id (the scope Storage Blob Data roles are assigned at)."""
+    return f"{storage_account}/blobServices/default/containers/{container}"
+
+
+def blob_endpoint(account_name: str) -> str:
+    return f"https://{account_name}.blob.core.windows.net"

@@ -34,8 +34,10 @@ from .spec.sources import ManagedImageSource, SharedImageVersionSource
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 BUILTIN_NAMES = {CONTRIBUTOR: "Contributor", STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
-                 MANAGED_IDENTITY_OPERATOR: "Managed Identity Operator"}
+                 MANAGED_IDENTITY_OPERATOR: "Managed Identity Operator",
+                 STORAGE_BLOB_DATA_CONTRIBUTOR: "Storage Blob Data Contributor"}
 
 GALLERY_READ = ("Microsoft.Compute/galleries/read", "Microsoft.Compute/galleries/images/read",
                 "Microsoft.Compute/galleries/images/versions/read")
@@ -137,6 +139,20 @@ def grant_script_reader(container_scope: str) -> Grant:
     (the service downloads them as the template identity, even for public blobs)."""
     return Grant("scripts-reader", BUILTIN_NAMES[STORAGE_BLOB_DATA_READER], container_scope,
                  builtin=STORAGE_BLOB_DATA_READER, reason="customizers download scripts from this container")
+
+
+def grant_repository_files_reader(container_scope: str) -> Grant:
+    """Built-in Storage Blob Data Reader on the one blob container the pipeline uploads repository files to (`script`,
+    `sourceFile`); nothing else in that storage account."""
+    return Grant("repo-files-reader", BUILTIN_NAMES[STORAGE_BLOB_DATA_READER], container_scope,
+                 builtin=STORAGE_BLOB_DATA_READER, reason="customizers download repository files from this container")
+
+
+def grant_script_uploader(container_scope: str) -> Grant:
+    """Built-in Storage Blob Data Contributor on the repository-files container, for the deploying principal: the
+    storage account refuses shared keys, so uploads use Microsoft Entra ID and need a data role."""
+    return Grant("repo-files-uploader", BUILTIN_NAMES[STORAGE_BLOB_DATA_CONTRIBUTOR], container_scope,
+                 builtin=STORAGE_BLOB_DATA_CONTRIBUTOR, reason="the deployment uploads repository files here")
 
 
 def grant_identity_operator(identity_id: str) -> Grant:

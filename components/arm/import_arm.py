@@ -107,11 +107,38 @@ def import_template(raw: dict, *, path: str = "") -> ImportedTemplate:
         doc["name"] = name
     doc.pop("apiVersion", None)
     doc.pop("type", None)
+    repo_issues = _repository_file_keys(doc, path)
     try:
         spec = parse_template(doc)
     except SpecError as exc:
-        raise exc.prefixed(path) from None
+        steps = {i.path.rsplit(".", 1)[0] for i in repo_issues}
+        rest = [i for i in exc.prefixed(path).issues
+                if not (i.path.rsplit(".", 1)[0] in steps and "exactly one of" in i.message)]
+        raise SpecError(repo_issues + rest, exc.source) from None
+    if repo_issues:
+        raise SpecError(repo_issues)
     return ImportedTemplate(name=name, spec=spec, api_version=api_version, path=path, notices=notices)
+
+
+def _repository_file_keys(doc: dict, path: str) -> list[Issue]:
+    """`script`/`sourceFile` name files of a stack's repository, a stack-config extension: an AIB document (whose
+    service refuses them) cannot use them. Removed from `doc` and reported as the unknown fields they are there."""
+    props = doc.get("properties")
+    if not isinstance(props, dict):
+        return []
+    validate = props.get("validate")
+    issues = []
+    for section, steps in (("customize", props.get("customize")),
+                           ("validate.inVMValidations",
+                            validate.get("inVMValidations") if isinstance(validate, dict) else None)):
+        for i, step in enumerate(steps if isinstance(steps, list) else []):
+            for key in ("script", "sourceFile"):
+                if isinstance(step, dict) and key in step:
+                    step.pop(key)
+                    issues.append(Issue(join_path(path, f"properties.{section}[{i}].{key}"), f"unknown field '{key}'",
+                                        "AIB templates download from scriptUri/sourceUri; repository files (script, "
+                                        "sourceFile) are a stack-config extension"))
+    return issues
 
 
 def _expressions(value: Any, loc: tuple = (), pattern: re.Pattern = _EXPRESSION) -> Iterator[tuple[str, str]]:

@@ -1,7 +1,8 @@
 """Render a validated spec into the AIB JSON template the Image Builder service takes.
 
 Pure and deterministic: the same spec gives byte-identical JSON (`dumps`). Project extensions are
-resolved here (the deprovision override becomes its customizer) and never sent as such. The API
+resolved here (the deprovision override becomes its customizer; a repository `script`/`sourceFile` becomes the
+`scriptUri`/`sourceUri` of its blob under `scripts_url`, with its sha256Checksum) and never sent as such. The API
 version is the one pulumi-azure-native speaks (2024-02-01) unless a field only 2025-10-01 has is used.
 """
 
@@ -10,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any, Optional
+from urllib.parse import quote
 
 from ..spec import DEFAULT_API_VERSION, TEMPLATE_TYPE, ImageTemplateSpec
-from ..spec.customizers import PowerShellCustomizer, ShellCustomizer
+from ..spec.customizers import FileFields, PowerShellCustomizer, ScriptStep, ShellCustomizer
+from ..spec.errors import Issue, SpecError
+from ..spec.local_files import blob_name
 from ..spec.platform import image_os
 
 NEWEST_API_VERSION = "2025-10-01"
@@ -46,8 +50,44 @@ def deprovision_customizer(spec: ImageTemplateSpec):
                                    f"chmod +x {LINUX_DEPROVISION_FILE}"])
 
 
-def render_properties(spec: ImageTemplateSpec, *, staging_resource_group: Optional[str] = None) -> dict[str, Any]:
+def blob_uri(scripts_url: str, sha256: str, path: str) -> str:
+    """`<container url>/<sha256>/<file name>` (the file name percent-encoded)."""
+    return f"{scripts_url.rstrip('/')}/{quote(blob_name(sha256, path))}"
+
+
+def _uploaded(step: Any, path: str, scripts_url: Optional[str]) -> Any:
+    """A step naming a repository file, turned into the AIB step that downloads its uploaded blob."""
+    if scripts_url is None:
+        raise SpecError([Issue(path, "names a file in the repository, but no blob container was given to upload it to",
+                               "render it through the stack (render --stack NAME or synth), which knows the container")])
+    if not step.sha256_checksum:
+        raise SpecError([Issue(path, "the file's sha256 is not known yet",
+                               "resolve the template first (components.spec.local_files.resolve_template)")])
+    if isinstance(step, ScriptStep):
+        return step.model_copy(update={"script": None, "script_uri": blob_uri(scripts_url, step.sha256_checksum,
+                                                                              step.script or "")})
+    return step.model_copy(update={"source_file": None, "source_uri": blob_uri(scripts_url, step.sha256_checksum,
+                                                                               step.source_file or "")})
+
+
+def _steps_with_uris(steps: Optional[list], section: str, scripts_url: Optional[str]) -> Optional[list]:
+    if steps is None:
+        return None
+    return [_uploaded(s, f"{section}[{i}]", scripts_url)
+            if (isinstance(s, ScriptStep) and s.script is not None)
+            or (isinstance(s, FileFields) and s.source_file is not None) else s
+            for i, s in enumerate(steps)]
+
+
+def render_properties(spec: ImageTemplateSpec, *, staging_resource_group: Optional[str] = None,
+                      scripts_url: Optional[str] = None) -> dict[str, Any]:
     props = spec.properties
+    customize = _steps_with_uris(props.customize, "properties.customize", scripts_url)
+    validate = props.validate_
+    if validate is not None and validate.in_vm_validations:
+        validate = validate.model_copy(update={"in_vm_validations": _steps_with_uris(
+            validate.in_vm_validations, "properties.validate.inVMValidations", scripts_url)})
+    props = props.model_copy(update={"customize": customize, "validate_": validate})
     extra = deprovision_customizer(spec)
     if extra is not None:
         props = props.model_copy(update={"customize": [*(props.customize or []), extra]})
@@ -64,8 +104,10 @@ def render_identity(spec: ImageTemplateSpec, identity_id: Optional[str]) -> dict
 
 
 def render_template(spec: ImageTemplateSpec, *, name: Optional[str] = None, identity_id: Optional[str] = None,
-                    staging_resource_group: Optional[str] = None) -> dict[str, Any]:
-    """The AIB JSON template for `spec` (type, apiVersion, name, location, tags, identity, properties)."""
+                    staging_resource_group: Optional[str] = None, scripts_url: Optional[str] = None) -> dict[str, Any]:
+    """The AIB JSON template for `spec` (type, apiVersion, name, location, tags, identity, properties).
+
+    `scripts_url`: the blob container URL repository files are uploaded to (required when the spec names any)."""
     out: dict[str, Any] = {"type": TEMPLATE_TYPE, "apiVersion": required_api_version(spec)}
     if name or spec.name:
         out["name"] = name or spec.name
@@ -73,7 +115,8 @@ def render_template(spec: ImageTemplateSpec, *, name: Optional[str] = None, iden
     if spec.tags is not None:
         out["tags"] = dict(sorted(spec.tags.items()))
     out["identity"] = render_identity(spec, identity_id)
-    out["properties"] = render_properties(spec, staging_resource_group=staging_resource_group)
+    out["properties"] = render_properties(spec, staging_resource_group=staging_resource_group,
+                                          scripts_url=scripts_url)
     return out
 
 

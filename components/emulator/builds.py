@@ -7,12 +7,19 @@ first step; `step()` is the timer handler that finishes the current phase (faili
 missing permission says so) and enters the next. Cancel moves the run to Canceling and then Canceled.
 A successful Distributing phase writes one RunOutput per target and creates the artifact: an image
 version in the gallery image definition, a managed image, or a VHD blob URL.
+
+Downloads: when the emulator has a blob service (`Emulator(blob_endpoint=...)`, Azurite in the local run), each
+Customizing step and each validator whose scriptUri/sourceUri is an Azure Storage blob URL downloads it, as the build
+VM would: the template identity needs a data role that reads blobs on the container (when the emulator knows the
+storage account), the blob must exist, and its sha256 must equal `sha256Checksum` when one is given; otherwise the
+step fails the build with the service's kind of message. URLs elsewhere on the internet are not fetched.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from typing import Callable, Optional
 
 from . import errors, ids, lro, rbac
 from .state import State
@@ -20,6 +27,11 @@ from .state import State
 PROVISIONER = {"Shell": "shell", "PowerShell": "powershell", "File": "file",
                "WindowsRestart": "windows-restart", "WindowsUpdate": "windows-update"}
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_BLOB_URL_RE = re.compile(r"^https://([a-z0-9]+)\.blob\.core\.windows\.net/([^/?#]+)/([^?#]+)", re.I)
+
+
+class BlobMissing(LookupError):
+    """The blob service answered 404 for a URL."""
 
 
 def storage_account_name(template_key: str) -> str:
@@ -37,6 +49,9 @@ def log_url(rec: dict, log_guid: str) -> str:
 class Builds:
     def __init__(self, state: State):
         self.state = state
+        #: Reads a `https://<account>.blob.core.windows.net/...` URL from the emulator's blob service (raising
+        #: `BlobMissing`); None when there is none, and then nothing is downloaded.
+        self.blob_reader: Optional[Callable[[str], bytes]] = None
         state.on("run_step", self.step)
         state.on("cancel_done", lambda e, t: self.finish_cancel(self.state.templates.get(e["template"]), t))
 
@@ -111,6 +126,8 @@ class Builds:
         if phase["sub"] == "Customizing" and "customizer" in phase:
             c = props["customize"][phase["customizer"]]
             label = c.get("name") or c["type"]
+            if not self._download(rec, run, c, t):
+                return self.finish(rec, t, "Failed", self._packer_failure(rec, run), "BuildFailed")
             if faults.customizer_fails(c):
                 self._log(run, f"PACKER ERR ==> azure-arm: Script exited with non-zero exit status: 1. Allowed exit codes are: [0]")
                 self._log(run, f"PACKER ERR Build 'azure-arm' errored: customizer '{label}' failed")
@@ -119,6 +136,8 @@ class Builds:
         if phase["sub"] == "Validating":
             validate = props["validate"]
             for v in validate["inVMValidations"]:
+                if not self._download(rec, run, v, t):
+                    return self.finish(rec, t, "Failed", self._packer_failure(rec, run), "ValidationFailed")
                 if faults.validator_fails(v):
                     self._log(run, f"PACKER ERR validator '{v.get('name') or v['type']}' failed")
                     if not validate.get("continueDistributeOnFailure"):
@@ -137,6 +156,64 @@ class Builds:
         else:
             self._log(run, f"PACKER OUT ==> azure-arm: {nxt['sub']}...")
         self.state.schedule(t + self.state.phase_seconds, "run_step", template=rec["key"], run=run["id"])
+
+    # ---- downloads ------------------------------------------------------------------------------------------
+    def _download(self, rec: dict, run: dict, step: dict, t: float) -> bool:
+        """Fetch and check the step's blob as the build VM would; False (with log lines) when that fails."""
+        uri = step.get("scriptUri") or step.get("sourceUri")
+        m = _BLOB_URL_RE.match(uri or "")
+        if not uri or not m or self.blob_reader is None:
+            return True  # inline, or somewhere the emulator cannot reach
+        account, container, _ = m.groups()
+        account_id = self._storage_account(account)
+        if account_id is not None:
+            uais = list(((rec["body"].get("identity") or {}).get("userAssignedIdentities") or {}).keys())
+            principal = self.state.principal_of(uais[0])[0] if uais else ""
+            scope = f"{account_id}/blobServices/default/containers/{container}"
+            if not self._can_read_blobs(principal, scope, t):
+                self._log(run, f"PACKER ERR ==> azure-arm: Error downloading '{uri}': 403 This request is not "
+                               "authorized to perform this operation using this permission. "
+                               "(AuthorizationPermissionMismatch)")
+                return False
+        try:
+            data = self.blob_reader(uri)
+        except BlobMissing:
+            self._log(run, f"PACKER ERR ==> azure-arm: Error downloading '{uri}': 404 The specified blob does not "
+                           "exist. (BlobNotFound)")
+            return False
+        except Exception as e:  # the blob service is down: the VM would fail to download too
+            self._log(run, f"PACKER ERR ==> azure-arm: Error downloading '{uri}': {e}")
+            return False
+        expected = (step.get("sha256Checksum") or "").lower()
+        actual = hashlib.sha256(data).hexdigest()
+        if expected and expected != actual:
+            self._log(run, f"PACKER ERR ==> azure-arm: Error downloading '{uri}': Checksums did not match. "
+                           f"Expected: {expected} Got: {actual}")
+            return False
+        self._log(run, f"PACKER OUT ==> azure-arm: Downloaded '{uri}' ({len(data)} bytes"
+                       f"{', sha256 verified' if expected else ''})")
+        return True
+
+    def _storage_account(self, account: str) -> Optional[str]:
+        """The id of the storage account named `account`, when the emulator holds it."""
+        suffix = "/providers/microsoft.storage/storageaccounts/" + account.lower()
+        for k, r in self.state.resources.items():
+            if k.endswith(suffix):
+                return r["id"]
+        return None
+
+    def _can_read_blobs(self, principal: str, scope: str, now: float) -> bool:
+        window = self.state.faults.auth_propagation_seconds
+        for a in self.state.role_assignments():
+            p = a["properties"]
+            if str(p.get("principalId", "")).lower() != principal.lower() or not ids.is_within(p["scope"], scope):
+                continue
+            if self.state.created_at.get(ids.key(a["id"]), 0) + window > now:
+                continue
+            role = self.state.role_definition(p.get("roleDefinitionId", ""))
+            if role and rbac.allows_data(role["properties"].get("permissions") or [], rbac.BLOB_READ):
+                return True
+        return False
 
     def _packer_failure(self, rec: dict, run: dict) -> str:
         return errors.packer_failure_text(log_url(rec, run["log"]), run["op"])

@@ -20,6 +20,8 @@ OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 MI_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
+BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+BLOB_READ = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
 
 
 def _perm(actions=(), not_actions=(), data_actions=(), not_data_actions=()) -> list[dict]:
@@ -71,6 +73,21 @@ BUILTIN_ROLES: dict[str, dict] = {
             data_actions=["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"],
         ),
     },
+    BLOB_DATA_CONTRIBUTOR: {
+        "roleName": "Storage Blob Data Contributor",
+        "description": "Allows for read, write and delete access to Azure Storage blob containers and data",
+        "permissions": _perm(
+            ["Microsoft.Storage/storageAccounts/blobServices/containers/delete",
+             "Microsoft.Storage/storageAccounts/blobServices/containers/read",
+             "Microsoft.Storage/storageAccounts/blobServices/containers/write",
+             "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"],
+            data_actions=["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete",
+                          "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+                          "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+                          "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/move/action",
+                          "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action"],
+        ),
+    },
     MI_OPERATOR: {
         "roleName": "Managed Identity Operator",
         "description": "Read and Assign User Assigned Identity",
@@ -116,6 +133,17 @@ def allows(permissions: list[dict], action: str) -> bool:
     for block in permissions or []:
         granted = any(_pattern(a).match(action) for a in block.get("actions") or [])
         denied = any(_pattern(a).match(action) for a in block.get("notActions") or [])
+        if granted and not denied:
+            return True
+    return False
+
+
+def allows_data(permissions: list[dict], data_action: str) -> bool:
+    """True when some permission block grants `data_action` through `dataActions` (blob reads are data actions:
+    Owner's or Contributor's `*` does not cover them)."""
+    for block in permissions or []:
+        granted = any(_pattern(a).match(data_action) for a in block.get("dataActions") or [])
+        denied = any(_pattern(a).match(data_action) for a in block.get("notDataActions") or [])
         if granted and not denied:
             return True
     return False

@@ -55,7 +55,8 @@ class Emulator:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, tls: bool = True, phase_seconds: float = 1.0,
                  faults: Faults | None = None, state_file: str | None = None, token: str | None = None,
-                 retry_after: int | None = None):
+                 retry_after: int | None = None, blob_endpoint: str | None = None,
+                 blob_account_key: str | None = None):
         self.host = host
         self.port = port
         self.tls = tls
@@ -68,6 +69,14 @@ class Emulator:
         self.builds = Builds(self.state)
         self.generic = GenericResources(self.state, lambda rg, t: self.templates.templates_in_rg_deleted(rg, t))
         self.templates = templates.ImageTemplates(self.state, self.builds, self.generic.delete_rg, self.retry_after)
+        #: A blob service (Azurite: `http://127.0.0.1:<port>`, path-style, one key for every account) standing in for
+        #: `https://<account>.blob.core.windows.net`: storage accounts report it and builds download from it.
+        self.blob_endpoint = blob_endpoint
+        self.blob_account_key = blob_account_key
+        self.generic.blob_endpoint = blob_endpoint
+        if blob_endpoint:
+            self.builds.blob_reader = self.read_blob
+            self.generic.on_blob_container = self.create_container
         self.ca_bundle: str | None = None
         self._tmpdir: str | None = None
         self._server: uvicorn.Server | None = None
@@ -90,8 +99,49 @@ class Emulator:
         return EmulatorCredential(self.token)
 
     def client_env(self) -> dict[str, str]:
-        return {"AIB_ARM_ENDPOINT": self.base_url, "AIB_ARM_CA_BUNDLE": self.ca_bundle or "",
-                "AIB_ARM_TOKEN": self.token}
+        env = {"AIB_ARM_ENDPOINT": self.base_url, "AIB_ARM_CA_BUNDLE": self.ca_bundle or "",
+               "AIB_ARM_TOKEN": self.token}
+        if self.blob_endpoint:
+            # Read by components.script_blob: uploads go to the blob service, with its key.
+            env.update({"AIB_BLOB_ENDPOINT": self.blob_endpoint, "AIB_BLOB_ACCOUNT_KEY": self.blob_account_key or ""})
+        return env
+
+    def blob_url(self, url: str) -> str:
+        """`https://<account>.blob.core.windows.net/<path>` on the configured blob service (`<endpoint>/<account>/<path>`)."""
+        if not self.blob_endpoint:
+            return url
+        base = self.blob_endpoint.rstrip("/")
+        return re.sub(r"^https://([a-z0-9]+)\.blob\.core\.windows\.net", lambda m: f"{base}/{m.group(1)}", url,
+                      flags=re.I)
+
+    def create_container(self, account: str, container: str) -> None:
+        """Create a container on the blob service (what a management-plane container PUT does in Azure)."""
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import BlobServiceClient
+
+        assert self.blob_endpoint
+        service = BlobServiceClient(f"{self.blob_endpoint.rstrip('/')}/{account}",
+                                    credential={"account_name": account, "account_key": self.blob_account_key or ""})
+        try:
+            service.create_container(container)
+        except ResourceExistsError:
+            pass
+
+    def read_blob(self, url: str) -> bytes:
+        """The content of a blob URL on the configured blob service; `BlobMissing` when it does not exist."""
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.blob import BlobClient
+
+        from .builds import BlobMissing
+
+        account = re.match(r"^https://([a-z0-9]+)\.", url, re.I)
+        credential = {"account_name": account.group(1), "account_key": self.blob_account_key} \
+            if account and self.blob_account_key else None
+        client = BlobClient.from_blob_url(self.blob_url(url), credential=credential)
+        try:
+            return client.download_blob().readall()
+        except ResourceNotFoundError as e:
+            raise BlobMissing(url) from e
 
     def local_url(self, blob_url: str) -> str:
         """Rewrite `https://<acct>.blob.core.windows.net/...` (log and VHD URLs) to this emulator."""

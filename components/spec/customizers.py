@@ -1,8 +1,12 @@
 """`properties.customize[]` and `properties.validate.inVMValidations[]`: one class per step type.
 
 Shell/PowerShell/File appear both as customizers and as validators with the same fields; the shared
-bases hold those fields and their local rules (exactly one of scriptUri/inline, runAsSystem needs
-runElevated), so each rule lives in one place.
+bases hold those fields and their local rules (exactly one of script/scriptUri/inline, exactly one of
+sourceFile/sourceUri, runAsSystem needs runElevated), so each rule lives in one place.
+
+`script` and `sourceFile` are project extensions: a file in the repository, relative to the project folder. The
+pipeline uploads it to a private blob container and renders `scriptUri`/`sourceUri` and `sha256Checksum` itself
+(`spec/local_files.py` checks and hashes the files, `arm/render.py` fills the URIs).
 """
 
 from __future__ import annotations
@@ -36,27 +40,50 @@ class Step(SpecModel):
     """Friendly name, shown in build logs; unique within the section."""
 
 
-class ScriptStep(Step):
-    """Fields of Shell and PowerShell steps: a script URL or inline commands, not both."""
+def check_local_path(value: Optional[str]) -> Optional[str]:
+    """A repository file: a relative path with '/' separators (checked against the disk by `local_files`)."""
+    if value is None:
+        return value
+    if not value.strip():
+        raise ValueError("must not be empty (hint: a path relative to the project folder, like scripts/setup.sh)")
+    if re.match(r"^[a-z][a-z0-9+.-]*://", value, re.IGNORECASE):
+        raise ValueError(f"{value!r} is a URL, not a file in the repository (hint: use scriptUri/sourceUri for URLs)")
+    return value
 
+
+class ScriptStep(Step):
+    """Fields of Shell and PowerShell steps: a repository script, a script URL or inline commands (exactly one)."""
+
+    script: Optional[str] = None
+    """Extension: a script in the repository, relative to the project folder (`scripts/setup.sh`). The pipeline
+    uploads it to a private blob container and fills scriptUri and sha256Checksum; editing it rebuilds the image."""
     script_uri: Optional[str] = None
     """URL of the script (https; Azure Storage needs the identity to have read access)."""
     sha256_checksum: Optional[Sha256] = None
-    """SHA-256 of the script at scriptUri; the build fails if the content differs."""
+    """SHA-256 of the script at scriptUri (or of `script`, which it then pins); the build fails if the content differs."""
     inline: Optional[list[str]] = None
     """Commands run in order. Inline commands may hold secrets: they are stored as Pulumi secrets."""
 
     _check_uri = field_validator("script_uri")(check_uri)
+    _check_path = field_validator("script")(check_local_path)
+
+    @property
+    def local_file(self) -> Optional[str]:
+        """The repository file this step runs, if any."""
+        return self.script
 
     @model_validator(mode="after")
     def _exactly_one_source(self):
-        if (self.script_uri is None) == (self.inline is None):
+        given = [k for k, v in (("script", self.script), ("scriptUri", self.script_uri), ("inline", self.inline))
+                 if v is not None]
+        if len(given) != 1:
             raise rule_error(
-                "exactly one of 'scriptUri' or 'inline' is required" if self.script_uri is None else
-                "'scriptUri' and 'inline' are mutually exclusive",
-                field="inline", hint="keep either scriptUri (with sha256Checksum) or inline")
-        if self.sha256_checksum and self.script_uri is None:
-            raise rule_error("'sha256Checksum' applies only to 'scriptUri'", field="sha256Checksum",
+                "exactly one of 'scriptUri' or 'inline' is required (or 'script', a file in the repository)"
+                if not given else f"{' and '.join(repr(g) for g in given)} are mutually exclusive",
+                field=given[-1] if given else "inline",
+                hint="keep either scriptUri (with sha256Checksum), inline, or script (a file in the repository)")
+        if self.sha256_checksum and self.script_uri is None and self.script is None:
+            raise rule_error("'sha256Checksum' applies only to 'scriptUri' or 'script'", field="sha256Checksum",
                              hint="remove it, or set scriptUri")
         return self
 
@@ -78,13 +105,32 @@ class PowerShellFields(ScriptStep):
 
 
 class FileFields(Step):
-    source_uri: str
-    """URL of the one file to download (https)."""
+    source_file: Optional[str] = None
+    """Extension: a file in the repository, relative to the project folder (`files/motd`), at most 20 MB. The pipeline
+    uploads it to a private blob container and fills sourceUri and sha256Checksum."""
+    source_uri: Optional[str] = None
+    """URL of the one file to download (https). Exactly one of sourceFile and sourceUri is required."""
     destination: str = Field(min_length=1)
     """Full path of the file on the build VM; on Linux only /tmp is writable."""
     sha256_checksum: Optional[Sha256] = None
 
     _check_uri = field_validator("source_uri")(check_uri)
+    _check_path = field_validator("source_file")(check_local_path)
+
+    @property
+    def local_file(self) -> Optional[str]:
+        """The repository file this step downloads, if any."""
+        return self.source_file
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self):
+        if (self.source_file is None) == (self.source_uri is None):
+            raise rule_error(
+                "exactly one of 'sourceFile' or 'sourceUri' is required" if self.source_uri is None else
+                "'sourceFile' and 'sourceUri' are mutually exclusive",
+                field="sourceUri" if self.source_uri is not None else "sourceFile",
+                hint="keep one: sourceFile (a file in the repository) or sourceUri (a URL)")
+        return self
 
 
 class ShellCustomizer(ScriptStep):

@@ -86,7 +86,7 @@ def test_misspelt_key_suggests_closest_and_unrelated_lists_allowed():
     doc["properties"]["customize"][0]["colour"] = "blue"
     issues = {i.path: i for i in issues_of(doc)}
     assert issues[f"{CU}[0].inlin"].hint == "did you mean 'inline'?"
-    assert issues[f"{CU}[0].colour"].hint == "allowed: inline, name, scriptUri, sha256Checksum, type"
+    assert issues[f"{CU}[0].colour"].hint == "allowed: inline, name, script, scriptUri, sha256Checksum, type"
 
 
 @pytest.mark.parametrize("path,missing", [
