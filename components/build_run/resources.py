@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence, Union
 import pulumi
 from pulumi.dynamic import Resource
 
+from .. import pulumi_fixes  # noqa: F401  (unnested provider pickling; see the module)
 from .provider import START_OUTPUTS, WAIT_OUTPUTS, ImageBuildProvider, ImageBuildStartProvider
 
 
