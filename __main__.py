@@ -10,6 +10,7 @@ results are exported under the image's name.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
@@ -20,6 +21,9 @@ from components.build_run import BuildBarrier
 from components.pipeline import GalleryTarget, ImagePipeline, ImagePipelineArgs
 from components.spec.errors import SpecError
 from components.spec.stack import PROJECT, StackConfig, parse_stack_config
+
+PROJECT_DIR = str(Path(__file__).resolve().parent)
+"""Repository files (`script: scripts/setup.sh`) are relative to this folder, the one holding Pulumi.yaml."""
 
 
 def _value(raw: Any) -> Any:
@@ -37,7 +41,8 @@ def read_stack_config() -> StackConfig:
     prefix = PROJECT + ":"
     keys = {*runtime_config.get_config_env(), *runtime_config.CONFIG.get()}
     data = {k[len(prefix):]: _value(runtime_config.get_config(k)) for k in sorted(keys) if k.startswith(prefix)}
-    return parse_stack_config(data, source=f"stack '{pulumi.get_stack()}' config ({PROJECT}:*)")
+    return parse_stack_config(data, source=f"stack '{pulumi.get_stack()}' config ({PROJECT}:*)",
+                              project_dir=PROJECT_DIR)
 
 
 def retains_gallery_in(stack: StackConfig, resource_group: str) -> bool:
@@ -66,7 +71,31 @@ def exports(pipeline: ImagePipeline) -> dict[str, Any]:
         "runState": pipeline.run_state,
         "runOutputs": pipeline.run_outputs,
         "imageVersionId": pipeline.image_version_id,
+        **({"lifecycle": pipeline.lifecycle_report} if pipeline.lifecycle is not None else {}),
     }
+
+
+def promoted_from_stack(image_name: str, image: Any, references: dict[str, pulumi.StackReference]
+                        ) -> Optional[pulumi.Output[Any]]:
+    """The image version id another stack exports, when `lifecycle.promotion.fromStack` names one (one
+    `StackReference` per stack, shared by the images that read it); else None.
+
+    `fromOutput` is dotted: its first part is the stack output, the rest are keys inside it (default
+    `<image>.imageVersionId`, what `exports` writes)."""
+    promotion = image.lifecycle.promotion if image.lifecycle else None
+    if promotion is None or not promotion.from_stack:
+        return None
+    stack_name = promotion.from_stack
+    if stack_name not in references:
+        references[stack_name] = pulumi.StackReference(f"promote-from-{stack_name.replace('/', '-')}", stack_name)
+    output, *keys = (promotion.from_output or f"{image_name}.imageVersionId").split(".")
+
+    def dig(value: Any) -> Any:
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    return references[stack_name].get_output(output).apply(dig)
 
 
 def main() -> dict[str, ImagePipeline]:
@@ -85,11 +114,13 @@ def main() -> dict[str, ImagePipeline]:
             pulumi.ResourceOptions(retain_on_delete=retains_gallery_in(stack, rg_name))))
     pipelines: dict[str, ImagePipeline] = {}
     galleries: dict[str, pulumi.Resource] = {}
+    references: dict[str, pulumi.StackReference] = {}
     with BuildBarrier() as barrier:
         for name, image in stack.images.items():
             pipeline = ImagePipeline(name, ImagePipelineArgs(
                 image=image, image_name=name, resource_group_name=rg_name, subscription_id=subscription_id,
-                wait_for=wait_for, build_barrier=barrier, galleries=galleries))
+                wait_for=wait_for, build_barrier=barrier, galleries=galleries, project_dir=PROJECT_DIR,
+                promote_version_id=promoted_from_stack(name, image, references)))
             galleries.update(pipeline.galleries)
             pipelines[name] = pipeline
             pulumi.export(name, exports(pipeline))

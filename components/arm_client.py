@@ -1,4 +1,4 @@
-"""Thin factory for the Azure SDK clients the build provider uses.
+"""Thin factory for the Azure SDK clients the build and lifecycle providers use.
 
 This module owns the three decisions every caller would otherwise repeat: which ARM endpoint to talk to (an explicit
 argument, else env ``AIB_ARM_ENDPOINT`` for the local emulator, else the cloud chosen by azure-core settings, so
@@ -121,10 +121,37 @@ def image_builder_client(
     """
     from azure.mgmt.imagebuilder import ImageBuilderClient
 
+    base_url, options = _mgmt_options(endpoint, poll_seconds, api_version=api_version, **kwargs)
+    return ImageBuilderClient(credential or arm_credential(base_url), subscription_id, **options)
+
+
+def compute_client(
+    subscription_id: str,
+    *,
+    api_version: Optional[str] = None,
+    endpoint: Optional[str] = None,
+    credential: Any = None,
+    poll_seconds: Optional[float] = None,
+    **kwargs: Any,
+) -> Any:
+    """A ``ComputeManagementClient`` (galleries and image versions) for one subscription, set up like
+    :func:`image_builder_client`: same endpoint, credential, CA bundle, retries and polling interval.
+
+    ``api_version``: default None, the SDK's own Compute api-version.
+    """
+    from azure.mgmt.compute import ComputeManagementClient
+
+    extra = {"api_version": api_version} if api_version else {}
+    base_url, options = _mgmt_options(endpoint, poll_seconds, **extra, **kwargs)
+    return ComputeManagementClient(credential or arm_credential(base_url), subscription_id, **options)
+
+
+def _mgmt_options(endpoint: Optional[str], poll_seconds: Optional[float], **kwargs: Any
+                  ) -> tuple[Optional[str], dict[str, Any]]:
+    """(resolved base URL, client options) shared by every ARM management client built here."""
     base_url = resolve_endpoint(endpoint)
     options: dict[str, Any] = dict(RETRY_SETTINGS)
     options.update(
-        api_version=api_version,
         polling_interval=resolve_poll_seconds(poll_seconds),
         connection_verify=connection_verify(),
     )
@@ -133,7 +160,7 @@ def image_builder_client(
         options["base_url"] = base_url
         options["credential_scopes"] = [base_url + "/.default"]
     options.update(kwargs)
-    return ImageBuilderClient(credential or arm_credential(base_url), subscription_id, **options)
+    return base_url, options
 
 
 def blob_url_for_endpoint(blob_url: str, endpoint: Optional[str] = None) -> str:

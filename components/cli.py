@@ -138,7 +138,8 @@ def cmd_local(args, env: Env) -> ExitStatus:
 
     _stack_file(env, args.stack)
     return ExitStatus(run_local(args.stack, project_dir=env.project_dir, as_json=args.json,
-                                stdout=env.stdout, stderr=env.stderr))
+                                stdout=env.stdout, stderr=env.stderr,
+                                state_dir=Path(args.state_dir) if args.state_dir else None))
 
 
 def cmd_emulator(args, env: Env) -> ExitStatus:
@@ -159,6 +160,32 @@ def cmd_schema(args, env: Env) -> ExitStatus:
         print(f"wrote {args.output}", file=env.stderr)
     else:
         env.stdout.write(text)
+    return ExitStatus.OK
+
+
+def cmd_docs(args, env: Env) -> ExitStatus:
+    """Write the configuration reference (Markdown) generated from the stack config models."""
+    from .schema import configuration_reference
+
+    text = configuration_reference()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=env.stderr)
+    else:
+        env.stdout.write(text)
+    return ExitStatus.OK
+
+
+def cmd_bump_trigger(args, env: Env) -> ExitStatus:
+    """Set rebuildTrigger of images in stacks/Pulumi.<stack>.yaml (comments kept), so the next `pulumi up` rebuilds."""
+    from .bump import bump
+
+    done = bump(env.project_dir, stacks=args.stack or (), images=args.image or (), value=args.value,
+                dry_run=args.dry_run)
+    for b in done:
+        state = f"{b.old} -> {b.new}" if b.changed else f"already {b.new}"
+        print(f"{b.stack_file.relative_to(env.project_dir)}: {b.image}.rebuildTrigger {state}"
+              f"{' (dry run)' if args.dry_run and b.changed else ''}", file=env.stdout)
     return ExitStatus.OK
 
 
@@ -187,11 +214,19 @@ def build_parser() -> argparse.ArgumentParser:
     local = verb("local", cmd_local)
     local.add_argument("--stack", default="dev")
     local.add_argument("--json", action="store_true", help="print the stack outputs as JSON")
+    local.add_argument("--state-dir", default=None,
+                       help="keep emulator and engine state here: the next run is an update (default: stateless)")
     emulator = verb("emulator", cmd_emulator)
     emulator.add_argument("--port", type=int, default=8443)
     emulator.add_argument("--no-tls", action="store_true")
     schema = verb("schema", cmd_schema)
     schema.add_argument("-o", "--output", help="write the schema to this file")
+    verb("docs", cmd_docs).add_argument("-o", "--output", help="write the reference to this file")
+    bump = verb("bump-trigger", cmd_bump_trigger)
+    bump.add_argument("--stack", action="append", help="a stack name (repeatable; default: every stack)")
+    bump.add_argument("--image", action="append", help="an image name (repeatable; default: every image)")
+    bump.add_argument("--value", help="the new rebuildTrigger (default: the current UTC month, YYYY-MM)")
+    bump.add_argument("--dry-run", action="store_true", help="report the change without writing")
     return parser
 
 

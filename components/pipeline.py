@@ -17,6 +17,7 @@ previews show real names and the rendered document the service receives is avail
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
@@ -26,9 +27,13 @@ from pulumi_azure_native import virtualmachineimages as vmi
 from . import naming
 from .arm.render import render_template, template_hash
 from .build_run import BuildArgs, BuildBarrier, ImageBuild, ImageBuildStart, declare_build
+from .lifecycle import ImageVersionLifecycle, LifecycleArgs
 from .roles import Grant, declare_grant, grant_template_runner, step_uris, template_identity_grants
+from .scripts import LocalAsset, ScriptsDeclared, ScriptStorage, declare_script_storage, script_storage
+from .spec.local_files import has_local_files, resolve_template
 from .spec.distributors import SharedImageDistributor, VhdDistributor
 from .spec.errors import Issue, SpecError
+from .spec.lifecycle import lifecycle_issues
 from .spec.platform import image_generation, image_os
 from .spec.stack import GalleryOptions, ImageConfig
 from .template_args import has_inline, template_args
@@ -67,6 +72,12 @@ class ImagePipelineArgs:
     tags: Optional[Mapping[str, str]] = None
     """Tags for the resources the pipeline creates besides the template (the template takes `template.tags`).
     Default: the template's tags."""
+    project_dir: Optional[str] = None
+    """Folder that repository files (`script`, `sourceFile`) are relative to. Default: the working directory (where
+    Pulumi runs the program: the project folder)."""
+    promote_version_id: Optional[pulumi.Input[str]] = None
+    """Image version id to promote under `lifecycle.promotion.mode: manual`, typically another stack's output read
+    through a `StackReference` (`lifecycle.promotion.fromStack`). Default: `lifecycle.promotion.version`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +103,8 @@ class ImagePipeline(pulumi.ComponentResource):
     Outputs: `template_id`, `template_name`, `identity_id`, `identity_principal_id`, `identity_client_id`,
     `gallery_id`, `image_definition_id` (the first SharedImage target's, else None), `staging_resource_group` (id,
     None when the service makes its own), and once built: `run_state`, `run_outputs` (runOutputName →
-    {artifact_id, artifact_uri}), `image_version_id`, `log_location`.
+    {artifact_id, artifact_uri}), `image_version_id`, `log_location`; with a `lifecycle` section, `lifecycle_report`
+    (`{dryRun, kept, excluded, deleted, promoted, endOfLife, notes}`, see `components.lifecycle`).
     """
 
     template_id: pulumi.Output[str]
@@ -107,6 +119,7 @@ class ImagePipeline(pulumi.ComponentResource):
     run_outputs: pulumi.Output[Optional[dict]]
     image_version_id: pulumi.Output[Optional[str]]
     log_location: pulumi.Output[Optional[str]]
+    lifecycle_report: pulumi.Output[Optional[dict]]
 
     def __init__(self, name: str, args: ImagePipelineArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -114,6 +127,8 @@ class ImagePipeline(pulumi.ComponentResource):
         spec = image.template
         self.image_name = args.image_name or spec.name or name
         check_os(spec, self.image_name)
+        if lifecycle_issues(self.image_name, image):
+            raise SpecError(lifecycle_issues(self.image_name, image))
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for))
         rg = args.resource_group_name
         self.subscription_id = args.subscription_id or authorization.get_client_config(
@@ -121,6 +136,20 @@ class ImagePipeline(pulumi.ComponentResource):
         sub = self.subscription_id
         tags = dict(args.tags if args.tags is not None else (spec.tags or {}))
         owner = f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
+
+        # Repository files (script, sourceFile): checked and hashed, then uploaded to a private container whose URL is
+        # known now, so each blob URL and checksum is in the rendered template and its hash: an edited script is a new
+        # template (and build), an unchanged one changes nothing.
+        self.local_files: list[LocalAsset] = []
+        self.scripts_storage: Optional[ScriptStorage] = None
+        self.scripts: Optional[ScriptsDeclared] = None
+        if has_local_files(spec):
+            spec, self.local_files = resolve_template(spec, args.project_dir or os.getcwd(),
+                                                      prefix=f"images.{self.image_name}.template")
+            self.scripts_storage = script_storage(image, image_name=self.image_name, subscription_id=sub,
+                                                  resource_group=rg, project=pulumi.get_project(),
+                                                  stack=pulumi.get_stack())
+        scripts_url = self.scripts_storage.url if self.scripts_storage else None
 
         # Identity: an existing one (config identityId, else template.identity), or one per pipeline.
         self.identity: Optional[managedidentity.UserAssignedIdentity] = None
@@ -148,7 +177,7 @@ class ImagePipeline(pulumi.ComponentResource):
         staging_id: Optional[str] = existing_staging
         self._staging_id: Optional[str] = None
         if existing_staging is None and image.staging == "create":
-            content = template_hash(render_template(spec, identity_id=identity_id))
+            content = template_hash(render_template(spec, identity_id=identity_id, scripts_url=scripts_url))
             staging_name = naming.staging_group_name(self.image_name, content)
             staging_id = self._staging_id = naming.resource_group_id(sub, staging_name)
             self.staging_group = resources.ResourceGroup(
@@ -157,11 +186,11 @@ class ImagePipeline(pulumi.ComponentResource):
                 child)
 
         self.template_hash = template_hash(render_template(
-            spec, identity_id=identity_id,
+            spec, identity_id=identity_id, scripts_url=scripts_url,
             staging_resource_group=staging_id if existing_staging is None else None))
         name_in_azure = naming.template_name(self.image_name, self.template_hash)
         self.template_document: dict[str, Any] = render_template(
-            spec, name=name_in_azure, identity_id=identity_id,
+            spec, name=name_in_azure, identity_id=identity_id, scripts_url=scripts_url,
             staging_resource_group=staging_id if existing_staging is None else None)
         """The AIB JSON the service receives (inline commands in clear: treat as secret)."""
         template_resource_id = naming.template_id(sub, rg, name_in_azure)
@@ -181,10 +210,17 @@ class ImagePipeline(pulumi.ComponentResource):
                 suffix = f"-{i}" if len(targets) > 1 else ""
                 self._declare_gallery(name, suffix, target, spec, gallery_options, known, tags, retain, child)
 
+        if self.scripts_storage is not None:
+            self.scripts = declare_script_storage(
+                name, self.scripts_storage, self.local_files, location=spec.location, tags=tags,
+                manage_roles=image.manage_roles, opts=child)
+
         # Roles of the template identity, each waiting for the scope it names when this pipeline creates it.
         self.role_assignments: list[authorization.RoleAssignment] = []
         self.grants: list[Grant] = template_identity_grants(
             spec, staging_resource_group_id=staging_id, scripts_storage_account_id=image.scripts_storage_account_id)
+        if self.scripts is not None:
+            self.grants.append(self.scripts.reader)  # the repository-files container only
         if not image.scripts_storage_account_id and any(".blob." in u for u in step_uris(spec)):
             pulumi.log.warn(f"{self.image_name}: scripts live in Azure Storage but scriptsStorageAccountId is not set; "
                             "the template identity gets no read access to them", self)
@@ -232,10 +268,13 @@ class ImagePipeline(pulumi.ComponentResource):
         if image.build:
             self.build_start, self.build = declare_build(
                 name, build_args(image, self.template_document, sub, rg, self.template.name, args.arm_endpoint),
-                pulumi.ResourceOptions(parent=self, depends_on=[self.template, *self.role_assignments]),
+                # After the tag PATCH too: AIB refuses any template write while a run is going.
+                pulumi.ResourceOptions(parent=self, depends_on=[self.template, self.tags_patch,
+                                                                *self.role_assignments]),
                 wait_after=args.build_barrier)
 
         first = targets[0] if targets else None
+        self.lifecycle = self._declare_lifecycle(name, image, args, first)
         self.template_id = self.template.id
         self.template_name = self.template.name
         self.identity_id = pulumi.Output.from_input(identity_id)
@@ -250,14 +289,42 @@ class ImagePipeline(pulumi.ComponentResource):
         self.run_outputs = self.build.run_outputs if self.build else none
         self.image_version_id = self.build.image_version_id if self.build else none
         self.log_location = self.build.log_location if self.build else none
+        self.lifecycle_report = lifecycle_report(self.lifecycle) if self.lifecycle else none
         self.register_outputs({
             "template_id": self.template_id, "template_name": self.template_name, "identity_id": self.identity_id,
             "identity_principal_id": self.identity_principal_id, "identity_client_id": self.identity_client_id,
             "gallery_id": self.gallery_id, "image_definition_id": self.image_definition_id,
             "staging_resource_group": self.staging_resource_group, "run_state": self.run_state,
             "run_outputs": self.run_outputs, "image_version_id": self.image_version_id,
-            "log_location": self.log_location,
+            "log_location": self.log_location, "lifecycle": self.lifecycle_report,
         })
+
+    def _declare_lifecycle(self, name: str, image: ImageConfig, args: ImagePipelineArgs,
+                           first: Optional["GalleryTarget"]) -> Optional[ImageVersionLifecycle]:
+        """The lifecycle run of the first SharedImage target's image definition, after the build (every new build
+        changes its inputs, so the policy runs again). None without a `lifecycle` section: nothing is touched."""
+        life = image.lifecycle
+        if life is None or first is None:
+            return None
+        promotion = life.promotion
+        validations = image.template.properties.validate_
+        deps: list[pulumi.Resource] = [*self.image_definitions.values()]
+        if self.build is not None:
+            deps.append(self.build)
+        promote = args.promote_version_id if args.promote_version_id is not None else (
+            promotion.version if promotion else None)
+        return ImageVersionLifecycle(f"{name}-lifecycle", LifecycleArgs(
+            image_definition_id=first.image_definition_id,
+            retention=life.retention.model_dump(by_alias=False, exclude_none=True) if life.retention else None,
+            promotion_mode=promotion.mode if promotion else None,
+            promote_version_id=promote if promotion and promotion.mode == "manual" else None,
+            just_built_version_id=self.build.image_version_id if self.build else None,
+            build_run_state=self.build.run_state if self.build else None,
+            build_started_at=self.build.start_time if self.build else None,
+            validated=bool(validations and validations.in_vm_validations),
+            dry_run=life.dry_run,
+            arm_endpoint=args.arm_endpoint,
+        ), pulumi.ResourceOptions(parent=self, depends_on=deps))
 
     def _declare_gallery(self, name: str, suffix: str, target: GalleryTarget, spec, options: GalleryOptions,
                          known: dict[str, pulumi.Resource], tags: dict[str, str], retain: bool,
@@ -304,6 +371,9 @@ class ImagePipeline(pulumi.ComponentResource):
         found: list[pulumi.Resource] = [r for rid, r in self.image_definitions.items() if rid == scope]
         if self.staging_group is not None and (self._staging_id or "").lower() == scope:
             found.append(self.staging_group)
+        if self.scripts is not None and self.scripts_storage is not None and \
+                self.scripts_storage.container_id.lower() == scope:
+            found.append(self.scripts.container)
         return found
 
     def _own_dependencies(self) -> list[pulumi.Resource]:
@@ -312,6 +382,10 @@ class ImagePipeline(pulumi.ComponentResource):
             deps.append(self.identity)
         if self.staging_group is not None:
             deps.append(self.staging_group)
+        if self.scripts is not None:
+            deps += self.scripts.blobs  # the service downloads them while building
+            if self.scripts.uploader is not None:
+                deps.append(self.scripts.uploader)
         return deps
 
     def _definition_output(self, first: Optional[GalleryTarget]) -> pulumi.Output[Optional[str]]:
@@ -340,6 +414,15 @@ def build_args(image: ImageConfig, document: Mapping[str, Any], subscription_id:
         allow_vhd_loss_on_delete=image.allow_vhd_loss_on_delete,
         arm_endpoint=arm_endpoint,
     )
+
+
+def lifecycle_report(lifecycle: ImageVersionLifecycle) -> pulumi.Output[dict]:
+    """The stack-output summary of a lifecycle run (camelCase, like the other exports)."""
+    return pulumi.Output.all(
+        lifecycle.applied, lifecycle.kept, lifecycle.excluded, lifecycle.deleted, lifecycle.promoted,
+        lifecycle.end_of_life, lifecycle.notes,
+    ).apply(lambda v: {"dryRun": not v[0], "kept": v[1] or [], "excluded": v[2] or [], "deleted": v[3] or [],
+                       "promoted": v[4] or [], "endOfLife": v[5] or {}, "notes": v[6] or []})
 
 
 def check_os(spec, image_name: str) -> None:

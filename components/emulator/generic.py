@@ -17,7 +17,7 @@ import re
 import uuid
 from typing import Callable
 
-from . import ids, rbac
+from . import ids, lro, rbac
 from .errors import ArmError, not_found, rg_not_found
 from .messages import Reply, Req
 from .state import State
@@ -46,6 +46,11 @@ class GenericResources:
     def __init__(self, state: State, on_rg_deleted: Callable[[str, float], None]):
         self.state = state
         self.on_rg_deleted = on_rg_deleted
+        #: Where storage accounts say their blobs are (`primaryEndpoints.blob`): None for the public
+        #: `https://<account>.blob.core.windows.net/`, or a path-style base such as Azurite's `http://127.0.0.1:<port>`.
+        self.blob_endpoint: str | None = None
+        #: Called with (account, container) when a blob container is PUT, so the blob service has it too.
+        self.on_blob_container: Callable[[str, str], None] | None = None
 
     # ---- dispatch -----------------------------------------------------------------------------------------
     def handle(self, req: Req) -> Reply:
@@ -121,6 +126,8 @@ class GenericResources:
         if rg and not self.state.get(rg):
             raise rg_not_found(ids.rg_name_of(path) or rg)
         parent = ids.parent_resource(path)
+        if parent and re.search(r"/blobServices/default$", parent, re.I):
+            parent = ids.parent_resource(parent)  # the account's blob service exists with the account
         if parent and not self.state.get(parent):
             raise ArmError(404, "ParentResourceNotFound",
                            f"Can not perform requested operation on nested resource. Parent resource "
@@ -152,8 +159,25 @@ class GenericResources:
                 if not props.get(f):
                     raise ArmError(400, "InvalidParameter", f"Required parameter '{f}' is missing (null).")
             props.setdefault("hyperVGeneration", "V1")
+        elif _is(rtype, "Microsoft.Compute/galleries/images/versions"):
+            # publishedDate is the service's (read-only): set at creation, kept across PUTs; excludeFromLatest
+            # defaults to false as in Azure.
+            old_profile = ((existing or {}).get("properties") or {}).get("publishingProfile") or {}
+            profile = props.setdefault("publishingProfile", {})
+            profile["publishedDate"] = old_profile.get("publishedDate") or lro.iso(req.now)
+            profile.setdefault("excludeFromLatest", False)
         elif _is(rtype, "Microsoft.Compute/galleries"):
             props.setdefault("identifier", {"uniqueName": f"{uuid.uuid4()}-{ids.name_of(path).upper()}"})
+        elif _is(rtype, "Microsoft.Storage/storageAccounts"):
+            account = ids.name_of(path)
+            blob = f"{self.blob_endpoint.rstrip('/')}/{account}/" if self.blob_endpoint else \
+                f"https://{account}.blob.core.windows.net/"
+            props["primaryEndpoints"] = {"blob": blob}
+        elif _is(rtype, "Microsoft.Storage/storageAccounts/blobServices/containers"):
+            props.setdefault("publicAccess", "None")
+            if self.on_blob_container is not None:
+                self.on_blob_container(ids.name_of(ids.parent_resource(ids.parent_resource(path) or "") or ""),
+                                       ids.name_of(path))
         elif _is(rtype, "Microsoft.Network/virtualNetworks"):
             for sn in props.pop("subnets", None) or []:
                 sid = f"{path}/subnets/{sn['name']}"

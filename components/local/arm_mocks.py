@@ -61,6 +61,12 @@ SHAPES: dict[str, ArmShape] = {
         _RG + "/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}", "2024-05-01"),
     "azure-native:network:Subnet": ArmShape(
         _RG + "/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets/{subnetName}", "2024-05-01"),
+    "azure-native:storage:StorageAccount": ArmShape(
+        _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}", "2024-01-01",
+        {"enableHttpsTrafficOnly": "supportsHttpsTrafficOnly"}),
+    "azure-native:storage:BlobContainer": ArmShape(
+        _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}",
+        "2024-01-01"),
 }
 _TOP_LEVEL = ("location", "tags", "identity", "sku", "kind")
 _ARM_READ_ONLY = ("id", "name", "type", "systemData")
@@ -140,7 +146,7 @@ class ArmMocks(pulumi.runtime.Mocks):
 
     def __init__(self, *, base_url: str, credential: Any, subscription: str, tenant: str,
                  connection_verify: Any = True, on_created: Optional[Callable[[str, str, str], None]] = None,
-                 dynamic_config: Optional[dict] = None) -> None:
+                 dynamic_config: Optional[dict] = None, state: Any = None) -> None:
         from azure.mgmt.resource.resources import ResourceManagementClient
 
         self.subscription = subscription
@@ -152,6 +158,8 @@ class ArmMocks(pulumi.runtime.Mocks):
         self.dynamic_slots = threading.BoundedSemaphore(DYNAMIC_WORKERS)
         self.dynamic_config = dynamic_config or {}
         self.registered: list[dict] = []
+        #: A `state.EngineState` makes this run an update of the recorded one (None: always a first `up`).
+        self.state = state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         if args.token == "azure-native:authorization:getClientConfig":
@@ -163,6 +171,11 @@ class ArmMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         urn = f"{args.typ}::{args.name}"
         self.registered.append({"type": args.typ, "name": args.name, "custom": args.custom})
+        if args.typ == "pulumi:pulumi:StackReference":
+            # No other stack exists in a local run: its outputs are empty (lifecycle.promotion.fromStack promotes
+            # nothing and says so in the lifecycle notes).
+            return args.resource_id or f"{args.name}_id", {**dict(args.inputs), "outputs": {},
+                                                           "secret_output_names": []}
         if not args.custom or args.typ.startswith("pulumi:providers:"):
             return f"{args.name}_id", dict(args.inputs)
         if args.typ.startswith(DYNAMIC_PREFIX):
@@ -172,17 +185,25 @@ class ArmMocks(pulumi.runtime.Mocks):
         # Providers receive secrets unwrapped; only the engine's state keeps them marked.
         inputs = reveal(dict(args.inputs))
         resource_id, shape, body = arm_request(args.typ, args.name, urn, inputs, self.subscription)
+        if self.state is not None and (known := self.state.unchanged(urn, args.typ, resource_id, dict(args.inputs))):
+            return known
         result = self.client.resources.begin_create_or_update_by_id(
             resource_id, body, api_version=shape.api_version).result()
         arm = result.as_dict()  # hybrid models keep the wire (camelCase) names
         self.on_created(args.typ, args.name, resource_id)
-        return resource_id, provider_outputs(args.typ, dict(args.inputs), arm)
+        outputs = provider_outputs(args.typ, dict(args.inputs), arm)
+        if self.state is not None:
+            self.state.record(urn, args.typ, resource_id, dict(args.inputs), outputs)
+        return resource_id, outputs
 
     def _dynamic(self, args: pulumi.runtime.MockResourceArgs):
+        urn = f"{args.typ}::{args.name}"
         inputs = reveal(dict(args.inputs))
         with self.dynamic_slots:
             provider = load_provider(inputs[PROVIDER_KEY])
             props = {k: v for k, v in inputs.items() if k != PROVIDER_KEY}
+            if self.state is not None and self.state.previous(urn) is not None:
+                return self._update_dynamic(urn, args, provider, props)
             checked = provider.check({}, props)
             if checked.failures:
                 raise ValueError("; ".join(f"{f.property}: {f.reason}" for f in checked.failures))
@@ -190,5 +211,40 @@ class ArmMocks(pulumi.runtime.Mocks):
         outs = dict(created.outs or {})
         outs[PROVIDER_KEY] = inputs[PROVIDER_KEY]
         self.on_created(args.typ, args.name, created.id)
+        if self.state is not None:
+            self.state.record(urn, args.typ, created.id, dict(args.inputs), outs)
         return created.id, outs
+
+    def _update_dynamic(self, urn: str, args: pulumi.runtime.MockResourceArgs, provider: Any, props: dict):
+        """The engine's update of a recorded dynamic resource: check against the old inputs, diff against the old
+        outputs, then nothing, `update`, or a replacement (create now, delete the old one after the run)."""
+        state, raw = self.state, dict(args.inputs)
+        old = state.previous(urn)
+        olds = state.restore(old["outputs"], raw)
+        checked = provider.check(state.restore(old["inputs"], raw), props)
+        if checked.failures:
+            raise ValueError("; ".join(f"{f.property}: {f.reason}" for f in checked.failures))
+        news = checked.inputs if checked.inputs is not None else props
+        diff = provider.diff(old["id"], olds, news)
+        if not diff.changes and not diff.replaces:
+            rid, outs = state.keep(urn, raw)
+            return rid, {**outs, PROVIDER_KEY: raw[PROVIDER_KEY]}
+        if diff.replaces:
+            created = provider.create(news)
+            rid, outs, operation = created.id, dict(created.outs or {}), "replace"
+            self.on_created(args.typ, args.name, rid)
+        else:
+            rid, outs, operation = old["id"], dict(provider.update(old["id"], olds, news).outs or {}), "update"
+        outs[PROVIDER_KEY] = raw[PROVIDER_KEY]
+        state.record(urn, args.typ, rid, raw, outs, operation)
+        return rid, outs
+
+    def delete(self, record: dict) -> None:
+        """Delete a resource recorded by an earlier run (the engine's delete step, for `EngineState.finish`)."""
+        if record["type"].startswith(DYNAMIC_PREFIX):
+            outputs = reveal(record["outputs"])
+            load_provider(outputs[PROVIDER_KEY]).delete(record["id"], outputs)
+        else:
+            self.client.resources.begin_delete_by_id(record["id"], api_version=SHAPES[record["type"]].api_version
+                                                     ).result()
 

@@ -9,12 +9,14 @@ Exits 0 when every build succeeded, 1 with the error when one failed, 2 for bad 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import runpy
 import sys
 import time
-from contextlib import contextmanager, redirect_stderr
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext, redirect_stderr
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, TextIO
 
@@ -23,11 +25,15 @@ from ..spec import SpecError
 from ..spec.stack import PROJECT, config_from_stack_file, parse_stack_config
 from ..synth import mask, pulumi_config, run_program, stack_config
 from .arm_mocks import ArmMocks
+from .azurite import AzuriteUnavailable, blob_service_for
 from .existing import seed
+from .state import EngineState
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 TENANT = "11111111-1111-1111-1111-111111111111"
 PHASE_SECONDS = 0.4
+ENGINE_PARALLELISM = 16
+"""Resource operations the local engine runs at once (`pulumi up --parallel`; dynamic providers stay at four)."""
 """Real seconds per build phase on the emulator: a 45-minute build takes a few seconds."""
 
 
@@ -57,11 +63,16 @@ def format_outputs(outputs: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def deploy(stack: str, *, project_dir: Path, emulator: Any, stderr: TextIO) -> tuple[dict, list[dict]]:
-    """Run the stack program against a started emulator; return (stack outputs, registered resources)."""
+def deploy(stack: str, *, project_dir: Path, emulator: Any, stderr: TextIO, state: Optional[EngineState] = None
+           ) -> tuple[dict, list[dict]]:
+    """Run the stack program against a started emulator; return (stack outputs, resources created).
+
+    `state`: the engine state of earlier runs on this emulator; the run is then an update (unchanged resources are left
+    alone, replaced and removed ones deleted at the end) and `state` is saved, also when the run fails half-way.
+    """
     project, config, path = stack_config(project_dir, stack)
-    stack_spec = parse_stack_config(config_from_stack_file({"config": config}), source=str(path)) \
-        if project == PROJECT else None
+    stack_spec = parse_stack_config(config_from_stack_file({"config": config}), source=str(path),
+                                    project_dir=project_dir) if project == PROJECT else None
     flat, secret_keys = pulumi_config(project, config)
     created: list[dict] = []
 
@@ -71,7 +82,8 @@ def deploy(stack: str, *, project_dir: Path, emulator: Any, stderr: TextIO) -> t
         stderr.flush()
 
     mocks = ArmMocks(base_url=emulator.base_url, credential=emulator.credential(), subscription=SUBSCRIPTION,
-                     tenant=TENANT, connection_verify=emulator.ca_bundle or True, on_created=on_created)
+                     tenant=TENANT, connection_verify=emulator.ca_bundle or True, on_created=on_created,
+                     state=state)
     if stack_spec is not None:
         for rid in seed(stack_spec, mocks.client):
             print(f"  = existing {rid}", file=stderr, flush=True)
@@ -80,29 +92,57 @@ def deploy(stack: str, *, project_dir: Path, emulator: Any, stderr: TextIO) -> t
            ENV_AUTH_RETRY_SECONDS: str(max(2.0, emulator.phase_seconds * 10))}
     main = project_dir / "__main__.py"
     sys.path.insert(0, str(project_dir))
+    # The SDK sends each registration to the engine from the event loop's default executor (min(32, cpus + 4)
+    # threads); here every registration is a blocking ARM request, so give it the engine's parallelism instead.
+    asyncio.get_event_loop().set_default_executor(ThreadPoolExecutor(ENGINE_PARALLELISM, "local-engine"))
     try:
         with _environment(env):
             monitor, _ = run_program(lambda: runpy.run_path(str(main), run_name="__main__"), project=project,
                                      stack=stack, config=flat, secret_keys=secret_keys, mocks=mocks)
+            if state is not None:
+                state.note_options(monitor.registrations)
+                state.finish(mocks.delete)
     finally:
         sys.path.remove(str(project_dir))
+        if state is not None:
+            state.save()  # what completed is recorded, as the engine checkpoints an interrupted update
     return monitor.stack_outputs, created
 
 
 def run_local(stack: str, *, project_dir: Path, as_json: bool = False, stdout: Optional[TextIO] = None,
-              stderr: Optional[TextIO] = None, phase_seconds: float = PHASE_SECONDS, faults: Any = None) -> int:
-    """Deploy `stack` to a fresh emulator (with `faults`, an `emulator.Faults`, if given); 0 when all went well."""
+              stderr: Optional[TextIO] = None, phase_seconds: float = PHASE_SECONDS, faults: Any = None,
+              state_dir: Optional[Path] = None) -> int:
+    """Deploy `stack` to a fresh emulator (with `faults`, an `emulator.Faults`, if given); 0 when all went well.
+
+    `state_dir`: keep the emulator's state and the engine's state there (`emulator.json`, `engine.json`), so the next
+    run with the same directory is an update of this one, as a second `pulumi up` is. Default: a fresh, stateless run.
+    """
     from ..emulator import Emulator
 
     out: TextIO = stdout or sys.stdout
     err: TextIO = stderr or sys.stderr
     started = time.monotonic()
-    with Emulator(phase_seconds=phase_seconds, faults=faults) as emulator:
+    state = None
+    emulator_file = None
+    if state_dir is not None:
+        Path(state_dir).mkdir(parents=True, exist_ok=True)
+        state = EngineState(Path(state_dir) / "engine.json")
+        emulator_file = str(Path(state_dir) / "emulator.json")
+    # Repository files (script/sourceFile) are uploaded to Azurite, which the emulator's builds download them from.
+    try:
+        azurite = blob_service_for(stack, project_dir=project_dir, subscription_id=SUBSCRIPTION, state_dir=state_dir)
+    except AzuriteUnavailable as exc:
+        print(f"error: {exc}", file=err, flush=True)
+        return 1
+    with azurite or nullcontext(), Emulator(
+            phase_seconds=phase_seconds, faults=faults, state_file=emulator_file,
+            blob_endpoint=azurite.endpoint if azurite else None,
+            blob_account_key=azurite.key if azurite else None) as emulator:
         print(f"Local run of stack '{stack}' on the ARM emulator at {emulator.base_url}", file=err, flush=True)
         try:
             # Build providers report progress on the process's stderr, as in the provider process.
             with redirect_stderr(err):
-                outputs, created = deploy(stack, project_dir=project_dir, emulator=emulator, stderr=err)
+                outputs, created = deploy(stack, project_dir=project_dir, emulator=emulator, stderr=err, state=state)
         except SpecError:
             raise
         except Exception as exc:  # the program or a provider failed: say what, not where in our code
@@ -110,6 +150,8 @@ def run_local(stack: str, *, project_dir: Path, as_json: bool = False, stdout: O
             return 1
     elapsed = time.monotonic() - started
     print(f"Resources: {len(created)} created in {elapsed:.1f}s", file=err, flush=True)
+    if state is not None:
+        print(f"Changes: {state.summary()}", file=err, flush=True)
     if as_json:
         out.write(json.dumps(mask(dict(outputs)), indent=2, sort_keys=True) + "\n")
     else:

@@ -9,6 +9,7 @@ and staging resource group come from, rebuild triggers, a CI runner principal. S
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
 from pydantic import Field, ValidationError, model_validator
@@ -17,6 +18,8 @@ from .base import SpecModel
 from .distributors import NAME_PATTERN
 from .errors import Issue, SpecError, from_validation_error, join_path, rule_error
 from .ids import ResourceGroupId, UserAssignedIdentityId
+from .local_files import resolve_images
+from .lifecycle import LifecycleOptions, lifecycle_issues
 from .models import ImageTemplateSpec
 from .rules import RuleContext, check_rules
 
@@ -74,12 +77,20 @@ class ImageConfig(SpecModel):
     runner_principal_id: Optional[str] = None
     """Object id of a CI principal that gets the narrow runner role (read, run, cancel, runOutputs/read)."""
     scripts_storage_account_id: Optional[str] = None
-    """Storage account holding scripts; the identity gets Storage Blob Data Reader on each container the URIs name."""
+    """Storage account holding scripts; the identity gets Storage Blob Data Reader on each container the URIs name.
+    Repository files (`script`, `sourceFile`) are uploaded to a container of this account (see scriptsContainer)
+    instead of a storage account the pipeline creates."""
+    scripts_container: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    """Blob container for repository files (the pipeline creates it). Default: `scripts` in the storage account the
+    pipeline creates, or `aib-<stack>-<image>` (shortened with a hash) in scriptsStorageAccountId."""
     manage_roles: bool = True
     """Declare the identity's role assignments. False when they are granted elsewhere (the deployer then needs no
     User Access Administrator)."""
     allow_vhd_loss_on_delete: bool = False
     """Allow deleting a template whose VHD output lives only in the staging storage account."""
+    lifecycle: Optional[LifecycleOptions] = None
+    """Gallery image version retention and promotion (`components.lifecycle`). Default: none, nothing in the gallery
+    is touched."""
 
     @model_validator(mode="after")
     def _trigger_needs_latest(self):
@@ -137,8 +148,13 @@ def gallery_context(stack: StackConfig) -> RuleContext:
     return RuleContext(gallery_locations=locations)
 
 
-def parse_stack_config(data: Any, *, source: str = "") -> StackConfig:
-    """Validate the project's config namespace (a mapping of keys without the `aib-images:` prefix)."""
+def parse_stack_config(data: Any, *, source: str = "", project_dir: Optional[str | Path] = None) -> StackConfig:
+    """Validate the project's config namespace (a mapping of keys without the `aib-images:` prefix).
+
+    With `project_dir` (the folder holding `Pulumi.yaml`), repository files named by `script`/`sourceFile` are checked
+    and hashed too (`local_files.resolve_template`), so a missing script is reported with the other problems and the
+    returned templates carry each file's sha256Checksum. Without it they are left for the pipeline to resolve.
+    """
     if not isinstance(data, Mapping):
         raise SpecError([Issue("", "the stack config must be a mapping")], source)
     images = data.get("images")
@@ -152,6 +168,12 @@ def parse_stack_config(data: Any, *, source: str = "") -> StackConfig:
     for name, image in stack.images.items():
         issues += [Issue(join_path(f"images.{name}.template", i.path), i.message, i.hint)
                    for i in check_rules(image.template, ctx)]
+        issues += lifecycle_issues(name, image)
+    if project_dir is not None:
+        resolved, _, file_issues = resolve_images([(n, i.template) for n, i in stack.images.items()], project_dir)
+        issues += file_issues
+        stack = stack.model_copy(update={"images": {
+            n: i.model_copy(update={"template": resolved.get(n, i.template)}) for n, i in stack.images.items()}})
     if issues:
         raise SpecError(issues, source)
     return stack

@@ -21,6 +21,8 @@ def project_with(tmp_path: Path, stack: str, edit=None) -> Path:
     """A copy of the project's program and one stack file, optionally edited, in tmp_path."""
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
+    for folder in ("scripts/linux", "files"):  # repository files the dev stack uploads
+        shutil.copytree(ROOT / folder, tmp_path / folder)
     (tmp_path / "stacks").mkdir()
     doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
     if edit:
