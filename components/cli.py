@@ -37,6 +37,28 @@ class Env:
     project_dir: Path = PROJECT_DIR
 
 
+def _emit(text: str, output: Optional[str], env: Env) -> None:
+    """Write a verb's result to `output` when given (saying so on stderr), else to stdout."""
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=env.stderr)
+    else:
+        env.stdout.write(text)
+
+
+def _import_file(path: Path, env: Env) -> list:
+    """Every image template in an AIB or ARM JSON file, its upgrade notices printed; errors name the file."""
+    from .arm.import_arm import import_document
+    from .documents import read_structured
+
+    try:
+        imported = import_document(read_structured(path))
+    except SpecError as exc:
+        raise SpecError(exc.issues, str(path)) from None
+    _print_notices([n for i in imported for n in i.notices], env)
+    return imported
+
+
 def _print_notices(notices, env: Env) -> None:
     for notice in notices:
         print(f"notice: {notice}", file=env.stderr)
@@ -56,21 +78,11 @@ def cmd_validate(args, env: Env) -> ExitStatus:
 
 def cmd_import_arm(args, env: Env) -> ExitStatus:
     """Print the stack-config YAML that reproduces an AIB or ARM template (paste it under `config:`)."""
-    from .arm.import_arm import import_document
-    from .documents import imported_as_config, read_structured, to_yaml
+    from .documents import imported_as_config, to_yaml
 
-    path = Path(args.path)
-    try:
-        imported = import_document(read_structured(path))
-    except SpecError as exc:
-        raise SpecError(exc.issues, str(path)) from None
-    _print_notices([n for i in imported for n in i.notices], env)
+    imported = _import_file(Path(args.path), env)
     text = to_yaml(imported_as_config(imported))
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=env.stderr)
-    else:
-        env.stdout.write(text)
+    _emit(text, args.output, env)
     return ExitStatus.OK
 
 
@@ -101,16 +113,10 @@ def cmd_render(args, env: Env) -> ExitStatus:
 
 def _render_documents(path: Path, env: Env) -> dict:
     """AIB or ARM JSON rendered on its own: each template must carry its identity."""
-    from .arm.import_arm import import_document
     from .arm.render import render_template
-    from .documents import read_structured
     from .spec import Issue
 
-    try:
-        imported = import_document(read_structured(path))
-    except SpecError as exc:
-        raise SpecError(exc.issues, str(path)) from None
-    _print_notices([n for i in imported for n in i.notices], env)
+    imported = _import_file(path, env)
     missing = [Issue(f"{i.path}.identity" if i.path else "identity", "required to render a template on its own",
                      "add the template identity, or import-arm it into a stack config (the pipeline makes one)")
                for i in imported if i.spec.identity is None]
@@ -155,11 +161,7 @@ def cmd_schema(args, env: Env) -> ExitStatus:
     from .schema import stack_file_schema
 
     text = json.dumps(stack_file_schema(), indent=2) + "\n"
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=env.stderr)
-    else:
-        env.stdout.write(text)
+    _emit(text, args.output, env)
     return ExitStatus.OK
 
 
@@ -168,11 +170,7 @@ def cmd_docs(args, env: Env) -> ExitStatus:
     from .schema import configuration_reference
 
     text = configuration_reference()
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=env.stderr)
-    else:
-        env.stdout.write(text)
+    _emit(text, args.output, env)
     return ExitStatus.OK
 
 
