@@ -33,12 +33,12 @@ class TemplateTagsProvider(ResourceProvider):
 
         from .arm_client import image_builder_client
 
-        client = image_builder_client(props["subscription_id"], api_version=props["api_version"],
-                                      endpoint=props.get("arm_endpoint"))
-        client.virtual_machine_image_templates.begin_update(
-            props["resource_group_name"], props["image_template_name"],
-            ImageTemplateUpdateParameters(tags=dict(props.get("tags") or {})),
-        ).result()
+        with image_builder_client(props["subscription_id"], api_version=props["api_version"],
+                                  endpoint=props.get("arm_endpoint")) as client:
+            client.virtual_machine_image_templates.begin_update(
+                props["resource_group_name"], props["image_template_name"],
+                ImageTemplateUpdateParameters(tags=dict(props.get("tags") or {})),
+            ).result()
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         self._patch(props)

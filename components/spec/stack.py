@@ -109,6 +109,7 @@ class StackConfig(SpecModel):
     resource_group_name: str = Field(default="rg-golden-images", pattern=r"^[-\w._()]{1,90}$")
     """Resource group the templates and identities live in (created by the stack)."""
     create_resource_group: bool = True
+    """Create the resource group named by resourceGroupName; false uses an existing one."""
     images: dict[str, ImageConfig] = Field(min_length=1)
     """Image pipelines by name."""
 
