@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 import time
-import uuid
 from typing import Any
+
+from components.emulator.scope import BuildScope
 
 PHASE_SECONDS = 1.0
 POLL_SECONDS = 0.7
@@ -23,55 +24,20 @@ POLL_SECONDS = 0.7
 SUB = "00000000-0000-0000-0000-0000000000bb"
 RG = "rg-bench"
 LOCATION = "westeurope"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 AIB_PATH = "/providers/microsoft.virtualmachineimages/"
 
 
-class Subscription:
+class Subscription(BuildScope):
     """An emulator with a resource group, an identity with Contributor on it, and a gallery image definition."""
 
     def __init__(self, emu: Any) -> None:
-        from azure.core.rest import HttpRequest
-
         from components import arm_client
 
-        self.emu = emu
-        self.client = arm_client.image_builder_client(SUB, api_version="2024-02-01", poll_seconds=POLL_SECONDS)
-        self._request = HttpRequest
-        self.rg_id = f"/subscriptions/{SUB}/resourceGroups/{RG}"
-        self.put(self.rg_id, {"location": LOCATION}, "2021-04-01")
-        self.identity_id = f"{self.rg_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aib"
-        principal = self.put(self.identity_id, {"location": LOCATION}, "2023-01-31")["properties"]["principalId"]
-        self.image_def_id = f"{self.rg_id}/providers/Microsoft.Compute/galleries/gal/images/linux"
-        self.put(self.image_def_id.rsplit("/images/", 1)[0], {"location": LOCATION, "properties": {}}, "2023-07-03")
-        self.put(self.image_def_id, {"location": LOCATION, "properties": {
-            "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V2",
-            "identifier": {"publisher": "me", "offer": "golden", "sku": "linux"}}}, "2023-07-03")
-        self.put(f"{self.rg_id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}", {"properties": {
-            "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
-            "principalId": principal, "principalType": "ServicePrincipal"}}, "2022-04-01")
-
-    def put(self, rid: str, body: dict, api_version: str) -> dict:
-        response = self.client.send_request(self._request(
-            "PUT", f"{self.emu.base_url}{rid}?api-version={api_version}", json=body))
-        response.raise_for_status()
-        return response.json() if response.content else {}
+        super().__init__(emu, arm_client.image_builder_client(SUB, api_version="2024-02-01", poll_seconds=POLL_SECONDS),
+                         subscription=SUB, resource_group=RG, location=LOCATION)
 
     def template(self, name: str) -> str:
-        body = {
-            "location": LOCATION,
-            "identity": {"type": "UserAssigned", "userAssignedIdentities": {self.identity_id: {}}},
-            "properties": {
-                "source": {"type": "PlatformImage", "publisher": "Canonical", "offer": "ubuntu-24_04-lts",
-                           "sku": "server", "version": "latest"},
-                "customize": [{"type": "Shell", "name": c, "inline": [f"echo {c}"]}
-                              for c in ("baseline", "setup", "packages", "motd")],
-                "validate": {"inVMValidations": [{"type": "Shell", "name": "smoke", "inline": ["true"]}]},
-                "distribute": [{"type": "SharedImage", "runOutputName": "gallery", "galleryImageId": self.image_def_id,
-                                "targetRegions": [{"name": LOCATION, "replicaCount": 1}]}],
-                "vmProfile": {"vmSize": "Standard_D2ds_v4"},
-            },
-        }
+        body = self.template_body(customizers=("baseline", "setup", "packages", "motd"), validators=("smoke",))
         self.client.virtual_machine_image_templates.begin_create_or_update(RG, name, body).result()
         return f"{self.rg_id}/providers/Microsoft.VirtualMachineImages/imageTemplates/{name}"
 

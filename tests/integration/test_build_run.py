@@ -8,23 +8,21 @@ retries and the emulator's build timeline are all exercised. Phases last 0.2 s a
 from __future__ import annotations
 
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from azure.core.rest import HttpRequest
 
 from components import arm_client
+import components.emulator as emulator_pkg
 from components.build_run import BuildError, ImageBuildProvider, ImageBuildStartProvider
+from components.emulator.scope import BuildScope
 
-emulator_pkg = pytest.importorskip("components.emulator", reason="the AIB emulator is not in the tree yet")
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 RG = "rg-images"
 LOCATION = "westeurope"
 PHASE = 0.2
 POLL = 0.05
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 
 
 # ---- fixtures and helpers ---------------------------------------------------------------------------------------
@@ -46,52 +44,13 @@ def env(emu):
     environment.client.close()
 
 
-class _Env:
+class _Env(BuildScope):
     def __init__(self, emu):
-        self.emu = emu
-        self.client = arm_client.image_builder_client(SUB, api_version="2024-02-01", poll_seconds=POLL)
-        self.rg_id = f"/subscriptions/{SUB}/resourceGroups/{RG}"
-        self.put(self.rg_id, {"location": LOCATION}, "2021-04-01")
-        self.identity_id = f"{self.rg_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aib"
-        identity = self.put(self.identity_id, {"location": LOCATION}, "2023-01-31")
-        self.principal_id = identity["properties"]["principalId"]
-        self.gallery_id = f"{self.rg_id}/providers/Microsoft.Compute/galleries/gal"
-        self.put(self.gallery_id, {"location": LOCATION, "properties": {}}, "2023-07-03")
-        self.image_def_id = f"{self.gallery_id}/images/linux"
-        self.put(self.image_def_id, {"location": LOCATION, "properties": {
-            "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V2",
-            "identifier": {"publisher": "me", "offer": "golden", "sku": "linux"}}}, "2023-07-03")
-        self.grant(self.rg_id)
-
-    def put(self, rid: str, body: dict, api_version: str) -> dict:
-        response = self.client.send_request(HttpRequest("PUT", f"{self.emu.base_url}{rid}?api-version={api_version}",
-                                                        json=body))
-        response.raise_for_status()
-        return response.json() if response.content else {}
-
-    def grant(self, scope: str) -> None:
-        rid = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
-        self.put(rid, {"properties": {
-            "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
-            "principalId": self.principal_id, "principalType": "ServicePrincipal"}}, "2022-04-01")
+        super().__init__(emu, arm_client.image_builder_client(SUB, api_version="2024-02-01", poll_seconds=POLL),
+                         subscription=SUB, resource_group=RG, location=LOCATION)
 
     def template(self, name: str, *, customizers=("install",), vhd: bool = False, timeout: int = 0) -> str:
-        distribute = [{"type": "SharedImage", "runOutputName": "gallery", "galleryImageId": self.image_def_id,
-                       "targetRegions": [{"name": LOCATION, "replicaCount": 1}]}]
-        if vhd:
-            distribute.append({"type": "VHD", "runOutputName": "vhd"})
-        body = {
-            "location": LOCATION,
-            "identity": {"type": "UserAssigned", "userAssignedIdentities": {self.identity_id: {}}},
-            "properties": {
-                "source": {"type": "PlatformImage", "publisher": "Canonical", "offer": "ubuntu-24_04-lts",
-                           "sku": "server", "version": "latest"},
-                "customize": [{"type": "Shell", "name": c, "inline": [f"echo {c}"]} for c in customizers],
-                "distribute": distribute,
-                "buildTimeoutInMinutes": timeout,
-                "vmProfile": {"vmSize": "Standard_D2ds_v4"},
-            },
-        }
+        body = self.template_body(customizers=customizers, vhd=vhd, timeout=timeout)
         self.client.virtual_machine_image_templates.begin_create_or_update(RG, name, body).result()
         return f"{self.rg_id}/providers/Microsoft.VirtualMachineImages/imageTemplates/{name}"
 

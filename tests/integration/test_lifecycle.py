@@ -12,16 +12,15 @@ import datetime as dt
 import io
 import json
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
-from azure.core.rest import HttpRequest
 from azure.mgmt.compute.models import GalleryImageVersionUpdate
 
 from components import arm_client
 from components.build_run import BuildError, ImageBuildProvider, ImageBuildStartProvider
+from components.emulator.scope import BuildScope
 from components.emulator import Emulator, Faults
 from components.lifecycle import ImageVersionLifecycleProvider, LifecycleError
 from tests.conftest import ROOT
@@ -31,7 +30,6 @@ RG = "rg-images"
 LOCATION = "westeurope"
 PHASE = 0.05
 POLL = 0.02
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 
 
 @pytest.fixture
@@ -43,53 +41,25 @@ def emu(monkeypatch):
         yield emu
 
 
-class Gallery:
+class Gallery(BuildScope):
     """A resource group with an identity allowed to build into one gallery image definition."""
 
     def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
-        self.aib = arm_client.image_builder_client(SUB, api_version="2024-02-01", poll_seconds=POLL)
+        super().__init__(emu, arm_client.image_builder_client(SUB, api_version="2024-02-01", poll_seconds=POLL),
+                         subscription=SUB, resource_group=RG, location=LOCATION)
+        self.aib = self.client
         self.compute = arm_client.compute_client(SUB, poll_seconds=POLL)
-        self.rg_id = f"/subscriptions/{SUB}/resourceGroups/{RG}"
-        self.put(self.rg_id, {"location": LOCATION}, "2021-04-01")
-        self.identity_id = f"{self.rg_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aib"
-        principal = self.put(self.identity_id, {"location": LOCATION}, "2023-01-31")["properties"]["principalId"]
-        self.put(f"{self.rg_id}/providers/Microsoft.Compute/galleries/gal", {"location": LOCATION}, "2023-07-03")
-        self.definition = f"{self.rg_id}/providers/Microsoft.Compute/galleries/gal/images/linux"
-        self.put(self.definition, {"location": LOCATION, "properties": {
-            "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V2",
-            "identifier": {"publisher": "me", "offer": "golden", "sku": "linux"}}}, "2023-07-03")
-        self.put(f"{self.rg_id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}", {"properties": {
-            "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
-            "principalId": principal, "principalType": "ServicePrincipal"}}, "2022-04-01")
+        self.definition = self.image_def_id
 
     def close(self) -> None:
         self.aib.close()
         self.compute.close()
 
-    def put(self, rid: str, body: dict, api_version: str) -> dict:
-        response = self.aib.send_request(HttpRequest("PUT", f"{self.emu.base_url}{rid}?api-version={api_version}",
-                                                     json=body))
-        response.raise_for_status()
-        return response.json() if response.content else {}
-
     def template(self, name: str, *, exclude_from_latest: bool = False, validator: str | None = None) -> None:
-        props: dict = {
-            "source": {"type": "PlatformImage", "publisher": "Canonical", "offer": "ubuntu-24_04-lts",
-                       "sku": "server", "version": "latest"},
-            "customize": [{"type": "Shell", "name": "install", "inline": ["echo install"]}],
-            "distribute": [{"type": "SharedImage", "runOutputName": "gallery", "galleryImageId": self.definition,
-                            "excludeFromLatest": exclude_from_latest,
-                            "targetRegions": [{"name": LOCATION, "replicaCount": 1}]}],
-            "vmProfile": {"vmSize": "Standard_D2ds_v4"},
-        }
-        if validator:
-            # continueDistributeOnFailure: a failed validator still publishes the (excluded) version, which is the
-            # case where promotion must not happen.
-            props["validate"] = {"continueDistributeOnFailure": True,
-                                 "inVMValidations": [{"type": "Shell", "name": validator, "inline": ["true"]}]}
-        body = {"location": LOCATION, "properties": props,
-                "identity": {"type": "UserAssigned", "userAssignedIdentities": {self.identity_id: {}}}}
+        # continueDistributeOnFailure: a failed validator still publishes the (excluded) version, which is the
+        # case where promotion must not happen.
+        body = self.template_body(exclude_from_latest=exclude_from_latest, validators=[validator] if validator else [],
+                                  continue_distribute_on_failure=True)
         self.aib.virtual_machine_image_templates.begin_create_or_update(RG, name, body).result()
 
     def build(self, name: str, trigger: str) -> dict:
