@@ -37,6 +37,7 @@ from .spec.lifecycle import lifecycle_issues
 from .spec.platform import image_generation, image_os
 from .spec.stack import GalleryOptions, ImageConfig
 from .template_args import has_inline, template_args
+from .role_settle import RoleSettle
 from .template_patch import TemplateTags
 
 TYPE_TOKEN = "aib:index:ImagePipeline"
@@ -229,6 +230,10 @@ class ImagePipeline(pulumi.ComponentResource):
                 self.role_assignments.append(declare_grant(
                     name, grant, owner=owner, principal_id=principal_id, opts=child,
                     depends_on=self._scope_resources(grant)))
+        # The service checks the identity's access when the template is created, and nothing retries that PUT.
+        settled: list[pulumi.Resource] = [
+            RoleSettle(f"{name}-roles-settle", self.role_assignments, image.role_propagation_seconds,
+                       pulumi.ResourceOptions(parent=self))] if self.role_assignments else []
 
         # The template. Everything non-PATCHable is in its name, so any such change is a replacement under a new name
         # (create, then delete the old one); replace_on_changes=["*"] makes sure no in-place PUT is ever attempted.
@@ -237,7 +242,7 @@ class ImagePipeline(pulumi.ComponentResource):
             f"{name}-template",
             template_args(self.template_document, resource_group_name=rg),
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                depends_on=[*self.role_assignments, *self._own_dependencies()],
+                depends_on=[*self.role_assignments, *settled, *self._own_dependencies()],
                 replace_on_changes=["*"],
                 delete_before_replace=False,
                 # Tags are PATCHed by the tags resource below; the template never sees a tag update.

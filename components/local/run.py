@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, TextIO
 
 from ..build_run.inputs import ENV_AUTH_RETRY_SECONDS
+from ..role_settle import ENV_SECONDS as ENV_ROLE_SETTLE_SECONDS
 from ..spec import SpecError
 from ..spec.stack import PROJECT, config_from_stack_file, parse_stack_config
 from ..synth import mask, pulumi_config, run_program, stack_config
@@ -89,7 +90,9 @@ def deploy(stack: str, *, project_dir: Path, emulator: Any, stderr: TextIO, stat
             print(f"  = existing {rid}", file=stderr, flush=True)
     env = {**emulator.client_env(), "AIB_POLL_SECONDS": str(max(0.05, emulator.phase_seconds / 4)),
            # No role propagation delay here unless a test injects one: a denial is real, so fail fast.
-           ENV_AUTH_RETRY_SECONDS: str(max(2.0, emulator.phase_seconds * 10))}
+           ENV_AUTH_RETRY_SECONDS: str(max(2.0, emulator.phase_seconds * 10)),
+           # Role assignments take effect after the emulator's propagation window (none unless a test sets one).
+           ENV_ROLE_SETTLE_SECONDS: str(emulator.faults.auth_propagation_seconds)}
     main = project_dir / "__main__.py"
     sys.path.insert(0, str(project_dir))
     # The SDK sends each registration to the engine from the event loop's default executor (min(32, cpus + 4)

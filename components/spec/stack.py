@@ -83,6 +83,9 @@ class ImageConfig(SpecModel):
     scripts_container: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     """Blob container for repository files (the pipeline creates it). Default: `scripts` in the storage account the
     pipeline creates, or `aib-<stack>-<image>` (shortened with a hash) in scriptsStorageAccountId."""
+    role_propagation_seconds: Optional[float] = Field(default=None, ge=0, le=3600)
+    """Seconds to let new role assignments take effect before the template is created (the service checks the
+    identity's access then). Default 90; 0 skips the wait (for roles granted long before)."""
     manage_roles: bool = True
     """Declare the identity's role assignments. False when they are granted elsewhere (the deployer then needs no
     User Access Administrator)."""

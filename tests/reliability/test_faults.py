@@ -49,11 +49,12 @@ def test_server_errors_and_dropped_connections(two_images, tmp_path):
 
 def test_role_propagation_window_is_waited_out(tmp_path):
     # Fresh role assignments grant nothing for 1.5 s: the run is refused ("Not authorized") or fails, and the provider
-    # starts it again until the grants propagate. With `staging: service` the template's creation needs no grant
-    # (a dedicated staging group is checked when Creating ends, before any retry could help: see the report).
+    # starts it again until the grants propagate. With `staging: service` the template's creation needs no grant,
+    # and rolePropagationSeconds: 0 turns the pipeline's own wait off, so the provider's retry is what is tested.
     def edit(config):
         for image in config["aib-images:images"].values():
             image["staging"] = "service"
+            image["rolePropagationSeconds"] = 0
 
     proj = project(tmp_path / "project", 2, edit=edit)
     run = local_run(proj, tmp_path / "state", faults=Faults(auth_propagation_seconds=1.5))
@@ -65,6 +66,29 @@ def test_role_propagation_window_is_waited_out(tmp_path):
         assert 1 <= template["runs"] <= 10 and template["last"]["runState"] == "Succeeded"
     assert "not authorized yet" in run.stderr
     settled(run)
+
+
+def test_dedicated_staging_group_waits_for_its_contributor_grant(tmp_path):
+    # The service checks the identity's Contributor on a dedicated staging group when the template's creation ends,
+    # and azure-native does not retry that PUT: the pipeline's RoleSettle waits out the propagation window first.
+    proj = project(tmp_path / "project", 2)
+    run = local_run(proj, tmp_path / "state", faults=Faults(auth_propagation_seconds=1.5))
+    assert run.code == 0, run.stderr[-3000:]
+    for out in run.outputs.values():
+        assert out["runState"] == "Succeeded"
+        assert run.templates()[out["templateName"]]["runs"] == 1  # no refused run: the grants were in effect
+    assert "not authorized yet" not in run.stderr
+    settled(run)
+
+
+def test_without_the_wait_a_dedicated_staging_group_fails_creation(tmp_path):
+    def edit(config):
+        for image in config["aib-images:images"].values():
+            image["rolePropagationSeconds"] = 0
+
+    proj = project(tmp_path / "project", 1, edit=edit)
+    run = local_run(proj, tmp_path / "state", faults=Faults(auth_propagation_seconds=1.5))
+    assert run.code == 1 and "Not authorized to access the resource" in run.stderr
 
 
 def test_a_build_failing_in_customization_fails_clearly_and_settles(tmp_path):

@@ -55,6 +55,7 @@ def template_name(run) -> str:
              "ubuntu-2204-repo-files-uploader": "authorization:RoleAssignment",
              "ubuntu-2204-file-scripts-linux-setup-sh": "dynamic/aib:ScriptBlob",
              "ubuntu-2204-file-files-linux-motd": "dynamic/aib:ScriptBlob",
+             "ubuntu-2204-roles-settle": "dynamic/aib:RoleSettle",
              "ubuntu-2204-template": "virtualmachineimages:VirtualMachineImageTemplate",
              "ubuntu-2204-tags": "dynamic/aib:TemplateTags",
              "ubuntu-2204-run": "dynamic/aib:ImageBuildStart",
@@ -72,6 +73,7 @@ def template_name(run) -> str:
               "win2022-staging-contributor": "authorization:RoleAssignment",
               "win2022-runner-role": "authorization:RoleDefinition",
               "win2022-runner": "authorization:RoleAssignment",
+              "win2022-roles-settle": "dynamic/aib:RoleSettle",
               "win2022-template": "virtualmachineimages:VirtualMachineImageTemplate",
               "win2022-tags": "dynamic/aib:TemplateTags",
               "win2022-run": "dynamic/aib:ImageBuildStart",
@@ -95,7 +97,9 @@ def test_template_depends_on_every_role_assignment(run_pulumi):
     assert identity_roles == {"win2022-gallery-writer", "win2022-vnet-reader", "win2022-subnet-join",
                              "win2022-staging-contributor"}
     assert identity_roles <= deps
-    assert {"win2022-identity", "win2022-staging", "win2022-image-definition"} <= deps
+    assert {"win2022-identity", "win2022-staging", "win2022-image-definition", "win2022-roles-settle"} <= deps
+    # The settle waits for every identity role (the runner's is on the template, so it comes after it).
+    assert identity_roles <= run.dependency_names(run.named("win2022-roles-settle"))
     # The runner role is on the template, so it comes after it.
     assert "win2022-template" in run.dependency_names(run.named("win2022-runner"))
 
