@@ -6,34 +6,29 @@ in-process under `pulumi.runtime.set_mocks`, and returns every registered resour
 parent, inputs, dependencies, options), the stack outputs and the rendered AIB template of each `ImagePipeline`.
 The mocks answer the way Azure would shape things: ids built from the ARM path, principal and client ids as GUIDs,
 the template identity as a map (pulumi-facts §4 pitfall), the client-config invoke, and plausible build outputs.
-Secret values are shown as `[secret]`. Each call resets the runtime state it uses, so `synth` can run repeatedly in
-one process; tests use `AibMocks` and `RecordingMonitor` directly.
+Secret values are shown as `[secret]`. The program runs through `components.program.run_program`, which resets the
+runtime state it uses, so `synth` can run repeatedly in one process.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import runpy
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import pulumi
-import yaml
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
-from pulumi.runtime.settings import ROOT, SETTINGS
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
+
+from . import program as engine
+from .program import RecordingMonitor, mask, pulumi_config, reveal, stack_config
 
 from .spec.stack import PROJECT, config_from_stack_file, parse_stack_config
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
-SECRET = "[secret]"
 _MOCK_NS = uuid.UUID("0c9d7d8e-5a5e-4a55-8f65-2f0d1c3b7a10")
 
 # type token -> (ARM path under the resource group (or the scope), input keys holding the names)
@@ -65,34 +60,6 @@ _SCOPED: dict[str, tuple[str, str]] = {
 
 def mock_guid(*parts: str) -> str:
     return str(uuid.uuid5(_MOCK_NS, "|".join(parts).lower()))
-
-
-def is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
-
-
-def reveal(value: Any) -> Any:
-    """`value` with secret wrappers removed (the plain values)."""
-    if is_secret(value):
-        return reveal(value.get("value"))
-    if isinstance(value, dict):
-        return {k: reveal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [reveal(v) for v in value]
-    return value
-
-
-def mask(value: Any) -> Any:
-    """`value` with every secret replaced by `[secret]`, JSON-friendly."""
-    if is_secret(value):
-        return SECRET
-    if isinstance(value, dict):
-        return {k: mask(v) for k, v in value.items() if k != "__provider"}
-    if isinstance(value, list):
-        return [mask(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 class AibMocks(pulumi.runtime.Mocks):
@@ -206,142 +173,10 @@ _OUTPUTS: dict[str, Callable[[str, dict], dict]] = {
 }
 
 
-class RecordingMonitor(MockMonitor):
-    """A mock monitor that also keeps what `new_resource` cannot see: parent, dependencies and resource options."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.registrations: list[dict[str, Any]] = []
-        self.stack_outputs: dict[str, Any] = {}
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self.registrations.append({
-                "type": request.type,
-                "name": request.name,
-                "urn": response.urn,
-                "parent_urn": request.parent or None,
-                "custom": bool(request.custom),
-                "inputs": rpc.deserialize_properties(request.object),
-                "dependencies": sorted(set(request.dependencies)),
-                "property_dependencies": {k: list(v.urns) for k, v in request.propertyDependencies.items()},
-                "options": {
-                    "protect": bool(request.protect),
-                    "retain_on_delete": bool(request.retainOnDelete),
-                    "delete_before_replace": bool(request.deleteBeforeReplace),
-                    "replace_on_changes": list(request.replaceOnChanges),
-                    "ignore_changes": list(request.ignoreChanges),
-                    "additional_secret_outputs": list(request.additionalSecretOutputs),
-                },
-            })
-        return response
-
-    def RegisterResourceOutputs(self, request):
-        if "::pulumi:pulumi:Stack::" in request.urn:
-            self.stack_outputs = rpc.deserialize_properties(request.outputs)
-        return super().RegisterResourceOutputs(request)
-
-
-def run_program(program: Callable[[], Any], *, project: str, stack: str, config: Mapping[str, str],
-                secret_keys: Optional[list[str]] = None, mocks: Optional[pulumi.runtime.Mocks] = None
+def run_program(program: Callable[[], Any], *, mocks: Optional[pulumi.runtime.Mocks] = None, **kwargs: Any
                 ) -> tuple[RecordingMonitor, Any]:
-    """Run `program` under fresh mocks with `config` (full `ns:key` names, string values); return the monitor and
-    what `program` returned."""
-    mocks = mocks or AibMocks()
-    monitor = RecordingMonitor(mocks)
-    # A previous run leaves its root stack resource and config behind; both are per-run. A failed run also leaves
-    # its outstanding RPCs and errored outputs, which the next run would otherwise report as its own failure (as
-    # `pulumi.runtime.test` clears them too).
-    ROOT.set(None)
-    settings: Any = SETTINGS  # context properties the type checker cannot follow
-    settings.rpc_manager.clear()
-    settings.outputs.clear()
-    pulumi.runtime.set_all_config(dict(config), list(secret_keys or []))
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        result["value"] = program()
-
-    with _no_cyclic_gc():
-        _sync_await(run_pulumi_func(run))
-    # The mock root stack registers its outputs before the program runs, so exports are read off the stack itself.
-    root = ROOT.get()
-    exported = getattr(root, "outputs", None) or {}
-    monitor.stack_outputs = _sync_await(_resolve(dict(exported)))
-    return monitor, result.get("value")
-
-
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the program registers its resources.
-
-    Every resource leaves hundreds of Outputs, futures and tasks alive until the program ends, so each collection
-    rescans a heap that only grows and finds almost nothing (~1,600 objects in a 60-image run): with the collector on,
-    a 100-image stack spends about two thirds of its time in it, and the share grows with the stack. Afterwards the
-    run's objects are frozen (left out of later collections) rather than scanned once more: they are freed by
-    reference counting when the caller drops the result, and the few cycles they hold are not worth a full scan.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.freeze()
-            gc.enable()
-
-
-async def _resolve(value: Any) -> Any:
-    """Plain values of (nested) Outputs, with secret ones wrapped the way the RPC layer marks them."""
-    if isinstance(value, pulumi.Output):
-        plain = await _resolve(await value.future())
-        return {rpc._special_sig_key: rpc._special_secret_sig, "value": plain} if await value.is_secret() else plain
-    if isinstance(value, dict):
-        return {k: await _resolve(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [await _resolve(v) for v in value]
-    return value
-
-
-def stack_config(project_dir: Path, stack: str, config_file: Optional[Path] = None
-                 ) -> tuple[str, dict[str, Any], Path]:
-    """Project name, the stack file's `config:` mapping (`config_file`, else the project's
-    `<stackConfigDir>/Pulumi.<stack>.yaml`), and that file's path."""
-    project_doc = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
-    project = str(project_doc.get("name") or project_dir.name)
-    config_dir = project_dir / str(project_doc.get("stackConfigDir") or ".")
-    path = Path(config_file) if config_file is not None else config_dir / f"Pulumi.{stack}.yaml"
-    doc = yaml.safe_load(path.read_text()) if path.exists() else {}
-    # Project-level config (plain values, `value:` or a declaration's `default:`) applies under the stack's, as the
-    # CLI would apply it.
-    merged: dict[str, Any] = {}
-    for key, value in (project_doc.get("config") or {}).items():
-        if isinstance(value, Mapping) and ("default" in value or "value" in value or "type" in value):
-            if "value" in value or "default" in value:
-                merged[key] = value.get("value", value.get("default"))
-        else:
-            merged[key] = value
-    doc = doc or {}
-    # A whole stack file has `config:`; `import-arm` output is the bare `aib-images:` keys.
-    merged.update(doc.get("config") or {} if "config" in doc else doc)
-    return project, merged, path
-
-
-def pulumi_config(project: str, config: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
-    """Config as the engine hands it to a program: `ns:key` names, strings (objects as JSON), secure values unknown
-    offline (replaced by a placeholder and listed as secret)."""
-    flat: dict[str, str] = {}
-    secrets: list[str] = []
-    for key, value in config.items():
-        full = key if ":" in key else f"{project}:{key}"
-        if isinstance(value, Mapping) and set(value) == {"secure"}:
-            flat[full] = "synth-secret-placeholder"
-            secrets.append(full)
-        else:
-            flat[full] = value if isinstance(value, str) else json.dumps(value)
-    return flat, secrets
+    """`program.run_program` with the offline `AibMocks` unless other mocks are given."""
+    return engine.run_program(program, mocks=mocks or AibMocks(), **kwargs)
 
 
 def synth(stack_name: str, *, project_dir: str | Path, config_file: Optional[str | Path] = None) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from typing import Any, Callable, Optional
 import pytest
 import yaml
 
-from components.synth import RecordingMonitor, reveal, run_program
+from components.program import RecordingMonitor, reveal
+from components.synth import run_program
 
 ROOT = Path(__file__).resolve().parents[1]
 

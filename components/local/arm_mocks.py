@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 import dill
 import pulumi
 
-from ..synth import reveal
+from ..program import reveal
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
 PROVIDER_KEY = "__provider"

@@ -142,7 +142,7 @@ def blob_service_for(stack_name: str, *, project_dir: Path, subscription_id: str
     bad stack config and `AzuriteUnavailable` when the stack needs Azurite and it is not installed.
     """
     from ..spec.stack import PROJECT, config_from_stack_file, parse_stack_config
-    from ..synth import stack_config
+    from ..program import stack_config
 
     project, config, path = stack_config(project_dir, stack_name)
     if project != PROJECT:

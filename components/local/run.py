@@ -24,7 +24,7 @@ from ..build_run.inputs import ENV_AUTH_RETRY_SECONDS
 from ..role_settle import ENV_SECONDS as ENV_ROLE_SETTLE_SECONDS
 from ..spec import SpecError
 from ..spec.stack import PROJECT, config_from_stack_file, parse_stack_config
-from ..synth import mask, pulumi_config, run_program, stack_config
+from ..program import mask, pulumi_config, run_program, stack_config
 from .arm_mocks import ArmMocks
 from .azurite import AzuriteUnavailable, blob_service_for
 from .existing import seed

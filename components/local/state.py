@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..synth import is_secret, reveal
+from ..program import is_secret, reveal
 
 _REF = "__secret_ref__"
 _CHANGED = "[secret changed]"

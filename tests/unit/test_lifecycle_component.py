@@ -11,7 +11,8 @@ import yaml
 
 from components.spec.errors import SpecError
 from components.spec.stack import parse_stack_config
-from components.synth import AibMocks, pulumi_config, reveal, run_program, stack_config, synth
+from components.program import pulumi_config, reveal, stack_config
+from components.synth import AibMocks, run_program, synth
 from tests.conftest import ROOT, stack_images
 from tests.unit.test_pipeline import pipeline_program
 

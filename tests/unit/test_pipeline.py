@@ -11,7 +11,8 @@ from components.pipeline import TYPE_TOKEN, ImagePipeline, ImagePipelineArgs
 from components.roles import CONTRIBUTOR
 from components.spec.errors import SpecError
 from components.spec.stack import ImageConfig, parse_stack_config
-from components.synth import SUBSCRIPTION_ID, is_secret, reveal
+from components.program import is_secret, reveal
+from components.synth import SUBSCRIPTION_ID
 from components.template_args import UnsupportedTemplate
 from tests.conftest import stack_images
 

@@ -16,7 +16,7 @@ import yaml
 from components.cli import Env, main
 from components.schema import SCHEMA_PATH, schema_text, stack_file_schema
 from components.spec.stack import PROJECT, StackConfig
-from components.synth import stack_config
+from components.program import stack_config
 from tests.conftest import ROOT
 
 STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))

@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from components.spec.errors import SpecError
-from components.synth import SECRET, format_text, synth
+from components.program import SECRET
+from components.synth import format_text, synth
 from tests.conftest import ROOT
 
 
