@@ -213,3 +213,16 @@ def _iso_or_none(value: Any) -> Optional[str]:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(dt.timezone.utc).isoformat()
     return str(value) if value else None
+
+
+class BuildsStartedProvider(ResourceProvider):
+    """Nothing to create or change: `BuildsStarted` exists only to be depended on (see `BuildBarrier`)."""
+
+    serialize_as_secret_always = False
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult("builds-started", {})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=False, replaces=[], delete_before_replace=False)
+
