@@ -67,34 +67,14 @@ class EngineState:
 
     def scrub(self, value: Any, secret_inputs: dict) -> Any:
         """`value` with every string that is a secret of `secret_inputs` replaced by a digest reference."""
-        hidden = {self._hash(s): s for s in _secret_strings(secret_inputs)}
-        by_value = {s: h for h, s in hidden.items()}
-
-        def walk(v: Any) -> Any:
-            if isinstance(v, str) and v in by_value:
-                return {_REF: by_value[v]}
-            if isinstance(v, dict):
-                return {k: walk(x) for k, x in v.items()}
-            if isinstance(v, list):
-                return [walk(x) for x in v]
-            return v
-
-        return walk(value)
+        by_value = {s: self._hash(s) for s in _secret_strings(secret_inputs)}
+        return _rewrite(value, lambda v: {_REF: by_value[v]} if isinstance(v, str) and v in by_value else _DESCEND)
 
     def restore(self, value: Any, secret_inputs: dict) -> Any:
         """Inverse of `scrub`, with the secrets of this run's inputs (a secret that changed shows as such)."""
         hidden = {self._hash(s): s for s in _secret_strings(secret_inputs)}
-
-        def walk(v: Any) -> Any:
-            if isinstance(v, dict) and set(v) == {_REF}:
-                return hidden.get(v[_REF], _CHANGED)
-            if isinstance(v, dict):
-                return {k: walk(x) for k, x in v.items()}
-            if isinstance(v, list):
-                return [walk(x) for x in v]
-            return v
-
-        return walk(value)
+        return _rewrite(value, lambda v: hidden.get(v[_REF], _CHANGED)
+                        if isinstance(v, dict) and set(v) == {_REF} else _DESCEND)
 
     # -- the update step --------------------------------------------------------------------------------------
     def previous(self, urn: str) -> Optional[dict]:
@@ -182,3 +162,17 @@ def _plain_inputs(inputs: dict) -> dict:
     """Inputs without secret wrappers (scrubbing then hides the secret strings) and without the pickled provider."""
     return {k: v for k, v in reveal(inputs).items() if k != "__provider"}
 
+
+_DESCEND = object()
+
+
+def _rewrite(value: Any, replace: Callable[[Any], Any]) -> Any:
+    """`value` rebuilt top-down: where `replace` returns something other than `_DESCEND`, that takes the place."""
+    new = replace(value)
+    if new is not _DESCEND:
+        return new
+    if isinstance(value, dict):
+        return {k: _rewrite(v, replace) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite(v, replace) for v in value]
+    return value
