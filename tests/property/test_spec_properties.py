@@ -191,6 +191,8 @@ def mutated(draw, base) -> dict:
     doc = copy.deepcopy(draw(base))
     for _ in range(draw(st.integers(1, 3))):
         locs = [loc for loc in _locations(doc) if loc]
+        if not locs:  # an earlier mutation emptied the document: nothing left to mutate
+            break
         loc = draw(st.sampled_from(locs))
         parent = doc
         for part in loc[:-1]:
