@@ -8,18 +8,13 @@ in Python here; `parse_stack_config` still runs every pre-flight rule, exactly a
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pulumi
 from pulumi_azure_native import authorization, compute, network, resources
 
-# The example lives inside the component's repository; a consumer would `pip install` the package instead.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from components.build_run import BuildBarrier  # noqa: E402
-from components.pipeline import ImagePipeline, ImagePipelineArgs  # noqa: E402
-from components.spec.stack import parse_stack_config  # noqa: E402
+# The component package is a dependency of this stack (requirements.txt), installed into its virtualenv.
+from components.build_run import BuildBarrier
+from components.pipeline import ImagePipeline, ImagePipelineArgs
+from components.spec.stack import parse_stack_config
 
 LOCATION = "westeurope"
 RG = f"rg-platform-{pulumi.get_stack()}"

