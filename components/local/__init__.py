@@ -1,4 +1,4 @@
-"""The local run: the stack program deployed to the local ARM emulator (see `run.run_local`)."""
+"""Local runs of the real Pulumi CLI on the ARM emulator (see `engine` for `scripts/pulumi.sh`, `run.run_local`)."""
 
 from .run import run_local
 

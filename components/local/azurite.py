@@ -27,8 +27,7 @@ from .. import naming
 from ..spec.local_files import has_local_files
 from ..spec.stack import StackConfig
 
-ROOT = Path(__file__).resolve().parents[2]
-LOCAL_BIN = ROOT / ".local" / "node_modules" / ".bin" / "azurite-blob"
+from .tools import AZURITE as LOCAL_BIN  # noqa: E402
 ACCOUNT_KEY = base64.b64encode(b"aib-images-local-run-azurite-key").decode()
 """One made-up key for every account: Azurite needs one per account, and nothing here is secret."""
 _LISTENING = re.compile(r"listens on (https?://[\d.]+:\d+)")

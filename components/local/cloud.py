@@ -1,0 +1,191 @@
+"""The local cloud: the ARM emulator and, for stacks that upload repository files, Azurite, with their state on disk.
+
+Successive local commands (`scripts/pulumi.sh preview`, `up`, `refresh`, `destroy`) act on one cloud, as they would on
+Azure: the first one starts a background `python -m components.local.cloud serve --dir DIR` and every later one
+attaches to it through `DIR/endpoint.json` (owner-only: it holds the emulator's bearer token). The emulator keeps its
+resources in `DIR/emulator.json` and Azurite its blobs in `DIR/azurite/`, so a restarted cloud has what it had.
+`LocalCloud.env()` is what a process needs to reach it: the variables the build providers and the azure-native
+stand-in read (`AIB_ARM_*`, `AIB_BLOB_*`).
+
+Tests that inject faults run the emulator in their own process instead (`Emulator(faults=...)`) and hand the same
+variables to the CLI (`components.local.engine`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+from urllib.parse import urlparse
+
+from .azurite import ACCOUNT_KEY, Azurite
+
+PHASE_SECONDS = 0.4
+"""Real seconds per build phase on the emulator: a 45-minute build takes a few seconds."""
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+TENANT = "11111111-1111-1111-1111-111111111111"
+START_TIMEOUT = 60.0
+
+
+@dataclass
+class Endpoint:
+    """How to reach a running local cloud (the content of `endpoint.json`)."""
+
+    pid: int
+    arm_endpoint: str
+    token: str
+    ca_bundle: str
+    phase_seconds: float
+    blob_endpoint: str = ""
+    accounts: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        env = {"AIB_ARM_ENDPOINT": self.arm_endpoint, "AIB_ARM_TOKEN": self.token, "AIB_ARM_CA_BUNDLE": self.ca_bundle,
+               **provider_timing(self.phase_seconds)}
+        if self.blob_endpoint:
+            env.update({"AIB_BLOB_ENDPOINT": self.blob_endpoint, "AIB_BLOB_ACCOUNT_KEY": ACCOUNT_KEY})
+        return env
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except OSError:
+            return False
+        url = urlparse(self.arm_endpoint)
+        try:
+            with socket.create_connection((url.hostname or "127.0.0.1", url.port or 443), timeout=2):
+                return True
+        except OSError:
+            return False
+
+
+def provider_timing(phase_seconds: float, propagation_seconds: float = 0.0) -> dict[str, str]:
+    """The build providers' clocks scaled to the emulator's: poll a few times a phase, wait out role propagation
+    only as long as the emulator makes it last (none unless a test injects it), retry a denial briefly."""
+    from ..build_run.inputs import ENV_AUTH_RETRY_SECONDS
+    from ..role_settle import ENV_SECONDS as ENV_ROLE_SETTLE_SECONDS
+
+    return {"AIB_POLL_SECONDS": str(max(0.05, phase_seconds / 4)),
+            ENV_ROLE_SETTLE_SECONDS: str(propagation_seconds),
+            ENV_AUTH_RETRY_SECONDS: str(max(2.0, phase_seconds * 10))}
+
+
+class LocalCloud:
+    """The background cloud of one state folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.endpoint_file = self.folder / "endpoint.json"
+
+    def running(self) -> Optional[Endpoint]:
+        if not self.endpoint_file.exists():
+            return None
+        try:
+            endpoint = Endpoint(**json.loads(self.endpoint_file.read_text()))
+        except (ValueError, TypeError):
+            return None
+        return endpoint if endpoint.alive() else None
+
+    def ensure(self, accounts: Iterable[str] = (), phase_seconds: float = PHASE_SECONDS) -> Endpoint:
+        """The running cloud, started (or restarted with more storage accounts) when needed."""
+        wanted = sorted(set(accounts))
+        endpoint = self.running()
+        if endpoint is not None and set(wanted) <= set(endpoint.accounts):
+            return endpoint
+        if endpoint is not None:
+            wanted = sorted(set(wanted) | set(endpoint.accounts))
+            self.stop()
+        return self._start(wanted, phase_seconds)
+
+    def _start(self, accounts: list[str], phase_seconds: float) -> Endpoint:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.endpoint_file.unlink(missing_ok=True)
+        log = open(self.folder / "cloud.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "components.local.cloud", "serve", "--dir", str(self.folder),
+             "--phase-seconds", str(phase_seconds), *(["--accounts", ",".join(accounts)] if accounts else [])],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the local cloud did not start; see {self.folder / 'cloud.log'}")
+            endpoint = self.running()
+            if endpoint is not None and endpoint.pid == process.pid:
+                return endpoint
+            time.sleep(0.1)
+        process.terminate()
+        raise RuntimeError(f"the local cloud did not start within {START_TIMEOUT:.0f} s; see {self.folder / 'cloud.log'}")
+
+    def stop(self) -> bool:
+        """Stop the background cloud (its state stays on disk); False when none was running."""
+        endpoint = self.running()
+        if endpoint is None:
+            return False
+        os.kill(endpoint.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and endpoint.alive():
+            time.sleep(0.1)
+        self.endpoint_file.unlink(missing_ok=True)
+        return True
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def serve(folder: Path, accounts: list[str], phase_seconds: float) -> int:
+    """Run the emulator (and Azurite for `accounts`) until SIGTERM, state kept in `folder`."""
+    from ..emulator import Emulator
+
+    folder.mkdir(parents=True, exist_ok=True)
+    azurite = Azurite(accounts, location=str(folder / "azurite")).start() if accounts else None
+    emulator = Emulator(phase_seconds=phase_seconds, state_file=str(folder / "emulator.json"),
+                        blob_endpoint=azurite.endpoint if azurite else None,
+                        blob_account_key=azurite.key if azurite else None).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    endpoint = Endpoint(pid=os.getpid(), arm_endpoint=emulator.base_url, token=emulator.token,
+                        ca_bundle=emulator.ca_bundle or "", phase_seconds=phase_seconds,
+                        blob_endpoint=(azurite.endpoint or "") if azurite else "", accounts=accounts)
+    _write_private(folder / "endpoint.json", json.dumps(asdict(endpoint), indent=2))
+    print(f"local cloud: ARM at {emulator.base_url}" + (f", blobs at {azurite.endpoint}" if azurite else ""),
+          flush=True)
+    try:
+        stop.wait()
+    finally:
+        emulator.stop()
+        if azurite:
+            azurite.stop()
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.local.cloud", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+    run = sub.add_parser("serve", help="run the cloud in the foreground")
+    run.add_argument("--dir", required=True, type=Path)
+    run.add_argument("--phase-seconds", type=float, default=PHASE_SECONDS)
+    run.add_argument("--accounts", default="")
+    stop = sub.add_parser("stop", help="stop the background cloud of a folder")
+    stop.add_argument("--dir", required=True, type=Path)
+    args = parser.parse_args(argv)
+    if args.verb == "serve":
+        return serve(args.dir, [a for a in args.accounts.split(",") if a], args.phase_seconds)
+    print("stopped" if LocalCloud(args.dir).stop() else "not running")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""`scripts/pulumi.sh ARGS...`: the real Pulumi CLI against the local cloud, as `pulumi ARGS...` runs against Azure.
+
+What it sets up around the CLI, and nothing more:
+- the local cloud (`cloud.LocalCloud`, started when not running; or the one in `AIB_ARM_ENDPOINT` when a caller
+  runs its own), with the resources the stack says exist (`existing.seed`);
+- a project-local Pulumi: `PULUMI_HOME` and a file backend under `.local/`, a passphrase secrets provider, no update
+  checks and no plugin downloads;
+- the plugins that cannot be had here: the azure-native stand-in (`azure_native.py`, found on PATH, never outside a
+  local run) and the Python language host (`language_host.py`, given to the CLI with `--client` for the verbs that run
+  the program);
+- the stack: `--stack NAME` is created in the local backend when it does not exist yet.
+
+Everything after that is the CLI's own: its progress, diffs, prompts, exit status and state.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable, Mapping, Optional
+
+from .cloud import SUBSCRIPTION, TENANT, LocalCloud
+from .tools import BIN as TOOLS, REPO
+
+LOCAL = Path(os.environ.get("AIB_LOCAL_STATE_DIR") or REPO / ".local")
+"""Where local runs keep their state: the Pulumi home and file backend, and the cloud."""
+PLUGINS = Path(__file__).resolve().parent / "plugins"
+PASSPHRASE = "aib-images-local"
+"""The local backend's passphrase. It protects nothing real: stacks on Azure use a secrets provider of their own."""
+PROGRAM_VERBS = {"up", "update", "preview", "pre", "refresh", "destroy", "down", "import"}
+"""Verbs that run the program (or may: refresh and destroy load it for their providers), so they get `--client`."""
+
+
+class LocalEngineError(RuntimeError):
+    pass
+
+
+def pulumi_executable() -> str:
+    """The CLI `scripts/bootstrap.sh` built into `.local/bin`, else one on PATH."""
+    built = TOOLS / "pulumi"
+    if built.exists():
+        return str(built)
+    found = shutil.which("pulumi")
+    if found is None:
+        raise LocalEngineError("no Pulumi CLI: run `bash scripts/bootstrap.sh` (it builds one into .local/bin)")
+    return found
+
+
+def cli_environment(cloud_env: Mapping[str, str], *, local: Path = LOCAL, base: Optional[Mapping[str, str]] = None
+                    ) -> dict[str, str]:
+    """The environment of the CLI and of every plugin and program it starts."""
+    env = dict(os.environ if base is None else base)
+    for key in [k for k in env if k.startswith(("ARM_", "AZURE_"))]:
+        del env[key]  # nothing of a real Azure login reaches a local run
+    venv_bin = str(Path(sys.executable).parent)
+    env.update({
+        "PATH": os.pathsep.join([str(TOOLS), str(PLUGINS), venv_bin, env.get("PATH", "")]),
+        "PULUMI_HOME": str(local / "pulumi-home"),
+        "PULUMI_BACKEND_URL": f"file://{local / 'backend'}",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_PYTHON_CMD": sys.executable,
+        "ARM_SUBSCRIPTION_ID": SUBSCRIPTION,
+        "ARM_TENANT_ID": TENANT,
+        **cloud_env,
+    })
+    env.setdefault("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
+    (local / "backend").mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def option_value(args: list[str], *names: str) -> Optional[str]:
+    """The value of the first of `names` in `args` (`--stack dev` or `--stack=dev`)."""
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(name + "="):
+                return arg[len(name) + 1:]
+    return None
+
+
+def verb_of(args: list[str]) -> Optional[str]:
+    skip_next = False
+    for arg in args:
+        if skip_next:
+            skip_next = False
+            continue
+        if arg in ("-C", "--cwd", "-s", "--stack"):
+            skip_next = True
+            continue
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def project_dir_of(args: list[str]) -> Path:
+    return Path(option_value(args, "-C", "--cwd") or os.getcwd()).resolve()
+
+
+def stack_accounts(project_dir: Path, stack: Optional[str]) -> list[str]:
+    """Storage accounts the stack uploads repository files to (Azurite serves them); [] when it cannot tell."""
+    spec = stack_spec(project_dir, stack)
+    if spec is None:
+        return []
+    from .azurite import accounts_for
+
+    return accounts_for(spec, SUBSCRIPTION)
+
+
+def stack_spec(project_dir: Path, stack: Optional[str]):
+    """The validated config of an aib-images stack, or None (another project, no stack named, or bad config: the
+    program reports that itself, with paths)."""
+    if not stack:
+        return None
+    from ..program import stack_config
+    from ..spec import SpecError
+    from ..spec.stack import PROJECT, config_from_stack_file, parse_stack_config
+
+    try:
+        project, config, path = stack_config(project_dir, stack)
+        if project != PROJECT or not path.exists():
+            return None
+        return parse_stack_config(config_from_stack_file({"config": config}), source=str(path),
+                                  project_dir=project_dir)
+    except (SpecError, OSError, ValueError):
+        return None
+
+
+def seed_existing(project_dir: Path, stack: Optional[str], env: Mapping[str, str]) -> list[str]:
+    """Put into the cloud what the stack says already exists (subnets, source images, identities, galleries)."""
+    spec = stack_spec(project_dir, stack)
+    if spec is None:
+        return []
+    from .azure_native import arm_client
+    from .existing import seed
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return seed(spec, arm_client(SUBSCRIPTION))
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def ensure_stack(pulumi: str, stack: str, project_dir: Path, env: Mapping[str, str]) -> None:
+    """Create `stack` in the local backend when it does not exist (a first `pulumi stack init`)."""
+    found = subprocess.run([pulumi, "stack", "select", stack, "--non-interactive"], cwd=project_dir, env=dict(env),
+                           capture_output=True, text=True)
+    if found.returncode == 0:
+        return
+    made = subprocess.run([pulumi, "stack", "init", stack, "--non-interactive"], cwd=project_dir, env=dict(env),
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        raise LocalEngineError(f"pulumi stack init {stack}: {made.stderr.strip() or made.stdout.strip()}")
+    print(f"Created stack '{stack}' in the local backend ({env['PULUMI_BACKEND_URL']})", file=sys.stderr)
+
+
+def cloud_environment(project_dir: Path, stack: Optional[str], local: Path = LOCAL) -> dict[str, str]:
+    """The cloud's variables: the caller's own emulator when `AIB_ARM_ENDPOINT` is set, else the background one."""
+    if os.environ.get("AIB_ARM_ENDPOINT"):
+        return {k: v for k, v in os.environ.items() if k.startswith("AIB_")}
+    return LocalCloud(local / "cloud").ensure(stack_accounts(project_dir, stack)).env()
+
+
+def run(args: list[str], *, local: Path = LOCAL) -> int:
+    """Run `pulumi ARGS` against the local cloud; return its exit status."""
+    project_dir = project_dir_of(args)
+    stack = option_value(args, "-s", "--stack")
+    verb = verb_of(args)
+    pulumi = pulumi_executable()
+    env = cli_environment(cloud_environment(project_dir, stack, local), local=local)
+    if stack and verb not in (None, "stack", "login", "logout", "version", "plugin", "about", "whoami"):
+        ensure_stack(pulumi, stack, project_dir, env)
+    server = None
+    if verb in PROGRAM_VERBS:
+        from . import language_host
+
+        seed_existing(project_dir, stack, env)
+        server, address = language_host.start(sys.executable, TOOLS / "pulumi-language-python-exec")
+        args = [*args, f"--client={address}"]
+    try:
+        return _run_cli([pulumi, *args], cwd=project_dir, env=env)
+    finally:
+        if server is not None:
+            server.stop(grace=None)
+
+
+def _run_cli(command: list[str], *, cwd: Path, env: Mapping[str, str]) -> int:
+    """Run the CLI in the foreground; Ctrl-C goes to it (Pulumi stops its operations cleanly), not to us."""
+    process = subprocess.Popen(command, cwd=cwd, env=dict(env))
+    previous = signal.signal(signal.SIGINT, lambda *_: process.send_signal(signal.SIGINT))
+    try:
+        return process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def main(argv: Optional[Iterable[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(args)
+    except LocalEngineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

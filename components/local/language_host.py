@@ -1,0 +1,84 @@
+"""The Python language host of local runs, served to the CLI through `--client`.
+
+The Pulumi CLI is built here from the Go module proxy, but its Python language host
+(`github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3`) is not served by the proxy, so it cannot be
+built. The CLI's `--client=<address>` option (what the Automation API uses for inline programs) lets a process of our
+own serve the `LanguageRuntime` instead. This one does what the Go host does for a `Run`: it starts a fresh process of
+the venv's Python on the SDK's own `pulumi-language-python-exec` script (the one the Go host runs), in the program's
+folder, with the stack config in `PULUMI_CONFIG`, and reports how it ended. The program therefore runs exactly as under
+`pulumi up` anywhere: its own process, its folder as working directory, dynamic providers in their own host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent import futures
+from pathlib import Path
+from typing import Optional
+
+import grpc
+from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+
+USER_ACTIONABLE_EXIT = 32
+"""pulumi-language-python-exec exits with this after it has reported the error to the engine itself."""
+
+
+class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
+    def __init__(self, python: str, exec_script: Path) -> None:
+        self.python = python
+        self.exec_script = exec_script
+
+    def GetPluginInfo(self, request, context):
+        from importlib.metadata import version
+
+        return plugin_pb2.PluginInfo(version=version("pulumi"))
+
+    def GetRequiredPlugins(self, request, context):
+        return language_pb2.GetRequiredPluginsResponse()
+
+    def GetRequiredPackages(self, request, context):
+        return language_pb2.GetRequiredPackagesResponse()
+
+    def About(self, request, context):
+        return language_pb2.AboutResponse(executable=self.python, version=sys.version.split()[0])
+
+    def Run(self, request, context):
+        process = subprocess.run(self.command(request), env=self.environment(request), cwd=request.pwd or None,
+                                 check=False)
+        if process.returncode == 0:
+            return language_pb2.RunResponse()
+        if process.returncode == USER_ACTIONABLE_EXIT:
+            return language_pb2.RunResponse(bail=True)
+        return language_pb2.RunResponse(error=f"Program exited with non-zero exit code: {process.returncode}")
+
+    def command(self, request) -> list[str]:
+        program = request.info.program_directory or request.program or "."
+        return [self.python, "-u", str(self.exec_script),
+                "--project", request.project, "--stack", request.stack,
+                "--root_directory", request.info.root_directory or request.pwd,
+                "--parallel", str(request.parallel or 1), "--dry_run", "true" if request.dryRun else "false",
+                "--pwd", request.pwd, "--monitor", request.monitor_address,
+                "--engine", request.args[0] if request.args else "",
+                "--organization", request.organization or "organization", program]
+
+    @staticmethod
+    def environment(request) -> dict[str, str]:
+        return {**os.environ, "PULUMI_CONFIG": json.dumps(dict(request.config)),
+                "PULUMI_CONFIG_SECRET_KEYS": json.dumps(list(request.configSecretKeys))}
+
+
+def start(python: str, exec_script: Path) -> tuple[grpc.Server, str]:
+    """Serve the host on a free loopback port; returns the server and its address for `--client`."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(PythonLanguageHost(python, exec_script), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, f"127.0.0.1:{port}"
+
+
+def stop(server: Optional[grpc.Server]) -> None:
+    if server is not None:
+        server.stop(grace=None)
