@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: run a stack against the local ARM emulator (no Azure account).
-#   bash scripts/local.sh            # the dev stack
+# The main job on the embedded default: `pulumi up` of a stack on the local ARM emulator (no Azure account), with
+# Pulumi's own progress, then the stack outputs. Successive runs update the same local cloud and backend (.local/).
+#   bash scripts/local.sh                  # the dev stack
 #   bash scripts/local.sh --stack prod --json
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$root/scripts/bootstrap.sh"
-cd "$root"
-if [ "$#" -eq 0 ]; then set -- --stack dev; fi
-exec "$root/.venv/bin/python" -m components local "$@"
+stack=dev
+json=()
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --stack|-s) stack="$2"; shift 2 ;;
+    --json) json=(--json); shift ;;
+    *) echo "usage: bash scripts/local.sh [--stack NAME] [--json]" >&2; exit 2 ;;
+  esac
+done
+bash "$root/scripts/pulumi.sh" up --stack "$stack" --yes
+bash "$root/scripts/pulumi.sh" stack output --stack "$stack" "${json[@]}"
