@@ -8,11 +8,14 @@ the missing-principal error, not this delay. So the template depends on `RoleSet
 starts the wait again; an unchanged stack waits for nothing). No check can tell from outside when the
 identity itself sees the role, so this is a bounded wait; the build provider still retries "Not
 authorized" at run time.
+
+The wait happens in `create`, on one of the provider host's four threads, and never exceeds `seconds` (it counts from
+`createdOn`, so waits queued behind each other do not add up); `diff` only compares ids and never waits. At preview a
+replaced assignment's id is unknown, which `diff` answers with a replacement (a new wait).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 import uuid
@@ -20,6 +23,9 @@ from typing import Any, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
+
+from .build_run.inputs import is_unknown
+from .lifecycle.plan import parse_time
 
 DEFAULT_SECONDS = 90.0
 """RBAC changes for service principals usually reach Image Builder within a minute or two."""
@@ -43,12 +49,9 @@ def remaining_seconds(created_on: Sequence[Optional[str]], seconds: float, now: 
 
 
 def _timestamp(value: Optional[str]) -> Optional[float]:
-    if not value:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    """ARM's `createdOn` in seconds; `parse_time` copes with its 7 fractional digits on every supported Python."""
+    parsed = parse_time(value)
+    return parsed.timestamp() if parsed is not None else None
 
 
 class RoleSettleProvider(ResourceProvider):
@@ -60,7 +63,9 @@ class RoleSettleProvider(ResourceProvider):
         return CreateResult(str(uuid.uuid4()), {**props, "waited_seconds": round(wait, 1)})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = sorted(olds.get("assignment_ids") or []) != sorted(news.get("assignment_ids") or [])
+        # At preview a replaced assignment's id is unknown: that is a new assignment, hence a new wait.
+        new_ids = news.get("assignment_ids")
+        changed = is_unknown(new_ids) or sorted(olds.get("assignment_ids") or []) != sorted(new_ids or [])
         return DiffResult(changes=changed, replaces=["assignment_ids"] if changed else [],
                           delete_before_replace=False)
 

@@ -3,8 +3,14 @@
 Why not azure-native's `storage.Blob`: it uploads with the account's shared keys (it calls listKeys), and the
 storage account the pipeline creates has shared-key access off, which makes that upload fail with
 KeyBasedAuthenticationNotPermitted (pulumi/pulumi-azure-native#2015, #2948). This provider uploads with Microsoft Entra
-ID instead (`DefaultAzureCredential`, the deployer's identity, which the pipeline grants Storage Blob Data Contributor
-on the container), retrying while that role assignment propagates.
+ID instead (the `components.credentials` chain, the deployer's identity, which the pipeline grants Storage Blob Data
+Contributor on the container), retrying while that role assignment propagates.
+
+The retry is bounded (`DEFAULT_AUTH_RETRY_SECONDS`, 5 minutes, or the `auth_retry_seconds` input) because `create`
+holds one of the provider host's four threads, which every dynamic call of the stack shares: the blobs of one container
+wait for the same assignment at the same time, so their waits overlap instead of adding up, and a `pulumi up` after a
+slower propagation finds the role in place and uploads at once. `read` (refresh) is one quick HEAD: a blob deleted or
+changed outside Pulumi is dropped, so the next `up` uploads it again.
 
 The blob name carries the content hash, so the blob never changes in place: a different file is a different blob
 (replace), and `create` refuses a file whose content no longer matches the hash the program computed. The class
@@ -29,8 +35,11 @@ ENV_BLOB_ENDPOINT = "AIB_BLOB_ENDPOINT"
 ENV_BLOB_ACCOUNT_KEY = "AIB_BLOB_ACCOUNT_KEY"
 REPLACE_KEYS = ("account_name", "container_name", "blob_name", "sha256")
 REQUIRED = ("account_name", "container_name", "blob_name", "sha256", "source_path")
-DEFAULT_AUTH_RETRY_SECONDS = 600.0
-"""A new role assignment takes up to ~10 minutes to apply to the data plane."""
+DEFAULT_AUTH_RETRY_SECONDS = 300.0
+"""Usually enough for a new role assignment to reach the data plane (it can take up to ~10 minutes: see the module)."""
+AUTH_RETRY_INTERVAL_SECONDS = 10.0
+#: HTTP settings for `read`, which the engine waits on: one quick retry, short timeouts.
+QUICK_SETTINGS: dict[str, Any] = {"retry_total": 1, "connection_timeout": 10, "read_timeout": 20}
 
 
 def account_url(account_name: str, endpoint: Optional[str] = None) -> str:
@@ -41,17 +50,18 @@ def account_url(account_name: str, endpoint: Optional[str] = None) -> str:
     return f"https://{account_name}.blob.core.windows.net"
 
 
-def _client(props: dict[str, Any]):
+def _client(props: dict[str, Any], **options: Any):
     from azure.storage.blob import BlobServiceClient
 
     key = os.environ.get(ENV_BLOB_ACCOUNT_KEY)
     if key:
         credential: Any = {"account_name": props["account_name"], "account_key": key}
     else:
-        from azure.identity import DefaultAzureCredential
+        from .credentials import azure_credential
 
-        credential = DefaultAzureCredential()
-    service = BlobServiceClient(account_url(props["account_name"], props.get("blob_endpoint")), credential=credential)
+        credential = azure_credential()
+    service = BlobServiceClient(account_url(props["account_name"], props.get("blob_endpoint")), credential=credential,
+                                **options)
     return service.get_blob_client(props["container_name"], props["blob_name"])
 
 
@@ -67,6 +77,14 @@ def _content(props: dict[str, Any]) -> bytes:
         raise ValueError(f"{props.get('project_path') or path}: the file changed while deploying (sha256 {digest}, "
                          f"expected {props['sha256']}); run again")
     return data
+
+
+def _not_authorized_yet(props: dict[str, Any]) -> str:
+    return (f"Upload of {props.get('project_path') or props['blob_name']} to container '{props['container_name']}' "
+            f"of storage account '{props['account_name']}' is still refused (403) after "
+            f"{float(props.get('auth_retry_seconds') or DEFAULT_AUTH_RETRY_SECONDS):g}s: the deployer's Storage Blob "
+            f"Data Contributor assignment has not reached the data plane yet (it can take up to 10 minutes). Run "
+            f"`pulumi up` again in a few minutes.")
 
 
 class ScriptBlobProvider(ResourceProvider):
@@ -97,14 +115,26 @@ class ScriptBlobProvider(ResourceProvider):
                 break
             except HttpResponseError as exc:
                 # 403 right after the role assignment: RBAC has not reached the data plane yet.
-                if exc.status_code != 403 or time.monotonic() > deadline:
+                if exc.status_code != 403:
                     raise
-                time.sleep(10)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError(_not_authorized_yet(props)) from None
+                time.sleep(min(AUTH_RETRY_INTERVAL_SECONDS, left))
         # The URL the template names (the public form, also in the local run, where the emulator maps it to Azurite).
         url = f"https://{props['account_name']}.blob.core.windows.net/{props['container_name']}/{quote(props['blob_name'])}"
         return CreateResult(url, {**props, "url": url, "size": len(data)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh: gone when the blob was deleted, or rewritten with another size, outside Pulumi."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            size = _client(props, **QUICK_SETTINGS).get_blob_properties().size
+        except ResourceNotFoundError:
+            return ReadResult("", {})
+        if props.get("size") is not None and size != props["size"]:
+            return ReadResult("", {})
         return ReadResult(id_, props)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

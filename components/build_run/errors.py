@@ -14,6 +14,11 @@ from typing import Iterable, Optional
 #: The service's text when the template identity's role assignments have not reached AIB yet (or are missing).
 AUTH_TEXT = "Not authorized to access the resource"
 
+#: What the next ``pulumi up`` does after a run that ended without success (``ImageBuildStartProvider.diff`` makes it
+#: true: it sees the template's last run ended so and replaces the start, which starts a new run).
+REBUILD_HINT = ("Run `pulumi up` again: it sees that this run ended {state} and starts a new build of the same "
+                "template (fix the cause first if it was not transient).")
+
 _LOG_URL = re.compile(r"https://\S+?/customization\.log")
 
 
@@ -39,7 +44,8 @@ def log_location_hint(staging_resource_group: Optional[str]) -> str:
 
 
 def failure_text(template: str, resource_group: str, phase: Optional[str], elapsed: str, message: str,
-                 log_location: str, log_tail: Optional[Iterable[str]], log_problem: Optional[str]) -> str:
+                 log_location: str, log_tail: Optional[Iterable[str]], log_problem: Optional[str],
+                 state: str = "Failed") -> str:
     lines = [
         f"Image build of template '{template}' (resource group '{resource_group}') failed "
         f"in phase {phase or 'unknown'} ({elapsed}).",
@@ -53,4 +59,5 @@ def failure_text(template: str, resource_group: str, phase: Optional[str], elaps
     elif log_problem:
         lines.append(f"(The build log could not be read with the deployment's credential: {log_problem}. "
                      f"Grant 'Storage Blob Data Reader' on the staging storage account to see it here.)")
+    lines.append(REBUILD_HINT.format(state=state))
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """The build resources' inputs: defaults, validation and the check/diff rules, as pure functions.
 
-The provider methods receive plain dicts (during preview with ``pulumi.runtime.rpc.UNKNOWN`` in place of values that
-are not known yet). This module turns them into a frozen :class:`BuildSettings` and decides what a change means: only a
+The provider methods receive plain dicts. During preview, values that are not known yet arrive in Check and Diff as
+``pulumi.output.Unknown`` objects (the provider host decodes the engine's sentinel string into them), anywhere in the
+inputs, also inside lists and dicts; :func:`is_unknown` recognises both forms and every dynamic provider of the project
+uses it. This module turns them into a frozen :class:`BuildSettings` and decides what a change means: only a
 different template (its name is content-hashed, so a new name is a new template) or a bumped ``rebuild_trigger`` asks
 for a new build; every other input is a setting of the provider and updates in place.
 """
@@ -16,7 +18,9 @@ from typing import Any, Mapping, Optional
 
 from pulumi.dynamic import CheckFailure
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, copied to keep this module import-light
+from components import naming
+from pulumi.output import Unknown
+from pulumi.runtime.rpc import UNKNOWN
 
 _NAME = re.compile(r"^[A-Za-z0-9-_.]{1,64}$")
 
@@ -101,11 +105,17 @@ class BuildSettings:
 
 
 def is_unknown(value: Any) -> bool:
-    """True for the preview sentinel, also when it hides inside a list."""
-    if value == UNKNOWN:
+    """True when a value not known until the update hides anywhere in ``value`` (lists and dict values included).
+
+    Inside the provider host it is a ``pulumi.output.Unknown``; callers that drive a provider directly may pass the
+    engine's sentinel string ``pulumi.runtime.rpc.UNKNOWN``.
+    """
+    if isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN):
         return True
     if isinstance(value, (list, tuple)):
         return any(is_unknown(v) for v in value)
+    if isinstance(value, Mapping):
+        return any(is_unknown(v) for v in value.values())
     return False
 
 
@@ -143,6 +153,17 @@ def validate(news: Mapping[str, Any]) -> list[CheckFailure]:
             fail("vhd_run_outputs", f"vhd_run_outputs: {stray!r} not among run_output_names {outputs!r} "
                                     f"(hint: list the runOutputName of each VHD distributor without a uri)")
     return failures
+
+
+def same_image(template_name: str, other: str) -> bool:
+    """Whether ``other`` is another template of the image ``template_name`` belongs to.
+
+    Template names are ``<image>-<content hash>`` (``components.naming.template_name``): the same image part with
+    another hash is the same image with other content, e.g. the template that replaced this one.
+    """
+    suffix = naming.HASH_CHARS + 1
+    return (other != template_name and len(other) == len(template_name) and len(template_name) > suffix
+            and other[:-suffix] == template_name[:-suffix] and template_name[-suffix] == other[-suffix] == "-")
 
 
 def adopt_succeeded_run(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:

@@ -5,6 +5,23 @@ this module path and these class names are part of the stack's state: renaming o
 and destroy of existing stacks. Instances carry no clients or credentials (only an optional progress sink, which is
 None when the engine runs them); each method builds its client from its inputs, because the methods run in the
 separate dynamic-provider process. See ``components/build_run/__init__.py`` for why start and wait are separate.
+
+Rules the engine's calls follow:
+
+- **A failed run is built again.** ``ImageBuildStart``'s diff reads the template once: when its last run ended without
+  success (Failed, Canceled, PartiallySucceeded), the start is replaced, so the next ``pulumi up`` starts a new run
+  (and its wait follows that run) rather than waiting on the failed one again. The wait's error message says so.
+- **VHD guard.** A VHD distributor without ``uri`` leaves its VHD in the template's staging storage account, which
+  Azure deletes with the template. Deleting an ``ImageBuild`` with such outputs (``vhd_run_outputs``) is refused,
+  unless ``allow_vhd_loss_on_delete``, only when it would lose the newest VHD: its run Succeeded, no newer run of the
+  same template superseded it, and no other template of the same image (same resource group, same name but for the
+  content hash: ``components.naming.template_name``) has a newer Succeeded run with a VHD under each of these
+  runOutputNames. So a template change (the old build is deleted at the end of ``up``, after the new one was built)
+  goes through, while ``pulumi destroy`` of the last build, or removing the image, is refused.
+- **Refresh.** ``read`` drops the resource (``ReadResult("", {})``) when the template is gone or has never run, so the
+  next ``up`` recreates the template and builds it.
+- **Host threads.** The host serves every call on four threads: check, diff and read make at most one quick ARM read
+  (``arm_client.QUICK_SETTINGS``, no sleeps); only create and delete wait, each up to its own deadline.
 """
 
 from __future__ import annotations
@@ -55,19 +72,33 @@ class _Provider(ResourceProvider):
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        # Refresh keeps the recorded build: a later run of the same template is not this resource's business.
+        """Refresh: the build is gone when its template is, or when the template has never run (it was deleted and
+        made again outside Pulumi); the engine then drops the resource and the next ``up`` builds again. A later run
+        of the same template is not this resource's business. One quick read: ``read`` holds a host thread."""
+        settings = BuildSettings.from_props(props)
+        try:
+            with self._session(settings, quick=True) as session:
+                status = session.status_once()
+        except TemplateNotFound:
+            return ReadResult("", {})
+        except BuildError as err:
+            raise self._fail(settings, err) from None
+        if status.run_state is None:
+            return ReadResult("", {})
         return ReadResult(id_, props)
 
     @contextlib.contextmanager
-    def _session(self, settings: BuildSettings) -> Iterator[BuildSession]:
-        """A session with a fresh client, closed afterwards (an open keep-alive pool would outlive the call)."""
+    def _session(self, settings: BuildSettings, *, quick: bool = False) -> Iterator[BuildSession]:
+        """A session with a fresh client, closed afterwards (an open keep-alive pool would outlive the call).
+
+        ``quick``: for check, diff and read, which the engine waits on: few HTTP retries, short timeouts."""
         from components import arm_client
 
         credential = arm_client.arm_credential(settings.arm_endpoint)
         poll = arm_client.resolve_poll_seconds(settings.poll_seconds)
         client = arm_client.image_builder_client(settings.subscription_id, api_version=settings.api_version,
                                                  endpoint=settings.arm_endpoint, credential=credential,
-                                                 poll_seconds=poll)
+                                                 poll_seconds=poll, **(arm_client.QUICK_SETTINGS if quick else {}))
 
         def read_log(url: str) -> list[str]:
             return arm_client.read_blob_tail(url, endpoint=settings.arm_endpoint, credential=credential)
@@ -99,6 +130,29 @@ class ImageBuildStartProvider(_Provider):
         checked = dict(result.inputs)
         checked["adopt_succeeded_run"] = inputs.adopt_succeeded_run(olds, news)
         return CheckResult(checked, result.failures)
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Besides the input rules: when the template's last run ended without success (the wait reported it), the
+        start is replaced, so this ``up`` starts a new run instead of waiting on the failed one again."""
+        result = super().diff(id_, olds, news)
+        if result.replaces or not olds.get("run_started_at") or self._last_run_succeeded_or_unknown(olds):
+            return result
+        return DiffResult(changes=True, replaces=["run_started_at"], delete_before_replace=False)
+
+    def _last_run_succeeded_or_unknown(self, olds: Mapping[str, Any]) -> bool:
+        """False only when one quick read shows the template's last run ended without success."""
+        settings = BuildSettings.from_props(olds)
+        try:
+            with self._session(settings, quick=True) as session:
+                status = session.status_once()
+        except BuildError as err:  # not found or unreadable: the input rules decide, create will tell
+            Progress(settings.image_template_name, self.progress)(f"could not read the last run: {err}")
+            return True
+        if status.ended_without_success:
+            Progress(settings.image_template_name, self.progress)(
+                f"the last build ended {status.run_state}: starting a new one")
+            return False
+        return True
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         settings = BuildSettings.from_props(props)
@@ -174,16 +228,28 @@ class ImageBuildProvider(_Provider):
         ours = props.get("start_time") or props.get("run_started_at") or None
         try:
             with self._session(settings) as session:
-                status = session.status()
-                superseded = bool(ours and status.started_at and status.started_at != ours)
-                if settings.vhd_run_outputs and not settings.allow_vhd_loss_on_delete and not superseded \
-                        and status.run_state == SUCCEEDED:
+                if self._loses_last_vhd(settings, session, ours):
                     raise BuildError(_vhd_refusal(settings, props.get("run_outputs") or {}))
                 session.cancel_and_wait(only_run=ours)
         except TemplateNotFound:
             return  # the template (and its staging account) is gone already
         except BuildError as err:
             raise self._fail(settings, err) from None
+
+
+    @staticmethod
+    def _loses_last_vhd(settings: BuildSettings, session: BuildSession, ours: Optional[str]) -> bool:
+        """The VHD rule of the module docstring: True only when deleting this build loses the newest VHD."""
+        if not settings.vhd_run_outputs or settings.allow_vhd_loss_on_delete:
+            return False
+        status = session.status()
+        if status.run_state != SUCCEEDED or (ours and status.started_at and status.started_at != ours):
+            return False  # no VHD was made, or a newer run of this template superseded ours
+        successor = session.newer_build_with(settings.vhd_run_outputs, ours or status.started_at)
+        if successor:
+            session.progress(f"VHD run output(s) {list(settings.vhd_run_outputs)} superseded by the newer build of "
+                             f"template '{successor}'; deleting")
+        return successor is None
 
 
 def _vhd_refusal(settings: BuildSettings, run_outputs: Mapping[str, Any]) -> str:

@@ -39,7 +39,8 @@ class BuildArgs:
     """``runOutputName`` of every distributor; each must exist after the build. Default ``[]`` (no check)."""
     vhd_run_outputs: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None
     """runOutputNames of VHD distributors without a ``uri`` (the VHD lives only in the staging storage account and
-    dies with the template). Deleting the build is refused while these exist. Default ``[]``."""
+    dies with the template). Deleting the build is refused when it would lose the newest of these VHDs (not when a newer
+    template of the same image has built them again; see ``provider.py``). Default ``[]``."""
     allow_vhd_loss_on_delete: Optional[pulumi.Input[bool]] = None
     """Accept losing the ``vhd_run_outputs`` VHDs on delete. Default False."""
     arm_endpoint: Optional[pulumi.Input[str]] = None

@@ -18,7 +18,9 @@ from typing import Any, Callable, Optional
 from azure.core.exceptions import (HttpResponseError, ResourceNotFoundError, ServiceRequestError,
                                    ServiceResponseError)
 
-from .errors import AUTH_TEXT, BuildError, TemplateNotFound, failure_text, log_location_hint, log_url_from_message
+from .errors import (AUTH_TEXT, REBUILD_HINT, BuildError, TemplateNotFound, failure_text, log_location_hint,
+                     log_url_from_message)
+from . import inputs
 from .inputs import BuildSettings
 from .progress import Progress, format_elapsed
 
@@ -66,6 +68,12 @@ class RunStatus:
     def active(self) -> bool:
         return self.run_state in ACTIVE
 
+    @property
+    def ended_without_success(self) -> bool:
+        """Failed, Canceled, PartiallySucceeded (or any other end but Succeeded): the wait reported a failure, and
+        the next ``pulumi up`` starts a new run."""
+        return self.run_state is not None and not self.active and self.run_state != SUCCEEDED
+
 
 def _iso(value: Any) -> str:
     if isinstance(value, dt.datetime):
@@ -83,12 +91,35 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class _ArmUnavailable(BuildError):
+    """A template read failed in a way that waiting may cure (throttling, 5xx, a dropped connection)."""
+
+
+def _started_after(status: RunStatus, started_at: str) -> bool:
+    """Whether ``status``'s run started after the run whose :attr:`RunStatus.started_at` was ``started_at``."""
+    if not isinstance(status.start_time, dt.datetime) or not started_at:
+        return False
+    start = status.start_time if status.start_time.tzinfo else status.start_time.replace(tzinfo=dt.timezone.utc)
+    return start > dt.datetime.fromisoformat(started_at)
+
+
+def _run_status(template: Any) -> RunStatus:
+    props = template.properties
+    last = getattr(props, "last_run_status", None) if props is not None else None
+    staging = getattr(props, "exact_staging_resource_group", None) if props is not None else None
+    if last is None:
+        return RunStatus(None, None, "", None, None, staging)
+    return RunStatus(_enum(last.run_state), _enum(last.run_sub_state), last.message or "", last.start_time,
+                     last.end_time, staging)
+
+
 class BuildSession:
     """One template's build as seen through one client. Short-lived: made inside a provider method."""
 
     def __init__(self, settings: BuildSettings, client: Any, progress: Progress, *,
                  poll_seconds: float, read_log: Optional[Callable[[str], list[str]]] = None,
-                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], dt.datetime] = _utcnow) -> None:
+                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], dt.datetime] = _utcnow,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.s = settings
         self.templates = client.virtual_machine_image_templates
         self.progress = progress
@@ -96,32 +127,45 @@ class BuildSession:
         self.read_log = read_log
         self.sleep = sleep
         self.now = now
+        self.clock = clock
 
     # -- reading ---------------------------------------------------------------------------------------------
-    def status(self) -> RunStatus:
-        """The template's ``lastRunStatus``; outages that outlast the SDK's retries are waited out (bounded)."""
-        give_up = time.monotonic() + TRANSIENT_BUDGET_SECONDS
+    def status(self, *, until: Optional[float] = None) -> RunStatus:
+        """The template's ``lastRunStatus``; outages that outlast the SDK's retries are waited out, for at most
+        :data:`TRANSIENT_BUDGET_SECONDS` and never past ``until`` (a ``clock()`` reading: the caller's deadline)."""
+        give_up = self.clock() + TRANSIENT_BUDGET_SECONDS
+        if until is not None:
+            give_up = min(give_up, until)
         while True:
             try:
-                template = self.templates.get(self.s.resource_group_name, self.s.image_template_name)
-                break
-            except ResourceNotFoundError:
-                raise TemplateNotFound(f"Image template '{self.s.image_template_name}' was not found in resource group "
-                                 f"'{self.s.resource_group_name}' (subscription {self.s.subscription_id}); it must "
-                                 f"exist before its build can run.") from None
-            except (HttpResponseError, ServiceRequestError, ServiceResponseError) as err:
-                if not _is_transient(err) or time.monotonic() > give_up:
+                return self.status_once()
+            except _ArmUnavailable as err:
+                if self.clock() >= give_up:
                     raise BuildError(f"Could not read image template '{self.s.image_template_name}': "
-                                     f"{_text(err)}") from None
-                self.progress(f"ARM unavailable ({_text(err)[:80]}); retrying")
-                self.sleep(self.poll_seconds)
-        props = template.properties
-        last = getattr(props, "last_run_status", None) if props is not None else None
-        staging = getattr(props, "exact_staging_resource_group", None) if props is not None else None
-        if last is None:
-            return RunStatus(None, None, "", None, None, staging)
-        return RunStatus(_enum(last.run_state), _enum(last.run_sub_state), last.message or "", last.start_time,
-                         last.end_time, staging)
+                                     f"{err}") from None
+                self.progress(f"ARM unavailable ({str(err)[:80]}); retrying")
+                self._sleep_until(give_up, self.poll_seconds)
+
+    def status_once(self) -> RunStatus:
+        """One read of ``lastRunStatus``, no waiting (for check, diff and read, which hold a host thread).
+
+        Raises :class:`TemplateNotFound` when the template is gone, :class:`BuildError` for any other error (an
+        ``_ArmUnavailable`` subclass when waiting might help)."""
+        try:
+            template = self.templates.get(self.s.resource_group_name, self.s.image_template_name)
+        except ResourceNotFoundError:
+            raise TemplateNotFound(f"Image template '{self.s.image_template_name}' was not found in resource group "
+                                   f"'{self.s.resource_group_name}' (subscription {self.s.subscription_id}); it must "
+                                   f"exist before its build can run.") from None
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as err:
+            if _is_transient(err):
+                raise _ArmUnavailable(_text(err)) from None
+            raise BuildError(f"Could not read image template '{self.s.image_template_name}': {_text(err)}") from None
+        return _run_status(template)
+
+    def _sleep_until(self, until: float, seconds: float) -> None:
+        """Sleep ``seconds``, but never past ``until``: a wait stops at its deadline, not a poll interval later."""
+        self.sleep(max(0.0, min(seconds, until - self.clock())))
 
     def elapsed(self, status: RunStatus) -> float:
         if not isinstance(status.start_time, dt.datetime):
@@ -142,8 +186,8 @@ class BuildSession:
         """
         first = self.status()
         before = first.started_at
-        auth_until = time.monotonic() + self.s.auth_retry_seconds
-        transient_until = time.monotonic() + TRANSIENT_BUDGET_SECONDS
+        auth_until = self.clock() + self.s.auth_retry_seconds
+        transient_until = self.clock() + TRANSIENT_BUDGET_SECONDS
         status = first
         while True:
             if status.started_at != before and status.run_state is not None:
@@ -166,18 +210,18 @@ class BuildSession:
                     # "run/action is not allowed in ... run state: running": someone started it; re-read and adopt.
                     status = self._wait_for_new_run(before)
                     continue
-                if _is_auth(err) and time.monotonic() < auth_until:
+                if _is_auth(err) and self.clock() < auth_until:
                     self.progress("not authorized yet (role assignments still propagating); retrying the start")
-                    self.sleep(self._auth_backoff())
+                    self._sleep_until(auth_until, self._auth_backoff())
                     status = self.status()
                     continue
-                if _is_transient(err) and time.monotonic() < transient_until:
+                if _is_transient(err) and self.clock() < transient_until:
                     status = self._wait_for_new_run(before, short=True)
                     continue
                 raise BuildError(f"Could not start the build of image template '{self.s.image_template_name}' "
                                  f"(resource group '{self.s.resource_group_name}'): {_text(err)}") from None
             except (ServiceRequestError, ServiceResponseError) as err:
-                if time.monotonic() > transient_until:
+                if self.clock() > transient_until:
                     raise BuildError(f"Could not start the build of image template "
                                      f"'{self.s.image_template_name}': {_text(err)}") from None
                 # The POST may or may not have reached AIB: look before posting again.
@@ -191,13 +235,13 @@ class BuildSession:
 
     def _wait_for_new_run(self, before: str, *, short: bool = False) -> RunStatus:
         """Re-read until lastRunStatus shows a run other than ``before`` (or give up and return what is there)."""
-        until = time.monotonic() + (min(RUN_VISIBLE_SECONDS, 5 * self.poll_seconds) if short else RUN_VISIBLE_SECONDS)
+        until = self.clock() + (min(RUN_VISIBLE_SECONDS, 5 * self.poll_seconds) if short else RUN_VISIBLE_SECONDS)
         while True:
             status = self.status()
             if (status.started_at != before and status.run_state is not None) or status.run_state == "Running" \
-                    or time.monotonic() > until:
+                    or self.clock() > until:
                 return status
-            self.sleep(min(self.poll_seconds, 5))
+            self._sleep_until(until, min(self.poll_seconds, 5))
 
     def _auth_backoff(self) -> float:
         return max(self.poll_seconds, min(30.0, self.s.auth_retry_seconds / 10))
@@ -205,10 +249,13 @@ class BuildSession:
     # -- waiting ---------------------------------------------------------------------------------------------
     def wait(self, started_at: str) -> RunStatus:
         """Follow the run until it ends; return its Succeeded status or raise :class:`BuildError`."""
-        auth_until = time.monotonic() + self.s.auth_retry_seconds
+        auth_until = self.clock() + self.s.auth_retry_seconds
         last_label = None
+        deadline_at: Optional[float] = None  # on self.clock(), known once the run's start time is
         while True:
-            status = self.status()
+            status = self.status(until=deadline_at)
+            if deadline_at is None or status.start_time is not None:
+                deadline_at = self.clock() + self.s.deadline_seconds - self.elapsed(status)
             if status.run_state is None:
                 raise BuildError(f"Image template '{self.s.image_template_name}' has no build run to wait for "
                                  f"(expected the run started at {started_at or 'unknown'}).")
@@ -220,18 +267,17 @@ class BuildSession:
                 if label != last_label:
                     self.progress(label or status.run_state or "Running", self.elapsed(status))
                     last_label = label
-                remaining = self.s.deadline_seconds - self.elapsed(status)
-                if remaining <= 0:
+                if self.clock() >= deadline_at:
                     self._deadline_exceeded(status)
-                self.sleep(max(0.0, min(self._next_poll(status), remaining + 0.01)))
+                self._sleep_until(deadline_at, self._next_poll(status))
                 continue
             if status.run_state == SUCCEEDED:
                 self.progress("Succeeded", self.elapsed(status))
                 return status
             if status.run_state == "Failed" and AUTH_TEXT.lower() in status.message.lower() \
-                    and time.monotonic() < auth_until:
+                    and self.clock() < auth_until:
                 self.progress("build not authorized yet (role assignments still propagating); starting it again")
-                self.sleep(self._auth_backoff())
+                self._sleep_until(auth_until, self._auth_backoff())
                 status = self.start_or_adopt(adopt_succeeded=False)
                 started_at, last_label = status.started_at, None
                 continue
@@ -260,14 +306,15 @@ class BuildSession:
             f"'{self.s.resource_group_name}') exceeded the provider's deadline of {limit} (build timeout "
             f"{timeout:g} min + {self.s.deadline_margin_minutes:g} min margin) in phase {status.run_sub_state}; "
             f"the build was canceled (run state now {final.run_state}). Raise buildTimeoutInMinutes on the "
-            f"template (and build_timeout_minutes here) if builds legitimately take longer.")
+            f"template (and build_timeout_minutes here) if builds legitimately take longer. "
+            + REBUILD_HINT.format(state="Canceled"))
 
     def _failure(self, status: RunStatus) -> str:
         if status.run_state == "Canceled":
             return (f"Image build of template '{self.s.image_template_name}' (resource group "
                     f"'{self.s.resource_group_name}') was canceled in phase {status.run_sub_state or 'unknown'} "
                     f"({format_elapsed(self.elapsed(status))}) by someone else: {status.message or 'no message'}. "
-                    f"Run `pulumi up` again to build it.")
+                    + REBUILD_HINT.format(state="Canceled"))
         url = log_url_from_message(status.message)
         location = url or log_location_hint(status.staging_resource_group)
         tail, problem = None, None
@@ -280,7 +327,8 @@ class BuildSession:
             status = dataclasses.replace(status, message=f"only some distribution targets succeeded "
                                                          f"(PartiallySucceeded). {status.message}")
         return failure_text(self.s.image_template_name, self.s.resource_group_name, status.run_sub_state,
-                            format_elapsed(self.elapsed(status)), status.message, location, tail, problem)
+                            format_elapsed(self.elapsed(status)), status.message, location, tail, problem,
+                            state=status.run_state or "Failed")
 
     # -- canceling -------------------------------------------------------------------------------------------
     def cancel_and_wait(self, *, only_run: Optional[str] = None) -> RunStatus:
@@ -302,15 +350,15 @@ class BuildSession:
         return self._wait_while_canceling(retry_cancel=True)
 
     def _wait_while_canceling(self, *, retry_cancel: bool = False) -> RunStatus:
-        until = time.monotonic() + self.s.cancel_timeout_seconds
+        until = self.clock() + self.s.cancel_timeout_seconds
         reposted = False
         while True:
-            status = self.status()
+            status = self.status(until=until)
             if not status.active:
                 if status.run_state == "Canceled":
                     self.progress("Canceled", self.elapsed(status))
                 return status
-            if time.monotonic() > until:
+            if self.clock() > until:
                 raise BuildError(f"The build of image template '{self.s.image_template_name}' is still "
                                  f"{status.run_state} after {self.s.cancel_timeout_seconds:g}s of waiting for the "
                                  f"cancel to finish; try again later (the template cannot be deleted until then).")
@@ -322,20 +370,39 @@ class BuildSession:
                                                 polling=False)
                 except (HttpResponseError, ServiceRequestError, ServiceResponseError):
                     pass
-            self.sleep(self.poll_seconds)
+            self._sleep_until(until, self.poll_seconds)
+
+    # -- other templates of the same image ---------------------------------------------------------------------
+    def newer_build_with(self, run_output_names: tuple[str, ...], after: str) -> Optional[str]:
+        """The name of another template of the same image (see :func:`inputs.same_image`) in this resource group
+        whose last run Succeeded, started after ``after`` and produced every one of ``run_output_names`` with an
+        artifact URI; None when there is none. One list call plus one run-outputs call per candidate, no waiting."""
+        for template in self.templates.list_by_resource_group(self.s.resource_group_name):
+            status = _run_status(template)
+            if not inputs.same_image(self.s.image_template_name, template.name) or status.run_state != SUCCEEDED \
+                    or not _started_after(status, after):
+                continue
+            produced = self._run_outputs_of(template.name)
+            if all((produced.get(n) or {}).get("artifact_uri") for n in run_output_names):
+                return template.name
+        return None
 
     # -- outputs ---------------------------------------------------------------------------------------------
     def run_outputs(self) -> dict[str, dict[str, Optional[str]]]:
         """``runOutputName -> {artifact_id, artifact_uri}`` for every run output of the template."""
+        outputs = self._run_outputs_of(self.s.image_template_name)
+        missing = [n for n in self.s.run_output_names if n not in outputs]
+        if missing:
+            raise BuildError(f"The build of image template '{self.s.image_template_name}' succeeded but run "
+                             f"outputs {missing} are missing (found {sorted(outputs)}).")
+        return outputs
+
+    def _run_outputs_of(self, template_name: str) -> dict[str, dict[str, Optional[str]]]:
         outputs: dict[str, dict[str, Optional[str]]] = {}
-        for item in self.templates.list_run_outputs(self.s.resource_group_name, self.s.image_template_name):
+        for item in self.templates.list_run_outputs(self.s.resource_group_name, template_name):
             props = item.properties
             outputs[item.name] = {
                 "artifact_id": getattr(props, "artifact_id", None) if props is not None else None,
                 "artifact_uri": getattr(props, "artifact_uri", None) if props is not None else None,
             }
-        missing = [n for n in self.s.run_output_names if n not in outputs]
-        if missing:
-            raise BuildError(f"The build of image template '{self.s.image_template_name}' succeeded but run "
-                             f"outputs {missing} are missing (found {sorted(outputs)}).")
         return outputs

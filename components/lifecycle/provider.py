@@ -20,10 +20,10 @@ from typing import Any, Mapping, Optional
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, \
     UpdateResult
 
-from .gallery import Definition, delete_version, get_version, list_versions, set_publishing, split_version_id
-from .plan import Plan, Retention, Version, plan_retention, promotion_target
+from components.build_run.inputs import is_unknown
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN
+from .gallery import Definition, delete_version, get_version, list_versions, set_publishing, split_version_id
+from .plan import Plan, Retention, Version, plan_retention, promotion_target, version_key
 
 #: Inputs, each a reason to run the policy again when it changes.
 INPUTS = ("image_definition_id", "retention", "promotion_mode", "promote_version_id", "just_built_version_id",
@@ -41,20 +41,20 @@ class LifecycleError(RuntimeError):
 
 
 def validate(news: Mapping[str, Any]) -> list[CheckFailure]:
-    """Every problem with the inputs at once; values unknown at preview are skipped."""
+    """Every problem with the inputs at once; values unknown at preview (also inside `retention`) are skipped."""
     failures: list[CheckFailure] = []
     definition = news.get("image_definition_id")
-    if definition != UNKNOWN and not (isinstance(definition, str) and _DEFINITION_ID.match(definition)):
+    if not is_unknown(definition) and not (isinstance(definition, str) and _DEFINITION_ID.match(definition)):
         failures.append(CheckFailure("image_definition_id", f"image_definition_id: must be a gallery image definition "
                                                             f"id, but {definition!r} was provided"))
     retention = news.get("retention")
-    if retention is not None and retention != UNKNOWN:
+    if retention is not None and not is_unknown(retention):
         keep = retention.get("keep_latest") if isinstance(retention, Mapping) else None
         if isinstance(keep, bool) or not isinstance(keep, (int, float)) or keep < 1:
             failures.append(CheckFailure("retention", f"retention.keep_latest: must be at least 1, but {keep!r} was "
                                                       f"provided"))
     mode = news.get("promotion_mode")
-    if mode not in (None, UNKNOWN, *MODES):
+    if not is_unknown(mode) and mode not in (None, *MODES):
         failures.append(CheckFailure("promotion_mode", f"promotion_mode: must be one of {list(MODES)}, but {mode!r} "
                                                        f"was provided"))
     return failures
@@ -70,7 +70,7 @@ class ImageVersionLifecycleProvider(ResourceProvider):
         return CheckResult(news, validate(news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in INPUTS if olds.get(k) != news.get(k)]
+        changed = [k for k in INPUTS if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -80,7 +80,18 @@ class ImageVersionLifecycleProvider(ResourceProvider):
         return UpdateResult(run(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, props)
+        """Refresh: ``kept``/``excluded``/``end_of_life`` as the gallery holds them now (versions deleted or re-included
+        outside Pulumi show), or gone with the image definition. Quick calls only: ``read`` holds a host thread."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        definition = Definition.parse(str(props["image_definition_id"]))
+        with _client(props, definition, quick=True) as client:
+            try:
+                client.gallery_images.get(*definition.args())
+                versions = list_versions(client, definition)
+            except ResourceNotFoundError:
+                return ReadResult("", {})
+        return ReadResult(id_, {**props, **observed(versions)})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         # The versions stay: dropping the policy must not delete or change anything in the gallery.
@@ -90,8 +101,6 @@ class ImageVersionLifecycleProvider(ResourceProvider):
 def run(props: Mapping[str, Any], *, now: Optional[dt.datetime] = None) -> dict[str, Any]:
     """Run the policy `props` describe against Azure (or only report it when ``dry_run``); the resource's outputs."""
     from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-
-    from components import arm_client
 
     now = now or dt.datetime.now(dt.timezone.utc)
     definition = Definition.parse(str(props["image_definition_id"]))
@@ -103,10 +112,7 @@ def run(props: Mapping[str, Any], *, now: Optional[dt.datetime] = None) -> dict[
     notes: list[str] = [why] if mode else []
     promoted: list[str] = []
     plan = Plan()
-    client = arm_client.compute_client(definition.subscription_id, api_version=props.get("api_version") or None,
-                                       endpoint=props.get("arm_endpoint") or None,
-                                       poll_seconds=props.get("poll_seconds"))
-    with client:
+    with _client(props, definition) as client:
         if target:
             target_definition, name = split_version_id(target)
             try:
@@ -143,6 +149,24 @@ def run(props: Mapping[str, Any], *, now: Optional[dt.datetime] = None) -> dict[
     )
     _report(definition, outs, dry_run)
     return outs
+
+
+def observed(versions: list[Version]) -> dict[str, Any]:
+    """The outputs that describe the gallery as it is: versions in and out of ``latest``, newest first."""
+    newest_first = sorted(versions, key=version_key, reverse=True)
+    excluded = [v for v in newest_first if v.exclude_from_latest]
+    return {"kept": [v.name for v in newest_first if not v.exclude_from_latest],
+            "excluded": [v.name for v in excluded],
+            "end_of_life": {v.name: v.end_of_life.isoformat() for v in excluded if v.end_of_life is not None}}
+
+
+def _client(props: Mapping[str, Any], definition: Definition, *, quick: bool = False) -> Any:
+    """A ComputeManagementClient for the definition's subscription (``quick``: ``arm_client.QUICK_SETTINGS``)."""
+    from components import arm_client
+
+    return arm_client.compute_client(definition.subscription_id, api_version=props.get("api_version") or None,
+                                     endpoint=props.get("arm_endpoint") or None, poll_seconds=props.get("poll_seconds"),
+                                     **(arm_client.QUICK_SETTINGS if quick else {}))
 
 
 def offline_outputs(props: Mapping[str, Any]) -> dict[str, Any]:

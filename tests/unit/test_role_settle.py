@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from types import SimpleNamespace
+
 import pytest
 
+from components import role_settle
+from components.lifecycle import plan
 from components.role_settle import DEFAULT_SECONDS, ENV_SECONDS, RoleSettleProvider, remaining_seconds, settle_seconds
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -41,3 +47,21 @@ def test_create_reports_the_wait(monkeypatch):
     monkeypatch.setenv(ENV_SECONDS, "0")
     result = RoleSettleProvider().create({"assignment_ids": ["a"], "created_on": [None], "seconds": None})
     assert result.outs["waited_seconds"] == 0.0
+
+
+class _Python310DateTime(dt.datetime):
+    """`datetime.fromisoformat` as Python 3.10 has it: at most 6 fractional digits (3.11 accepts more)."""
+
+    @classmethod
+    def fromisoformat(cls, text: str) -> dt.datetime:  # type: ignore[override]
+        if re.search(r"\.\d{7,}", text):
+            raise ValueError(f"Invalid isoformat string: {text!r}")
+        return dt.datetime.fromisoformat(text)
+
+
+def test_arm_seven_digit_fractions_count_on_python_3_10(monkeypatch):
+    """ARM's `createdOn` has 7 fractional digits; on 3.10 a parse failure silently meant the full wait."""
+    py310 = SimpleNamespace(datetime=_Python310DateTime, timezone=dt.timezone, timedelta=dt.timedelta)
+    for module in (role_settle, plan):
+        monkeypatch.setattr(module, "dt", py310, raising=False)  # whichever of them parses
+    assert remaining_seconds(["2027-01-15T07:59:00.1234567Z"], 90, NOW) == pytest.approx(30.123, abs=1e-3)
