@@ -1,10 +1,12 @@
 """The stack program: one `ImagePipeline` per image of the stack config (`stacks/Pulumi.<stack>.yaml`).
 
 The `aib-images:` config namespace is read whole and validated by `parse_stack_config`, so an unknown or misspelt key
-is an error that names its path, reported without a traceback (`pulumi.RunError`). Then the resource group is
-created (unless `createResourceGroup: false`), every pipeline is declared inside one `BuildBarrier` (no build wait
-holds a dynamic-provider worker while another image's build start is still queued), and each image's ids and build
-results are exported under the image's name.
+is an error that names its path, reported without a traceback (`pulumi.RunError`). Then `plan.plan_stack` decides
+every name and grant of the stack at once, and this program declares what it says: the resource group (unless
+`createResourceGroup: false`), what images share (galleries, image definitions, existing identities' roles, each
+once, adopted when they already exist), and every pipeline inside one `BuildBarrier` (no build wait holds a
+dynamic-provider worker while another image's build start is still queued). Each image's ids and build results are
+exported under the image's name.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pulumi.runtime import config as runtime_config
 from pulumi_azure_native import authorization, resources
 
 from components.build_run import BuildBarrier
-from components.pipeline import GalleryTarget, ImagePipeline, ImagePipelineArgs
+from components.pipeline import (ImagePipeline, ImagePipelineArgs, SharedResources, adopted, declare_shared,
+                                 import_option)
+from components.plan import ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack
 from components.spec.errors import SpecError
 from components.spec.stack import PROJECT, StackConfig, parse_stack_config
 
@@ -36,26 +40,37 @@ def _value(raw: Any) -> Any:
     return raw
 
 
-def read_stack_config() -> StackConfig:
-    """Every `aib-images:` key (not only the known ones, so typos are reported), validated."""
-    prefix = PROJECT + ":"
+def config_keys() -> list[str]:
+    """Every `aib-images:` key the engine passed (not only the known ones, so typos are reported)."""
     keys = {*runtime_config.get_config_env(), *runtime_config.CONFIG.get()}
-    data = {k[len(prefix):]: _value(runtime_config.get_config(k)) for k in sorted(keys) if k.startswith(prefix)}
+    return sorted(k for k in keys if k.startswith(PROJECT + ":"))
+
+
+def secret_config_keys() -> set[str]:
+    """Keys set with `pulumi config set --secret` (with `--path`, the whole top-level key is marked, not the leaf)."""
+    return {k[len(PROJECT) + 1:] for k in config_keys() if runtime_config.is_config_secret(k)}
+
+
+def read_stack_config(subscription_id: Optional[str] = None) -> StackConfig:
+    """Every `aib-images:` key, validated (with the checks that need the deployment's subscription)."""
+    data = {k[len(PROJECT) + 1:]: _value(runtime_config.get_config(k)) for k in config_keys()}
     return parse_stack_config(data, source=f"stack '{pulumi.get_stack()}' config ({PROJECT}:*)",
-                              project_dir=PROJECT_DIR)
+                              project_dir=PROJECT_DIR, subscription_id=subscription_id)
 
 
-def retains_gallery_in(stack: StackConfig, resource_group: str) -> bool:
-    """Whether a kept (retain-on-delete) gallery lives in `resource_group`: deleting the group would take the gallery
-    and its image versions with it, so the group must be kept too."""
-    for image in stack.images.values():
-        if not image.gallery.create or not image.gallery.retain_on_delete:
-            continue
-        for d in image.template.properties.distribute:
-            if d.type == "SharedImage" and GalleryTarget.of(d.gallery_image_id).resource_group.lower() == \
-                    resource_group.lower():
-                return True
-    return False
+def declare_resource_group(plan: ResourceGroupPlan, adopt: bool) -> resources.ResourceGroup:
+    """The stack's resource group; one that already exists is imported and kept on destroy (it may hold what others
+    put there). Retained also when a kept gallery lives in it."""
+    found = adopted(f"resource group {plan.id}", lambda: resources.get_resource_group(
+        resource_group_name=plan.name)) if adopt else None
+    conflicts = adoption_conflicts(plan, found)
+    if conflicts:
+        raise SpecError(conflicts, f"existing {plan.id}")
+    location = plan.location or (found.location if found is not None else None)
+    return resources.ResourceGroup(
+        plan.logical_name, resources.ResourceGroupArgs(resource_group_name=plan.name, location=location),
+        pulumi.ResourceOptions(retain_on_delete=plan.retain_on_delete or found is not None,
+                               import_=import_option(found)))
 
 
 def exports(pipeline: ImagePipeline) -> dict[str, Any]:
@@ -99,32 +114,59 @@ def promoted_from_stack(image_name: str, image: Any, references: dict[str, pulum
 
 
 def main() -> dict[str, ImagePipeline]:
+    subscription_id = authorization.get_client_config().subscription_id
     try:
-        stack = read_stack_config()
+        stack = read_stack_config(subscription_id)
     except SpecError as err:
         # RunError ends the program with the message alone: the path-named problems, no Python traceback.
         raise pulumi.RunError(str(err)) from None
-    subscription_id = authorization.get_client_config().subscription_id
-    rg_name = stack.resource_group_name
-    wait_for: list[pulumi.Resource] = []
-    if stack.create_resource_group:
-        location: Optional[str] = stack.location or next(iter(stack.images.values())).template.location
-        wait_for.append(resources.ResourceGroup(
-            "resource-group", resources.ResourceGroupArgs(resource_group_name=rg_name, location=location),
-            pulumi.ResourceOptions(retain_on_delete=retains_gallery_in(stack, rg_name))))
+    secret_keys = secret_config_keys()
+    if stack.name_key and "nameKey" not in secret_keys:
+        raise pulumi.RunError(f"{PROJECT}:nameKey: set in plain text, so the names it keys protect nothing "
+                              "(hint: pulumi config set --secret nameKey \"$(openssl rand -hex 32)\")")
+    plan = plan_stack(stack, subscription_id=subscription_id, project=pulumi.get_project(),
+                      stack_name=pulumi.get_stack(), name_key=stack.name_key or None)
+    try:
+        wait_for, shared = declare_stack_resources(plan, stack, subscription_id)
+    except SpecError as err:
+        raise pulumi.RunError(str(err)) from None
+    if not stack.name_key and _publishes_secret_digests(stack, secret_keys):
+        pulumi.log.warn("template names carry an unkeyed digest of secret content (inline commands, secret config): "
+                        "set a key with `pulumi config set --secret nameKey \"$(openssl rand -hex 32)\"` "
+                        "(renames every template once)")
     pipelines: dict[str, ImagePipeline] = {}
-    galleries: dict[str, pulumi.Resource] = {}
     references: dict[str, pulumi.StackReference] = {}
     with BuildBarrier() as barrier:
         for name, image in stack.images.items():
             pipeline = ImagePipeline(name, ImagePipelineArgs(
-                image=image, image_name=name, resource_group_name=rg_name, subscription_id=subscription_id,
-                wait_for=wait_for, build_barrier=barrier, galleries=galleries, project_dir=PROJECT_DIR,
+                image=image, image_name=name, resource_group_name=stack.resource_group_name,
+                subscription_id=subscription_id, wait_for=wait_for, build_barrier=barrier, plan=plan.images[name],
+                shared=shared, secret_config="images" in secret_keys, project_dir=PROJECT_DIR,
                 promote_version_id=promoted_from_stack(name, image, references)))
-            galleries.update(pipeline.galleries)
             pipelines[name] = pipeline
             pulumi.export(name, exports(pipeline))
     return pipelines
+
+
+def declare_stack_resources(plan: StackPlan, stack: StackConfig, subscription_id: str
+                            ) -> tuple[list[pulumi.Resource], SharedResources]:
+    """The resource group and what the images share; every pipeline waits for the group."""
+    wait_for: list[pulumi.Resource] = []
+    if plan.resource_group is not None:
+        wait_for.append(declare_resource_group(plan.resource_group, stack.adopt_existing))
+    shared = declare_shared(plan.shared, subscription_id=subscription_id, adopt=stack.adopt_existing,
+                            opts=pulumi.ResourceOptions(depends_on=wait_for))
+    return wait_for, shared
+
+
+def _publishes_secret_digests(stack: StackConfig, secret_keys: set[str]) -> bool:
+    """Whether a template name digests secret content: inline commands, or images set as secret config."""
+    if "images" in secret_keys:
+        return True
+    return any(getattr(step, "inline", None) for image in stack.images.values()
+               for step in [*(image.template.properties.customize or []),
+                            *((image.template.properties.validate_.in_vm_validations or [])
+                              if image.template.properties.validate_ else [])])
 
 
 # Kept as a global: `components.synth` reads the rendered templates from it.

@@ -58,7 +58,9 @@ def imported_as_config(imported: list[ImportedTemplate]) -> dict:
     """Stack config keys that reproduce imported templates (what `import-arm` prints).
 
     The template's identity becomes the pipeline's `identityId` (the pipeline then uses it rather than creating
-    one), which also keeps the long resource id out of a YAML mapping key.
+    one), which also keeps the long resource id out of a YAML mapping key. A template that distributes to a gallery
+    names one that exists already, so the gallery is imported as existing (`gallery.create: false`), never as one to
+    create in the deployer's subscription.
     """
     images = {}
     for item in imported:
@@ -68,6 +70,8 @@ def imported_as_config(imported: list[ImportedTemplate]) -> dict:
         if not template.get("allowHttpUris"):
             template.pop("allowHttpUris", None)
         image: dict[str, Any] = {"template": template}
+        if any(d.get("type") == "SharedImage" for d in template.get("properties", {}).get("distribute") or []):
+            image = {"gallery": {"create": False}, **image}
         if item.spec.identity is not None:
             image = {"identityId": item.spec.identity.identity_id, **image}
         images[item.name] = image

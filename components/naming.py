@@ -8,6 +8,8 @@ templates cannot be updated, so their names carry a hash of their content. Ids a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from typing import Optional
 from urllib.parse import urlsplit
@@ -20,11 +22,27 @@ GUID_NAMESPACE = uuid.UUID("6f1f3c8e-3a4b-5b2e-9a57-0b7c1d2e4f60")
 TEMPLATE_NAME_MAX = 64
 HASH_CHARS = 10
 RESOURCE_GROUP_NAME_MAX = 90
+SHORT_HASH_CHARS = 8
 
 
 def deterministic_guid(*parts: str) -> str:
     """uuid5 over the parts (case-insensitive: ARM ids are), so the same inputs always give the same GUID."""
     return str(uuid.uuid5(GUID_NAMESPACE, "|".join(p.lower() for p in parts)))
+
+
+def short_hash(*parts: str) -> str:
+    """8 hex characters of sha256 over the parts (case-insensitive, like ARM ids): a logical-name suffix that says
+    *which* scope or Azure id a resource is about, so it never depends on a list position."""
+    return hashlib.sha256("|".join(p.lower() for p in parts).encode()).hexdigest()[:SHORT_HASH_CHARS]
+
+
+def keyed_digest(content_hash: str, key: Optional[str]) -> str:
+    """The digest that goes into published names (template, staging group): HMAC-SHA256 of `content_hash` under the
+    stack's secret `nameKey`, so a name no longer lets anyone test guesses of secret content (inline commands, SAS
+    URLs) offline. Without a key: `content_hash` itself (the unkeyed names of earlier versions)."""
+    if not key:
+        return content_hash
+    return hmac.new(key.encode(), content_hash.encode(), hashlib.sha256).hexdigest()
 
 
 def template_name(image: str, content_hash: str) -> str:

@@ -12,36 +12,55 @@ leaves out tags). A changed customizer is a new name, hence a new template creat
 unchanged spec gives the same names and no diff; tags change in place through PATCH. Every value that goes into the
 template is a plain string known at construction (the subscription comes from the provider's client config), so
 previews show real names and the rendered document the service receives is available as `template_document`.
+
+Every name comes from `components.plan` (the stack program passes each pipeline its `ImagePlan` and the resources the
+stack shares; a pipeline used on its own plans itself and declares its gallery as its own child). This module only
+declares: one small function per kind of resource, each taking its planned names.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import pulumi
+import pulumi_azure_native as azure_native
 from pulumi_azure_native import authorization, compute, managedidentity, resources
 from pulumi_azure_native import virtualmachineimages as vmi
 
-from . import naming
-from .arm.render import render_template, template_hash
 from .build_run import BuildArgs, BuildBarrier, ImageBuild, ImageBuildStart, declare_build
 from .lifecycle import ImageVersionLifecycle, LifecycleArgs
-from .roles import Grant, declare_grant, grant_template_runner, step_uris, template_identity_grants
-from .scripts import LocalAsset, ScriptsDeclared, ScriptStorage, declare_script_storage, script_storage
+from . import naming
+from .plan import (GALLERY_DESCRIPTION, PIPELINE_TYPE, GalleryPlan, GrantPlan, IdentityPlan, ImageDefinitionPlan, ImagePlan, OldName,
+                   RoleDefinitionPlan, SharedPlan, adoption_conflicts, plan_pipelines)
+from .roles import PRINCIPAL_TYPE, step_uris
+from .scripts import LocalAsset, ScriptsDeclared, ScriptStorage, declare_script_storage
 from .spec.local_files import has_local_files, resolve_template
 from .spec.distributors import SharedImageDistributor, VhdDistributor
 from .spec.errors import Issue, SpecError
 from .spec.lifecycle import lifecycle_issues
-from .spec.platform import image_generation, image_os
-from .spec.stack import GalleryOptions, ImageConfig
-from .template_args import has_inline, template_args
+from .spec.platform import image_os
+from .spec.stack import ImageConfig
+from .template_args import template_args, template_inputs
 from .role_settle import RoleSettle
 from .template_patch import TemplateTags
 
-TYPE_TOKEN = "aib:index:ImagePipeline"
+TYPE_TOKEN = PIPELINE_TYPE
 TRIGGER_NAME = "source-image"
+TEMPLATE_NAME_INPUTS = ("image_template_name", "resource_group_name")
+"""The only template inputs the engine diffs: the name carries a digest of everything else (see the module doc)."""
+
+
+@dataclasses.dataclass
+class SharedResources:
+    """What a stack declares once for several pipelines (`plan.SharedPlan`): galleries and image definitions by
+    lowercase Azure id, role assignments of existing identities by logical name."""
+
+    galleries: dict[str, pulumi.Resource] = dataclasses.field(default_factory=dict)
+    image_definitions: dict[str, pulumi.Resource] = dataclasses.field(default_factory=dict)
+    grants: dict[str, authorization.RoleAssignment] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -62,12 +81,22 @@ class ImagePipelineArgs:
     build_barrier: Optional[BuildBarrier] = None
     """Shared by every pipeline of a stack so that no build wait starts before every build start was issued (the
     dynamic provider serves four calls at a time). Default None: this build's wait follows only its own start."""
-    galleries: Optional[Mapping[str, pulumi.Resource]] = None
-    """Galleries other pipelines of the stack already declare, by lowercase gallery id; this pipeline adds its image
-    definition to them instead of declaring the gallery again. Default: none."""
+    plan: Optional[ImagePlan] = None
+    """This pipeline's part of the stack plan (`plan.plan_stack`). Default: the pipeline plans itself alone and
+    declares its galleries, image definitions and existing-identity roles as its own children."""
+    shared: Optional[SharedResources] = None
+    """What the stack declared once for every pipeline (with `plan`). Default: none."""
     retain_gallery_on_delete: Optional[bool] = None
     """Keep the gallery and image definition in Azure when they leave the stack (their image versions belong to the
-    user). Default: the config's `gallery.retainOnDelete` when the spec has it, else True."""
+    user). Default: the config's `gallery.retainOnDelete` (True unless set). Only for a pipeline planning itself."""
+    adopt_existing: bool = True
+    """Import the gallery and image definition when they already exist (a previous destroy keeps them). Only for a
+    pipeline planning itself; the stack program adopts its shared resources itself."""
+    secret_config: bool = False
+    """The image's config was set as a secret (`pulumi config set --secret`): customize, validate and distribute are
+    stored as secrets. Default False (inline commands are secret anyway)."""
+    name_key: Optional[str] = None
+    """The stack's secret `nameKey` (HMAC key of the name digests). Only for a pipeline planning itself."""
     arm_endpoint: Optional[str] = None
     """ARM base URL for the tag PATCH and the build (the local emulator). Default: env AIB_ARM_ENDPOINT, else Azure."""
     tags: Optional[Mapping[str, str]] = None
@@ -79,23 +108,6 @@ class ImagePipelineArgs:
     promote_version_id: Optional[pulumi.Input[str]] = None
     """Image version id to promote under `lifecycle.promotion.mode: manual`, typically another stack's output read
     through a `StackReference` (`lifecycle.promotion.fromStack`). Default: `lifecycle.promotion.version`."""
-
-
-@dataclasses.dataclass(frozen=True)
-class GalleryTarget:
-    """A SharedImage target's gallery and image definition, taken apart from its galleryImageId."""
-
-    gallery_id: str
-    image_definition_id: str
-    resource_group: str
-    gallery_name: str
-    image_name: str
-
-    @classmethod
-    def of(cls, gallery_image_id: str) -> "GalleryTarget":
-        p = naming.parts(gallery_image_id)
-        return cls(naming.gallery_id(gallery_image_id), naming.image_definition_id(gallery_image_id),
-                   p["resource_group"], p["name"], p["child_name_1"])
 
 
 class ImagePipeline(pulumi.ComponentResource):
@@ -125,171 +137,217 @@ class ImagePipeline(pulumi.ComponentResource):
     def __init__(self, name: str, args: ImagePipelineArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         image = args.image
-        spec = image.template
-        self.image_name = args.image_name or spec.name or name
-        check_os(spec, self.image_name)
+        self.image_name = args.image_name or image.template.name or name
+        check_os(image.template, self.image_name)
         if lifecycle_issues(self.image_name, image):
             raise SpecError(lifecycle_issues(self.image_name, image))
-        child = pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for))
-        rg = args.resource_group_name
+        self._child = pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for))
         self.subscription_id = args.subscription_id or authorization.get_client_config(
             opts=pulumi.InvokeOptions(parent=self)).subscription_id
-        sub = self.subscription_id
-        tags = dict(args.tags if args.tags is not None else (spec.tags or {}))
-        owner = f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
-
-        # Repository files (script, sourceFile): checked and hashed, then uploaded to a private container whose URL is
-        # known now, so each blob URL and checksum is in the rendered template and its hash: an edited script is a new
-        # template (and build), an unchanged one changes nothing.
-        self.local_files: list[LocalAsset] = []
-        self.scripts_storage: Optional[ScriptStorage] = None
-        self.scripts: Optional[ScriptsDeclared] = None
-        if has_local_files(spec):
-            spec, self.local_files = resolve_template(spec, args.project_dir or os.getcwd(),
-                                                      prefix=f"images.{self.image_name}.template")
-            self.scripts_storage = script_storage(image, image_name=self.image_name, subscription_id=sub,
-                                                  resource_group=rg, project=pulumi.get_project(),
-                                                  stack=pulumi.get_stack())
-        scripts_url = self.scripts_storage.url if self.scripts_storage else None
-
-        # Identity: an existing one (config identityId, else template.identity), or one per pipeline.
-        self.identity: Optional[managedidentity.UserAssignedIdentity] = None
-        existing_identity = image.identity_id or (spec.identity.identity_id if spec.identity else None)
-        if existing_identity:
-            identity_id = existing_identity
-            p = naming.parts(existing_identity)
-            found = managedidentity.get_user_assigned_identity_output(
-                resource_group_name=p["resource_group"], resource_name=p["name"], opts=pulumi.InvokeOptions(parent=self))
-            principal_id: pulumi.Output[str] = found.principal_id
-            client_id: pulumi.Output[str] = found.client_id
+        self.tags = dict(args.tags if args.tags is not None else (image.template.tags or {}))
+        image = self._resolve_local_files(image, args)
+        shared = args.shared
+        if args.plan is None:
+            plan, shared = self._plan_alone(name, image, args)
         else:
-            identity_name = naming.identity_name(self.image_name)
-            identity_id = naming.identity_id(sub, rg, identity_name)
-            # Keyword form: UserAssignedIdentityArgs.resource_name collides with the resource's own name parameter.
-            self.identity = managedidentity.UserAssignedIdentity(
-                f"{name}-identity", child, resource_group_name=rg, resource_name_=identity_name,
-                location=spec.location, tags=tags)
-            principal_id, client_id = self.identity.principal_id, self.identity.client_id
-
-        # Staging: a fresh empty group per template (its name carries the content hash, because a replaced template
-        # still holds its own group until it is deleted), an existing one from the spec, or the service's IT_* group.
-        existing_staging = spec.properties.staging_resource_group
-        self.staging_group: Optional[resources.ResourceGroup] = None
-        staging_id: Optional[str] = existing_staging
-        self._staging_id: Optional[str] = None
-        if existing_staging is None and image.staging == "create":
-            content = template_hash(render_template(spec, identity_id=identity_id, scripts_url=scripts_url))
-            staging_name = naming.staging_group_name(self.image_name, content)
-            staging_id = self._staging_id = naming.resource_group_id(sub, staging_name)
-            self.staging_group = resources.ResourceGroup(
-                f"{name}-staging",
-                resources.ResourceGroupArgs(resource_group_name=staging_name, location=spec.location, tags=tags),
-                child)
-
-        self.template_hash = template_hash(render_template(
-            spec, identity_id=identity_id, scripts_url=scripts_url,
-            staging_resource_group=staging_id if existing_staging is None else None))
-        name_in_azure = naming.template_name(self.image_name, self.template_hash)
-        self.template_document: dict[str, Any] = render_template(
-            spec, name=name_in_azure, identity_id=identity_id, scripts_url=scripts_url,
-            staging_resource_group=staging_id if existing_staging is None else None)
+            plan = args.plan
+        self.plan: ImagePlan = plan
+        self.shared = shared or SharedResources()
+        self.template_document: dict[str, Any] = dict(plan.document)
         """The AIB JSON the service receives (inline commands in clear: treat as secret)."""
-        template_resource_id = naming.template_id(sub, rg, name_in_azure)
+        self.template_hash = plan.content_digest
 
-        # Galleries and image definitions the SharedImage targets name.
-        gallery_options: GalleryOptions = image.gallery
-        retain = args.retain_gallery_on_delete
-        if retain is None:
-            retain = gallery_options.retain_on_delete
-        targets = _unique([GalleryTarget.of(d.gallery_image_id) for d in spec.properties.distribute
-                           if isinstance(d, SharedImageDistributor)])
-        self.galleries: dict[str, pulumi.Resource] = {}
-        self.image_definitions: dict[str, pulumi.Resource] = {}
-        known = dict(args.galleries or {})
-        if gallery_options.create:
-            for i, target in enumerate(targets):
-                suffix = f"-{i}" if len(targets) > 1 else ""
-                self._declare_gallery(name, suffix, target, spec, gallery_options, known, tags, retain, child)
-
-        if self.scripts_storage is not None:
-            self.scripts = declare_script_storage(
-                name, self.scripts_storage, self.local_files, location=spec.location, tags=tags,
-                manage_roles=image.manage_roles, opts=child)
-
-        # Roles of the template identity, each waiting for the scope it names when this pipeline creates it.
-        self.role_assignments: list[authorization.RoleAssignment] = []
-        self.grants: list[Grant] = template_identity_grants(
-            spec, staging_resource_group_id=staging_id, scripts_storage_account_id=image.scripts_storage_account_id)
-        if self.scripts is not None:
-            self.grants.append(self.scripts.reader)  # the repository-files container only
-        if not image.scripts_storage_account_id and any(".blob." in u for u in step_uris(spec)):
+        self._declare_scripts(name, image)
+        self._declare_identity(image)
+        self._declare_staging(image)
+        self.galleries = self.shared.galleries
+        self.image_definitions = {i.lower(): self.shared.image_definitions[i.lower()] for i in plan.definition_ids
+                                  if i.lower() in self.shared.image_definitions}
+        if not image.scripts_storage_account_id and any(".blob." in u for u in step_uris(image.template)):
             pulumi.log.warn(f"{self.image_name}: scripts live in Azure Storage but scriptsStorageAccountId is not set; "
                             "the template identity gets no read access to them", self)
-        if image.manage_roles:
-            for grant in self.grants:
-                self.role_assignments.append(declare_grant(
-                    name, grant, owner=owner, principal_id=principal_id, opts=child,
-                    depends_on=self._scope_resources(grant)))
-        # The service checks the identity's access when the template is created, and nothing retries that PUT.
-        settled: list[pulumi.Resource] = [
-            RoleSettle(f"{name}-roles-settle", self.role_assignments, image.role_propagation_seconds,
-                       pulumi.ResourceOptions(parent=self))] if self.role_assignments else []
+        self._declare_roles(image)
+        self._declare_template(image, args)
+        self._declare_runner(image)
+        self._declare_build(name, image, args)
+        self.lifecycle = self._declare_lifecycle(name, image, args)
+        self._set_outputs()
 
-        # The template. Everything non-PATCHable is in its name, so any such change is a replacement under a new name
-        # (create, then delete the old one); replace_on_changes=["*"] makes sure no in-place PUT is ever attempted.
-        inline = has_inline(self.template_document)
+    # ---- planning, for a pipeline used on its own -------------------------------------------------------------
+
+    def _resolve_local_files(self, image: ImageConfig, args: ImagePipelineArgs) -> ImageConfig:
+        """Repository files (script, sourceFile) checked and hashed: each checksum is part of the rendered template."""
+        self.local_files: list[LocalAsset] = []
+        if not has_local_files(image.template):
+            return image
+        spec, self.local_files = resolve_template(image.template, args.project_dir or os.getcwd(),
+                                                  prefix=f"images.{self.image_name}.template")
+        return image.model_copy(update={"template": spec})
+
+    def _plan_alone(self, name: str, image: ImageConfig, args: ImagePipelineArgs) -> tuple[ImagePlan, SharedResources]:
+        """Plan this pipeline as a one-image stack and declare what a stack would share as its own children."""
+        if args.retain_gallery_on_delete is not None:
+            image = image.model_copy(update={"gallery": image.gallery.model_copy(
+                update={"retain_on_delete": args.retain_gallery_on_delete})})
+        plans, shared_plan = plan_pipelines(
+            {name: image}, subscription_id=self.subscription_id, resource_group=args.resource_group_name,
+            project=pulumi.get_project(), stack_name=pulumi.get_stack(), name_key=args.name_key,
+            image_names={name: self.image_name}, shared_prefix=f"{name}-")
+        shared = declare_shared(shared_plan, subscription_id=self.subscription_id, adopt=args.adopt_existing,
+                                opts=self._child)
+        return plans[name], shared
+
+    # ---- declarations, one per kind ---------------------------------------------------------------------------
+
+    def _declare_scripts(self, name: str, image: ImageConfig) -> None:
+        """Repository files go to a private container whose URL is in the rendered template, so an edited script is
+        a new template (and build)."""
+        self.scripts_storage: Optional[ScriptStorage] = None
+        self.scripts: Optional[ScriptsDeclared] = None
+        where = self.plan.scripts
+        if where is None or not self.local_files:
+            return
+        self.scripts_storage = ScriptStorage(where.subscription_id, where.resource_group, where.account_name,
+                                             where.container_name, created=where.created)
+        self.scripts = declare_script_storage(
+            name, self.scripts_storage, self.local_files, location=image.template.location, tags=self.tags,
+            manage_roles=image.manage_roles, opts=self._child)
+
+    def _declare_identity(self, image: ImageConfig) -> None:
+        """An existing identity (looked up in its own subscription), or one per pipeline."""
+        identity = self.plan.identity
+        self.identity: Optional[managedidentity.UserAssignedIdentity] = None
+        if identity.existing:
+            found = existing_identity(identity, self.subscription_id, parent=self)
+            self.principal_id: pulumi.Output[str] = found.principal_id
+            self.client_id: pulumi.Output[str] = found.client_id
+            return
+        # Keyword form: UserAssignedIdentityArgs.resource_name collides with the resource's own name parameter.
+        self.identity = managedidentity.UserAssignedIdentity(
+            identity.logical_name, self._child, resource_group_name=identity.resource_group,
+            resource_name_=identity.name, location=image.template.location, tags=self.tags)
+        self.principal_id, self.client_id = self.identity.principal_id, self.identity.client_id
+
+    def _declare_staging(self, image: ImageConfig) -> None:
+        """A fresh empty group per template (its name carries the content digest, because a replaced template still
+        holds its own group until it is deleted); none for an existing group or the service's IT_* group."""
+        self.staging_group: Optional[resources.ResourceGroup] = None
+        if self.plan.staging_group:
+            self.staging_group = resources.ResourceGroup(
+                f"{self.plan.name}-staging",
+                resources.ResourceGroupArgs(resource_group_name=self.plan.staging_group,
+                                            location=image.template.location, tags=self.tags),
+                self._child)
+
+    def _declare_roles(self, image: ImageConfig) -> None:
+        """Custom role definitions, a wait while they replicate, then the identity's assignments, each after the
+        scope it names when this pipeline creates it; then a wait while the assignments take effect."""
+        definitions = {d.logical_name: declare_role_definition(d, self._child) for d in self.plan.role_definitions}
+        # A role definition answers "created" before Azure RBAC knows it everywhere; an assignment referring to it
+        # too early fails with RoleDefinitionDoesNotExist, which azure-native does not retry.
+        self.definitions_settle: Optional[RoleSettle] = RoleSettle(
+            f"{self.plan.name}-role-definitions-settle", list(definitions.values()), image.role_propagation_seconds,
+            pulumi.ResourceOptions(parent=self)) if definitions else None
+        self._definitions = definitions
+        self.role_assignments: list[authorization.RoleAssignment] = [
+            declare_grant(g, self.principal_id, opts=self._child,
+                          depends_on=[*self._scope_resources(g), *self._definition_of(g)])
+            for g in self.plan.grants]
+        shared = [self.shared.grants[n] for n in self.plan.shared_grants if n in self.shared.grants]
+        # The service checks the identity's access when the template is created, and nothing retries that PUT.
+        waited = [*self.role_assignments, *shared]
+        self.settled: list[pulumi.Resource] = [
+            RoleSettle(f"{self.plan.name}-roles-settle", waited, image.role_propagation_seconds,
+                       pulumi.ResourceOptions(parent=self))] if waited else []
+        self._shared_assignments = shared
+
+    def _declare_template(self, image: ImageConfig, args: ImagePipelineArgs) -> None:
+        """The template. Only its name (a digest of everything else) decides replacement: every other input is in
+        ignore_changes, so refresh noise or new SDK defaults never turn into an in-place PUT, which AIB refuses, nor
+        into a create-before-delete under the same name, which azure-native refuses."""
+        document = self.template_document
         self.template = vmi.VirtualMachineImageTemplate(
-            f"{name}-template",
-            template_args(self.template_document, resource_group_name=rg),
-            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                depends_on=[*self.role_assignments, *settled, *self._own_dependencies()],
-                replace_on_changes=["*"],
+            f"{self.plan.name}-template",
+            template_args(document, resource_group_name=self.plan.resource_group, secret=args.secret_config),
+            pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(
+                depends_on=[*self.role_assignments, *self._shared_assignments, *self.settled,
+                            *self._own_dependencies()],
                 delete_before_replace=False,
-                # Tags are PATCHed by the tags resource below; the template never sees a tag update.
-                ignore_changes=["tags"],
-                additional_secret_outputs=["customize", "validate"] if inline else None,
+                ignore_changes=[k for k in template_inputs() if k not in TEMPLATE_NAME_INPUTS],
+                additional_secret_outputs=["customize", "validate", *(["distribute"] if args.secret_config else [])],
             )))
         self.tags_patch = TemplateTags(
-            f"{name}-tags", subscription_id=sub, resource_group_name=rg, image_template_name=self.template.name,
-            tags=spec.tags or {}, api_version=self.template_document["apiVersion"], arm_endpoint=args.arm_endpoint,
+            f"{self.plan.name}-tags", subscription_id=self.plan.subscription_id,
+            resource_group_name=self.plan.resource_group, image_template_name=self.template.name,
+            tags=image.template.tags or {}, api_version=document["apiVersion"], arm_endpoint=args.arm_endpoint,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.template]))
-
         self.trigger: Optional[vmi.Trigger] = None
         if image.source_image_trigger:
             self.trigger = vmi.Trigger(
-                f"{name}-trigger",
+                f"{self.plan.name}-trigger",
                 vmi.TriggerArgs(image_template_name=self.template.name, kind="SourceImage",
-                                resource_group_name=rg, trigger_name=TRIGGER_NAME),
+                                resource_group_name=self.plan.resource_group, trigger_name=TRIGGER_NAME),
                 pulumi.ResourceOptions(parent=self, depends_on=[self.template]))
 
-        if image.runner_principal_id and image.manage_roles:
-            self.role_assignments.append(declare_grant(
-                name, grant_template_runner(template_resource_id), owner=owner,
-                principal_id=image.runner_principal_id,
-                opts=pulumi.ResourceOptions(parent=self), depends_on=[self.template]))
+    def _declare_runner(self, image: ImageConfig) -> None:
+        runner = self.plan.runner_grant
+        if runner is None or not image.runner_principal_id:
+            return
+        self.role_assignments.append(declare_grant(
+            runner, image.runner_principal_id, opts=pulumi.ResourceOptions(parent=self),
+            depends_on=[self.template, *self._definition_of(runner)]))
 
+    def _declare_build(self, name: str, image: ImageConfig, args: ImagePipelineArgs) -> None:
         self.build_start: Optional[ImageBuildStart] = None
         self.build: Optional[ImageBuild] = None
-        if image.build:
-            self.build_start, self.build = declare_build(
-                name, build_args(image, self.template_document, sub, rg, self.template.name, args.arm_endpoint),
-                # After the tag PATCH too: AIB refuses any template write while a run is going.
-                pulumi.ResourceOptions(parent=self, depends_on=[self.template, self.tags_patch,
-                                                                *self.role_assignments]),
-                wait_after=args.build_barrier)
+        if not image.build:
+            return
+        self.build_start, self.build = declare_build(
+            name, build_args(image, self.template_document, self.plan.subscription_id, self.plan.resource_group,
+                             self.template.name, args.arm_endpoint),
+            # After the tag PATCH too: AIB refuses any template write while a run is going.
+            pulumi.ResourceOptions(parent=self, depends_on=[self.template, self.tags_patch, *self.role_assignments]),
+            wait_after=args.build_barrier)
 
-        first = targets[0] if targets else None
-        self.lifecycle = self._declare_lifecycle(name, image, args, first)
+    def _declare_lifecycle(self, name: str, image: ImageConfig,
+                           args: ImagePipelineArgs) -> Optional[ImageVersionLifecycle]:
+        """The lifecycle run of the first SharedImage target's image definition, after the build (every new build
+        changes its inputs, so the policy runs again). None without a `lifecycle` section: nothing is touched."""
+        life = image.lifecycle
+        if life is None or not self.plan.definition_ids:
+            return None
+        promotion = life.promotion
+        validations = image.template.properties.validate_
+        deps: list[pulumi.Resource] = [*self.image_definitions.values()]
+        if self.build is not None:
+            deps.append(self.build)
+        promote = args.promote_version_id if args.promote_version_id is not None else (
+            promotion.version if promotion else None)
+        return ImageVersionLifecycle(f"{name}-lifecycle", LifecycleArgs(
+            image_definition_id=self.plan.definition_ids[0],
+            retention=life.retention.model_dump(by_alias=False, exclude_none=True) if life.retention else None,
+            promotion_mode=promotion.mode if promotion else None,
+            promote_version_id=promote if promotion and promotion.mode == "manual" else None,
+            just_built_version_id=self.build.image_version_id if self.build else None,
+            build_run_state=self.build.run_state if self.build else None,
+            build_started_at=self.build.start_time if self.build else None,
+            validated=bool(validations and validations.in_vm_validations),
+            dry_run=life.dry_run,
+            arm_endpoint=args.arm_endpoint,
+        ), pulumi.ResourceOptions(parent=self, depends_on=deps))
+
+    def _set_outputs(self) -> None:
+        first = self.plan.definition_ids[0] if self.plan.definition_ids else None
+        none: pulumi.Output[Any] = pulumi.Output.from_input(None)
         self.template_id = self.template.id
         self.template_name = self.template.name
-        self.identity_id = pulumi.Output.from_input(identity_id)
-        self.identity_principal_id = principal_id
-        self.identity_client_id = client_id
-        self.gallery_id = pulumi.Output.from_input(first.gallery_id if first else None)
+        self.identity_id = pulumi.Output.from_input(self.plan.identity.id)
+        self.identity_principal_id = self.principal_id
+        self.identity_client_id = self.client_id
+        self.gallery_id = pulumi.Output.from_input(first.split("/images/")[0] if first else None)
         self.image_definition_id = self._definition_output(first)
         self.staging_resource_group = (self.staging_group.id if self.staging_group is not None
-                                       else pulumi.Output.from_input(staging_id))
-        none: pulumi.Output[Any] = pulumi.Output.from_input(None)
+                                       else pulumi.Output.from_input(self.plan.staging_id))
         self.run_state = self.build.run_state if self.build else none
         self.run_outputs = self.build.run_outputs if self.build else none
         self.image_version_id = self.build.image_version_id if self.build else none
@@ -304,77 +362,20 @@ class ImagePipeline(pulumi.ComponentResource):
             "log_location": self.log_location, "lifecycle": self.lifecycle_report,
         })
 
-    def _declare_lifecycle(self, name: str, image: ImageConfig, args: ImagePipelineArgs,
-                           first: Optional["GalleryTarget"]) -> Optional[ImageVersionLifecycle]:
-        """The lifecycle run of the first SharedImage target's image definition, after the build (every new build
-        changes its inputs, so the policy runs again). None without a `lifecycle` section: nothing is touched."""
-        life = image.lifecycle
-        if life is None or first is None:
-            return None
-        promotion = life.promotion
-        validations = image.template.properties.validate_
-        deps: list[pulumi.Resource] = [*self.image_definitions.values()]
-        if self.build is not None:
-            deps.append(self.build)
-        promote = args.promote_version_id if args.promote_version_id is not None else (
-            promotion.version if promotion else None)
-        return ImageVersionLifecycle(f"{name}-lifecycle", LifecycleArgs(
-            image_definition_id=first.image_definition_id,
-            retention=life.retention.model_dump(by_alias=False, exclude_none=True) if life.retention else None,
-            promotion_mode=promotion.mode if promotion else None,
-            promote_version_id=promote if promotion and promotion.mode == "manual" else None,
-            just_built_version_id=self.build.image_version_id if self.build else None,
-            build_run_state=self.build.run_state if self.build else None,
-            build_started_at=self.build.start_time if self.build else None,
-            validated=bool(validations and validations.in_vm_validations),
-            dry_run=life.dry_run,
-            arm_endpoint=args.arm_endpoint,
-        ), pulumi.ResourceOptions(parent=self, depends_on=deps))
+    # ---- dependencies -----------------------------------------------------------------------------------------
 
-    def _declare_gallery(self, name: str, suffix: str, target: GalleryTarget, spec, options: GalleryOptions,
-                         known: dict[str, pulumi.Resource], tags: dict[str, str], retain: bool,
-                         child: pulumi.ResourceOptions) -> None:
-        # retain_on_delete rather than protect: a routine `pulumi destroy` still succeeds (templates, identities and
-        # roles go), while the gallery and definition stay in Azure with the user's image versions. protect=True
-        # would fail the whole destroy instead. Opt out with retain_gallery_on_delete=False.
-        kept = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=retain))
-        location = options.location or spec.location
-        key = target.gallery_id.lower()
-        gallery = known.get(key)
-        if gallery is None:
-            gallery = compute.Gallery(
-                f"{name}-gallery{suffix}",
-                compute.GalleryArgs(gallery_name=target.gallery_name, resource_group_name=target.resource_group,
-                                    location=location, description="Golden images built by Azure VM Image Builder",
-                                    tags=tags),
-                kept)
-            known[key] = gallery
-        self.galleries[key] = gallery
-        definition = options.image_definition
-        generation = image_generation(spec)
-        security = definition.security_type or ("TrustedLaunchSupported" if generation == "V2" else None)
-        features = [compute.GalleryImageFeatureArgs(name=f.name, value=f.value) for f in (definition.features or [])]
-        if security and not any(f.name == "SecurityType" for f in (definition.features or [])):
-            features.append(compute.GalleryImageFeatureArgs(name="SecurityType", value=security))
-        self.image_definitions[target.image_definition_id.lower()] = compute.GalleryImage(
-            f"{name}-image-definition{suffix}",
-            compute.GalleryImageArgs(
-                gallery_name=target.gallery_name, gallery_image_name=target.image_name,
-                resource_group_name=target.resource_group, location=location,
-                os_type=compute.OperatingSystemTypes(image_os(spec)),
-                os_state=compute.OperatingSystemStateTypes(definition.os_state),
-                hyper_v_generation=generation,
-                identifier=compute.GalleryImageIdentifierArgs(
-                    publisher=definition.publisher, offer=definition.offer or self.image_name,
-                    sku=definition.sku or pulumi.get_stack()),
-                features=features or None, description=definition.description, tags=tags),
-            pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(depends_on=[gallery])))
+    def _definition_of(self, grant: GrantPlan) -> list[pulumi.Resource]:
+        """A custom role's assignment waits for its definition to replicate."""
+        if grant.definition is None:
+            return []
+        return [self.definitions_settle] if self.definitions_settle is not None else \
+            [self._definitions[grant.definition]]
 
-    def _scope_resources(self, grant: Grant) -> list[pulumi.Resource]:
-        """Resources this pipeline creates that `grant.scope` names (the assignment must come after them)."""
-        scope = grant.scope.lower()
+    def _scope_resources(self, grant: GrantPlan) -> list[pulumi.Resource]:
+        """Resources this pipeline (or the stack, for image definitions) creates that the grant's scope names."""
+        scope = grant.grant.scope.lower()
         found: list[pulumi.Resource] = [r for rid, r in self.image_definitions.items() if rid == scope]
-        if self.staging_group is not None and (self._staging_id or "").lower() == scope:
+        if self.staging_group is not None and (self.plan.staging_id or "").lower() == scope:
             found.append(self.staging_group)
         if self.scripts is not None and self.scripts_storage is not None and \
                 self.scripts_storage.container_id.lower() == scope:
@@ -393,13 +394,170 @@ class ImagePipeline(pulumi.ComponentResource):
                 deps.append(self.scripts.uploader)
         return deps
 
-    def _definition_output(self, first: Optional[GalleryTarget]) -> pulumi.Output[Optional[str]]:
+    def _definition_output(self, first: Optional[str]) -> pulumi.Output[Optional[str]]:
         if first is None:
             return pulumi.Output.from_input(None)
-        created = self.image_definitions.get(first.image_definition_id.lower())
+        created = self.image_definitions.get(first.lower())
         if isinstance(created, compute.GalleryImage):
-            return created.id.apply(lambda _: first.image_definition_id)
-        return pulumi.Output.from_input(first.image_definition_id)
+            return created.id.apply(lambda _: first)
+        return pulumi.Output.from_input(first)
+
+
+# ---- what a stack declares once -----------------------------------------------------------------------------
+
+def declare_shared(shared: SharedPlan, *, subscription_id: str, adopt: bool,
+                   opts: Optional[pulumi.ResourceOptions] = None) -> SharedResources:
+    """Galleries, image definitions and existing identities' roles, each once (`adopt`: import what already
+    exists, see `adopted`)."""
+    out = SharedResources()
+    for g in shared.galleries:
+        out.galleries[g.id.lower()] = declare_gallery(g, adopt=adopt, opts=opts)
+    for d in shared.image_definitions:
+        out.image_definitions[d.id.lower()] = declare_image_definition(
+            d, adopt=adopt, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                depends_on=[out.galleries[d.gallery_id.lower()]] if d.gallery_id.lower() in out.galleries else [])))
+    principals: dict[str, pulumi.Output[str]] = {}
+    for grant in shared.grants:
+        if grant.principal.lower() not in principals:
+            identity = IdentityPlan(grant.principal, True, *_identity_parts(grant.principal),
+                                    logical_name=f"identity-{grant.logical_name}")
+            principals[grant.principal.lower()] = existing_identity(
+                identity, subscription_id, parent=opts.parent if opts else None).principal_id
+        out.grants[grant.logical_name] = declare_grant(grant, principals[grant.principal.lower()], opts=opts)
+    return out
+
+
+def declare_gallery(plan: GalleryPlan, *, adopt: bool, opts: Optional[pulumi.ResourceOptions]) -> compute.Gallery:
+    # retain_on_delete rather than protect: a routine `pulumi destroy` still succeeds (templates, identities and
+    # roles go), while the gallery and definition stay in Azure with the user's image versions.
+    found = adopted(f"gallery {plan.id}", lambda: compute.get_gallery(
+        gallery_name=plan.name, resource_group_name=plan.resource_group)) if adopt else None
+    _refuse_conflicts(plan.id, adoption_conflicts(plan, found))
+    return compute.Gallery(
+        plan.logical_name,
+        compute.GalleryArgs(gallery_name=plan.name, resource_group_name=plan.resource_group, location=plan.location,
+                            description=GALLERY_DESCRIPTION, tags=dict(plan.tags)),
+        _kept(plan.retain_on_delete, plan.old_name, found, opts))
+
+
+def declare_image_definition(plan: ImageDefinitionPlan, *, adopt: bool,
+                             opts: Optional[pulumi.ResourceOptions]) -> compute.GalleryImage:
+    found = adopted(f"image definition {plan.id}", lambda: compute.get_gallery_image(
+        gallery_name=plan.gallery_name, gallery_image_name=plan.name,
+        resource_group_name=plan.resource_group)) if adopt else None
+    _refuse_conflicts(plan.id, adoption_conflicts(plan, found))
+    return compute.GalleryImage(
+        plan.logical_name,
+        compute.GalleryImageArgs(
+            gallery_name=plan.gallery_name, gallery_image_name=plan.name, resource_group_name=plan.resource_group,
+            location=plan.location, os_type=compute.OperatingSystemTypes(plan.os_type),
+            os_state=compute.OperatingSystemStateTypes(plan.os_state), hyper_v_generation=plan.hyper_v_generation,
+            identifier=compute.GalleryImageIdentifierArgs(publisher=plan.publisher, offer=plan.offer, sku=plan.sku),
+            features=[compute.GalleryImageFeatureArgs(name=n, value=v) for n, v in plan.features] or None,
+            description=plan.description, tags=dict(plan.tags)),
+        _kept(plan.retain_on_delete, plan.old_name, found, opts))
+
+
+def declare_role_definition(plan: RoleDefinitionPlan, opts: Optional[pulumi.ResourceOptions]
+                            ) -> authorization.RoleDefinition:
+    grant = plan.grant
+    return authorization.RoleDefinition(
+        plan.logical_name,
+        authorization.RoleDefinitionArgs(
+            scope=grant.assignable_scope,
+            role_definition_id=plan.guid,
+            # Custom role names must be unique in the tenant; the GUID prefix keeps two pipelines apart.
+            role_name=f"AIB {grant.role} ({plan.guid[:8]})",
+            description=f"Azure VM Image Builder: {grant.reason}. Managed by Pulumi ({plan.owner}).",
+            role_type="CustomRole",
+            permissions=[authorization.PermissionArgs(actions=list(grant.actions))],
+            assignable_scopes=[grant.assignable_scope],
+        ),
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases(plan.old_name))))
+
+
+def declare_grant(plan: GrantPlan, principal_id: pulumi.Input[str], *, opts: Optional[pulumi.ResourceOptions] = None,
+                  depends_on: Sequence[pulumi.Resource] = ()) -> authorization.RoleAssignment:
+    """The role assignment `plan` names for `principal_id` (its custom role definition is declared apart, see
+    `declare_role_definition`); `depends_on`: resources its scope or role must exist after."""
+    grant = plan.grant
+    return authorization.RoleAssignment(
+        plan.logical_name,
+        authorization.RoleAssignmentArgs(
+            scope=grant.scope,
+            role_definition_id=plan.role_definition_id,
+            principal_id=principal_id,
+            principal_type=PRINCIPAL_TYPE,
+            role_assignment_name=pulumi.Output.from_input(principal_id).apply(plan.assignment_name),
+            description=f"{grant.role}: {grant.reason}",
+        ),
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(depends_on),
+                                                                  aliases=aliases(plan.old_name))))
+
+
+def existing_identity(identity: IdentityPlan, subscription_id: str, *, parent: Optional[pulumi.Resource]) -> Any:
+    """The principal and client ids of an existing identity, looked up in the identity's own subscription (through
+    a provider for that subscription when it is not the deployment's)."""
+    provider = None
+    if identity.subscription_id.lower() != subscription_id.lower():
+        provider = azure_native.Provider(f"{identity.logical_name}-subscription",
+                                         subscription_id=identity.subscription_id,
+                                         opts=pulumi.ResourceOptions(parent=parent))
+    return managedidentity.get_user_assigned_identity_output(
+        resource_group_name=identity.resource_group, resource_name=identity.name,
+        opts=pulumi.InvokeOptions(parent=parent, provider=provider))
+
+
+def aliases(old: Optional[OldName]) -> list[pulumi.Alias]:
+    """The alias that keeps the state of a resource earlier versions named `old` (under another parent, when
+    `old.parent` names the `ImagePipeline` it belonged to)."""
+    if old is None:
+        return []
+    if old.parent is None:
+        return [pulumi.Alias(name=old.name)]
+    parent_urn = f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{TYPE_TOKEN}::{old.parent}"
+    return [pulumi.Alias(name=old.name, parent=parent_urn)]
+
+
+# ---- adopting what already exists ---------------------------------------------------------------------------
+
+NOT_FOUND_MARKERS = ("404", "NotFound", "not found")
+
+
+def adopted(what: str, get: Callable[[], Any]) -> Optional[Any]:
+    """What a getter invoke finds, or None when the resource does not exist (404) or cannot be looked up (a warning
+    says why: it is then created, which fails with "already exists" if it does)."""
+    try:
+        found = get()
+    except Exception as err:  # the invoke's error carries the service's answer as text only
+        if not any(m in str(err) for m in NOT_FOUND_MARKERS):
+            pulumi.log.warn(f"{what}: could not check whether it exists ({err}); declaring it as new")
+        return None
+    return found if getattr(found, "id", None) else None
+
+
+def import_option(found: Optional[Any]) -> Optional[str]:
+    """`import_` for a resource found in Azure. The engine imports only when the stack has no resource under this
+    URN (or one with another id); a resource the stack already manages is diffed as usual (pulumi
+    `step_generator.go`: isImport needs no old state, or an old id/ImportID other than this one). The id is Azure's
+    own, the same string azure-native records after a create, so a managed resource never looks re-imported."""
+    return getattr(found, "id", None) if found is not None else None
+
+
+def _kept(retain: bool, old: Optional[OldName], found: Optional[Any], opts: Optional[pulumi.ResourceOptions]
+          ) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+        retain_on_delete=retain, aliases=aliases(old), import_=import_option(found)))
+
+
+def _refuse_conflicts(resource_id: str, conflicts: list[Issue]) -> None:
+    if conflicts:
+        raise SpecError(conflicts, f"existing {resource_id}")
+
+
+def _identity_parts(identity_id: str) -> tuple[str, str, str]:
+    p = naming.parts(identity_id)
+    return p["name"], p["resource_group"], p["subscription"]
 
 
 def build_args(image: ImageConfig, document: Mapping[str, Any], subscription_id: str, resource_group_name: str,
@@ -436,10 +594,3 @@ def check_os(spec, image_name: str) -> None:
         raise SpecError([Issue(f"images.{image_name}.template.osType",
                                "the source does not tell the image's OS, and the gallery image definition needs it",
                                "add osType: Linux or osType: Windows")])
-
-
-def _unique(targets: list[GalleryTarget]) -> list[GalleryTarget]:
-    seen: dict[str, GalleryTarget] = {}
-    for t in targets:
-        seen.setdefault(t.image_definition_id.lower(), t)
-    return list(seen.values())

@@ -1,9 +1,10 @@
 """Least-privilege role grants for an image pipeline, computed from its spec.
 
 Each `grant_*` function names one intent, lists the exact role and scope in its docstring, and returns a `Grant`
-(plain data, testable without Pulumi). `template_identity_grants` collects every grant the template identity needs
-for one spec; `declare_grant` is the one funnel that turns a `Grant` into Azure resources (a custom
-`RoleDefinition` when the grant is not a built-in role, and a `RoleAssignment`).
+(plain data, testable without Pulumi; this module imports no Pulumi). `template_identity_grants` collects every grant
+the template identity needs for one spec; `components.plan` names them and `components.pipeline.declare_grant` is the
+one funnel that turns a planned grant into Azure resources (a custom `RoleDefinition` when the grant is not a built-in
+role, and a `RoleAssignment`).
 
 Rules this module keeps (reference: peers-and-pain-points §b3, aib-service-api §4):
 - Contributor only on the template's dedicated staging resource group; nothing at subscription scope.
@@ -18,13 +19,10 @@ Rules this module keeps (reference: peers-and-pain-points §b3, aib-service-api 
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Optional, Sequence
-
-import pulumi
-from pulumi_azure_native import authorization
+from typing import Iterable, Optional
 
 from .naming import (builtin_role_id, deterministic_guid, image_definition_id, parts, resource_group_of,
-                     storage_container_scope)
+                     short_hash, storage_container_scope)
 from .spec.customizers import FileFields, ScriptStep
 from .spec.distributors import ManagedImageDistributor, SharedImageDistributor
 from .spec.models import ImageTemplateSpec
@@ -60,7 +58,7 @@ class Grant:
     """One role on one scope. Either `builtin` (a built-in role GUID) or `actions` (a custom role) is set."""
 
     key: str
-    """Suffix of the Pulumi resource names (`<pipeline>-<key>`), unique within a pipeline."""
+    """What the grant is for (`gallery-writer`); with `per_scope`, the logical name adds a hash of the scope."""
     role: str
     """Built-in role name, or what the custom role is for."""
     scope: str
@@ -68,10 +66,23 @@ class Grant:
     actions: tuple[str, ...] = ()
     builtin: Optional[str] = None
     reason: str = ""
+    per_scope: bool = False
+    """True for kinds an image can need on several scopes (two subnets, two gallery targets): their logical names carry
+    a hash of the scope, so a second one never renames the first."""
 
     @property
     def custom(self) -> bool:
         return self.builtin is None
+
+    @property
+    def name_key(self) -> str:
+        """The logical-name suffix: `key`, plus `-<hash of scope>` for per-scope kinds (never a list position)."""
+        return f"{self.key}-{short_hash(self.scope)}" if self.per_scope else self.key
+
+    @property
+    def definition_key(self) -> str:
+        """The logical-name suffix of a custom role's definition: one definition per kind and assignable scope."""
+        return f"{self.key}-{short_hash(self.assignable_scope)}" if self.per_scope else self.key
 
     @property
     def assignable_scope(self) -> str:
@@ -96,14 +107,14 @@ def grant_gallery_image_writer(gallery_image_id: str) -> Grant:
     /write) at the gallery image definition a SharedImage target names; nothing on the rest of the gallery."""
     scope = image_definition_id(gallery_image_id)
     return Grant("gallery-writer", "image version writer", scope, GALLERY_WRITE,
-                 reason="AIB writes the new image version into this gallery image definition")
+                 reason="AIB writes the new image version into this gallery image definition", per_scope=True)
 
 
 def grant_managed_image_writer(image_id: str) -> Grant:
     """Custom role "managed image writer" (images/read, /write, /delete) on the resource group a ManagedImage target
     writes to (the image does not exist before the first build, so the group is the narrowest scope)."""
     return Grant("managed-image-writer", "managed image writer", resource_group_of(image_id), MANAGED_IMAGE_WRITE,
-                 reason="AIB creates the managed image in this resource group")
+                 reason="AIB creates the managed image in this resource group", per_scope=True)
 
 
 def grant_source_reader(spec: ImageTemplateSpec) -> list[Grant]:
@@ -124,21 +135,21 @@ def grant_vnet_reader(subnet_id: str) -> Grant:
     """Custom role "vnet reader" (virtualNetworks/read) on the virtual network holding the build subnet: the service
     reads the VNet itself, which an assignment on a subnet does not cover."""
     return Grant("vnet-reader", "vnet reader", subnet_id.rsplit("/subnets/", 1)[0], VNET_READ,
-                 reason="AIB reads the virtual network the build subnet belongs to")
+                 reason="AIB reads the virtual network the build subnet belongs to", per_scope=True)
 
 
 def grant_subnet_join(subnet_id: str) -> Grant:
     """Custom role "subnet joiner" (virtualNetworks/subnets/join/action) on one subnet the build VM (subnetId) or
     the isolated-build container (containerInstanceSubnetId) joins."""
     return Grant("subnet-join", "subnet joiner", subnet_id, SUBNET_JOIN,
-                 reason="the build VM or its build container joins this subnet")
+                 reason="the build VM or its build container joins this subnet", per_scope=True)
 
 
 def grant_script_reader(container_scope: str) -> Grant:
     """Built-in Storage Blob Data Reader on one blob container that holds scripts or files the template downloads
     (the service downloads them as the template identity, even for public blobs)."""
     return Grant("scripts-reader", BUILTIN_NAMES[STORAGE_BLOB_DATA_READER], container_scope,
-                 builtin=STORAGE_BLOB_DATA_READER, reason="customizers download scripts from this container")
+                 builtin=STORAGE_BLOB_DATA_READER, reason="customizers download scripts from this container", per_scope=True)
 
 
 def grant_repository_files_reader(container_scope: str) -> Grant:
@@ -159,7 +170,7 @@ def grant_identity_operator(identity_id: str) -> Grant:
     """Built-in Managed Identity Operator on one identity attached to the build VM (vmProfile.userAssignedIdentities):
     the service must be allowed to assign it."""
     return Grant("identity-operator", BUILTIN_NAMES[MANAGED_IDENTITY_OPERATOR], identity_id,
-                 builtin=MANAGED_IDENTITY_OPERATOR, reason="AIB attaches this identity to the build VM")
+                 builtin=MANAGED_IDENTITY_OPERATOR, reason="AIB attaches this identity to the build VM", per_scope=True)
 
 
 def grant_staging_contributor(resource_group_id: str) -> Grant:
@@ -192,7 +203,7 @@ def step_uris(spec: ImageTemplateSpec) -> list[str]:
 
 def template_identity_grants(spec: ImageTemplateSpec, *, staging_resource_group_id: Optional[str] = None,
                              scripts_storage_account_id: Optional[str] = None) -> list[Grant]:
-    """Every grant the template identity needs for `spec`, deduplicated, with unique keys.
+    """Every grant the template identity needs for `spec`, without repeats (same kind, same scope).
 
     `staging_resource_group_id`: the staging group the identity must be Contributor on (None when the service makes
     its own IT_* group and grants itself). `scripts_storage_account_id`: the account whose containers hold scripts.
@@ -215,66 +226,30 @@ def template_identity_grants(spec: ImageTemplateSpec, *, staging_resource_group_
         grants.append(grant_identity_operator(identity))
     if staging_resource_group_id:
         grants.append(grant_staging_contributor(staging_resource_group_id))
-    return number_keys(grants)
+    return unique_grants(grants)
 
 
-def number_keys(grants: Iterable[Grant]) -> list[Grant]:
-    """Drop repeats (same role, same scope) and number keys that occur more than once (`subnet-join-0`, `-1`)."""
+def unique_grants(grants: Iterable[Grant]) -> list[Grant]:
+    """`grants` without repeats (same kind, same scope, same role), first occurrence kept."""
     unique: dict[tuple, Grant] = {}
     for g in grants:
         unique.setdefault((g.key, g.scope.lower(), g.builtin, g.actions), g)
+    return list(unique.values())
+
+
+def number_keys(grants: Iterable[Grant]) -> list[Grant]:
+    """The keys of earlier versions, only to alias their state: repeats dropped, and keys that occur more than once
+    numbered by position (`subnet-join-0`, `-1`), which renamed a grant when a second one appeared."""
+    unique = unique_grants(grants)
     counts: dict[str, int] = {}
-    for g in unique.values():
+    for g in unique:
         counts[g.key] = counts.get(g.key, 0) + 1
     seen: dict[str, int] = {}
     out = []
-    for g in unique.values():
+    for g in unique:
         if counts[g.key] > 1:
             n = seen.get(g.key, 0)
             seen[g.key] = n + 1
             g = dataclasses.replace(g, key=f"{g.key}-{n}")
         out.append(g)
     return out
-
-
-def declare_grant(name: str, grant: Grant, *, owner: str, principal_id: pulumi.Input[str],
-                  opts: Optional[pulumi.ResourceOptions] = None,
-                  depends_on: Sequence[pulumi.Resource] = ()) -> authorization.RoleAssignment:
-    """Create `grant` for `principal_id`: `<name>-<key>-role` (custom roles only) and the `<name>-<key>` assignment.
-
-    `owner` makes custom role ids unique per pipeline; `depends_on` are resources the scope must exist after (a
-    gallery image definition or staging group the pipeline creates).
-    """
-    base = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(depends_on)))
-    role_definition_id = grant.role_definition_id(owner)
-    assignment_opts = base
-    if grant.custom:
-        guid = grant.role_definition_guid(owner)
-        definition = authorization.RoleDefinition(
-            f"{name}-{grant.key}-role",
-            authorization.RoleDefinitionArgs(
-                scope=grant.assignable_scope,
-                role_definition_id=guid,
-                # Custom role names must be unique in the tenant; the GUID prefix keeps two pipelines apart.
-                role_name=f"AIB {grant.role} ({guid[:8]})",
-                description=f"Azure VM Image Builder: {grant.reason}. Managed by Pulumi ({owner}).",
-                role_type="CustomRole",
-                permissions=[authorization.PermissionArgs(actions=list(grant.actions))],
-                assignable_scopes=[grant.assignable_scope],
-            ),
-            base,
-        )
-        assignment_opts = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[definition]))
-    return authorization.RoleAssignment(
-        f"{name}-{grant.key}",
-        authorization.RoleAssignmentArgs(
-            scope=grant.scope,
-            role_definition_id=role_definition_id,
-            principal_id=principal_id,
-            principal_type=PRINCIPAL_TYPE,
-            role_assignment_name=pulumi.Output.from_input(principal_id).apply(
-                lambda pid: grant.assignment_name(owner, pid)),
-            description=f"{grant.role}: {grant.reason}",
-        ),
-        assignment_opts,
-    )

@@ -4,11 +4,14 @@
 `...Args` classes, section by section, so pyright checks every input name against azure-native. Every key of the
 document must be consumed: a field azure-native 3.x cannot send (the API 2025-10-01 additions such as
 `additionalDataDisks` or `optimize.workload`) fails here with its path, at construction, instead of silently vanishing.
-Inline customizer and validator commands can hold secrets, so they are wrapped in `pulumi.Output.secret`.
+Inline customizer and validator commands can hold secrets, so they are wrapped in `pulumi.Output.secret`; with
+`secret=True` (config set with `pulumi config set --secret`, whose leaves Pulumi does not tell apart) the whole
+customize, validate and distribute sections are.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import pulumi
@@ -216,11 +219,24 @@ def identity_args(s: _Section) -> vmi.ImageTemplateIdentityArgs:
                                          user_assigned_identities=list(s.get("userAssignedIdentities") or {}))
 
 
+def template_inputs() -> list[str]:
+    """Every input of azure-native's VirtualMachineImageTemplate (snake_case, as `ResourceOptions` takes them), read
+    off the SDK so that a field a newer SDK adds is covered too."""
+    return [p for p in inspect.signature(vmi.VirtualMachineImageTemplateArgs.__init__).parameters
+            if not p.startswith("_") and p != "self"]
+
+
+def _secret(value: Any) -> Any:
+    return pulumi.Output.secret(value) if value is not None else None
+
+
 def template_args(rendered: Mapping[str, Any], *, resource_group_name: pulumi.Input[str],
-                  image_template_name: Optional[pulumi.Input[str]] = None) -> vmi.VirtualMachineImageTemplateArgs:
+                  image_template_name: Optional[pulumi.Input[str]] = None,
+                  secret: bool = False) -> vmi.VirtualMachineImageTemplateArgs:
     """Typed args for `rendered` (the output of `render_template`), in `resource_group_name`.
 
-    `image_template_name` defaults to the document's `name`. Raises `UnsupportedTemplate` naming the path of anything
+    `image_template_name` defaults to the document's `name`. `secret`: customize, validate and distribute go as
+    secrets (script and file URIs may carry SAS tokens). Raises `UnsupportedTemplate` naming the path of anything
     azure-native cannot send.
     """
     doc = _Section(rendered, "template")
@@ -241,6 +257,11 @@ def template_args(rendered: Mapping[str, Any], *, resource_group_name: pulumi.In
         raise UnsupportedTemplate("template.properties.source: required")
     source_out = source_args(source)
     source.done()
+    customize = _each(props, "customize", lambda c: step_args(c, validator=False))
+    validate = validate_args(props.sub("validate"))
+    distribute = _each(props, "distribute", distributor_args) or []
+    if secret:
+        customize, validate, distribute = _secret(customize), _secret(validate), _secret(distribute)
     args = vmi.VirtualMachineImageTemplateArgs(
         resource_group_name=resource_group_name,
         image_template_name=image_template_name if image_template_name is not None else name,
@@ -248,9 +269,9 @@ def template_args(rendered: Mapping[str, Any], *, resource_group_name: pulumi.In
         tags=doc.get("tags"),
         identity=identity_args(identity),
         source=source_out,
-        customize=_each(props, "customize", lambda c: step_args(c, validator=False)),
-        validate=validate_args(props.sub("validate")),
-        distribute=_each(props, "distribute", distributor_args) or [],
+        customize=customize,
+        validate=validate,
+        distribute=distribute,
         build_timeout_in_minutes=props.get("buildTimeoutInMinutes"),
         vm_profile=vm_profile_args(props.sub("vmProfile")),
         staging_resource_group=props.get("stagingResourceGroup"),
@@ -263,10 +284,3 @@ def template_args(rendered: Mapping[str, Any], *, resource_group_name: pulumi.In
     props.done()
     doc.done()
     return args
-
-
-def has_inline(rendered: Mapping[str, Any]) -> bool:
-    """Whether any customizer or validator carries inline commands (they are stored as secrets)."""
-    props = rendered.get("properties") or {}
-    steps = [*(props.get("customize") or []), *((props.get("validate") or {}).get("inVMValidations") or [])]
-    return any(step.get("inline") is not None for step in steps)

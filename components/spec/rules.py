@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Optional
 
 from .customizers import FileFields, LINUX_ONLY, WINDOWS_ONLY, ScriptStep
 from .distributors import SharedImageDistributor
@@ -23,7 +23,9 @@ class RuleContext:
     """What the caller knows beyond the template, for example gallery regions the pipeline creates."""
 
     gallery_locations: Mapping[str, str] = field(default_factory=dict)
-    """Gallery resource id (lowercase) -> region."""
+    """Gallery resource id (lowercase) -> region, for the galleries the pipeline creates."""
+    subscription_id: Optional[str] = None
+    """The subscription the deployment's provider works in (None: unknown, the checks that need it are skipped)."""
 
 
 Rule = Callable[[ImageTemplateSpec, RuleContext], Iterable[Issue]]
@@ -136,13 +138,31 @@ def gallery_region_replicated(spec, ctx):
                         f"add {location!r}")
 
 
+def created_gallery_in_deployment_subscription(spec, ctx):
+    """azure-native creates a gallery in its provider's subscription whatever the id says, so a gallery the pipeline
+    creates must be named in that subscription (existing galleries elsewhere are fine: roles and the template use
+    full ids)."""
+    if not ctx.subscription_id:
+        return
+    for i, d in enumerate(spec.properties.distribute):
+        if not isinstance(d, SharedImageDistributor):
+            continue
+        gallery = d.gallery_image_id.lower().split("/images/")[0]
+        subscription = gallery.split("/")[2] if gallery.startswith("/subscriptions/") else ""
+        if gallery in ctx.gallery_locations and subscription != ctx.subscription_id.lower():
+            yield Issue(f"properties.distribute[{i}].galleryImageId",
+                        f"names subscription {subscription!r}, but the deployment creates the gallery in "
+                        f"{ctx.subscription_id!r}",
+                        "use the deployment's subscription id, or set gallery.create: false for a gallery that exists")
+
+
 def _norm(region: str) -> str:
     return region.replace(" ", "").lower()
 
 
 RULES: tuple[Rule, ...] = (
     build_timeout, distribute_not_empty, unique_run_output_names, unique_step_names, https_uris,
-    os_specific_steps, source_validation_only, gallery_region_replicated,
+    os_specific_steps, source_validation_only, gallery_region_replicated, created_gallery_in_deployment_subscription,
 )
 
 

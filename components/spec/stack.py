@@ -96,6 +96,17 @@ class ImageConfig(SpecModel):
     is touched."""
 
     @model_validator(mode="after")
+    def _no_auto_run_with_build(self):
+        auto_run = self.template.properties.auto_run
+        if self.build and auto_run is not None and auto_run.state == "Enabled":
+            # The service would start a run when the template is created, which collides with the tag PATCH and the
+            # pipeline's own run (AIB refuses template writes during a run).
+            raise rule_error("autoRun Enabled starts a second build beside the one the pipeline runs (build: true)",
+                             field="template.properties.autoRun.state",
+                             hint="remove autoRun (the pipeline builds), or set build: false to let the service run")
+        return self
+
+    @model_validator(mode="after")
     def _trigger_needs_latest(self):
         if self.source_image_trigger:
             source = self.template.properties.source
@@ -115,6 +126,16 @@ class StackConfig(SpecModel):
     """Create the resource group named by resourceGroupName; false uses an existing one."""
     images: dict[str, ImageConfig] = Field(min_length=1)
     """Image pipelines by name."""
+    adopt_existing: bool = True
+    """Import, rather than fail on, what already exists under the names the stack would create: the resource group
+    (kept on destroy once adopted), and galleries and image definitions a previous destroy kept. Their settings must
+    match (region, OS, identifier), or the run stops naming each difference. False: create, and fail on existing
+    ones."""
+    name_key: str = ""
+    """Secret key of the digest in template and staging-group names (HMAC-SHA256), so the published names do not let
+    anyone test guesses of inline commands or SAS URLs offline. Set once per stack with `pulumi config set --secret
+    nameKey "$(openssl rand -hex 32)"`; setting or changing it renames (and rebuilds) every template once; a value
+    not set as a secret is refused. Default: empty, names carry an unkeyed sha256 of the content."""
 
     @model_validator(mode="before")
     @classmethod
@@ -142,22 +163,25 @@ def _image_names(images: Mapping) -> list[Issue]:
             for name in images if not re.match(NAME_PATTERN, str(name))]
 
 
-def gallery_context(stack: StackConfig) -> RuleContext:
-    """Regions of the galleries this stack creates, so rules can check replication covers them."""
+def gallery_context(stack: StackConfig, subscription_id: Optional[str] = None) -> RuleContext:
+    """Regions of the galleries this stack creates (so rules can check replication covers them), and the
+    subscription the provider deploys to (galleries it creates must be in it)."""
     locations = {}
     for image in stack.images.values():
         for d in image.template.properties.distribute:
             if d.type == "SharedImage" and image.gallery.create:
                 locations[d.gallery_image_id.lower().split("/images/")[0]] = image.gallery.location or image.template.location
-    return RuleContext(gallery_locations=locations)
+    return RuleContext(gallery_locations=locations, subscription_id=subscription_id)
 
 
-def parse_stack_config(data: Any, *, source: str = "", project_dir: Optional[str | Path] = None) -> StackConfig:
+def parse_stack_config(data: Any, *, source: str = "", project_dir: Optional[str | Path] = None,
+                       subscription_id: Optional[str] = None) -> StackConfig:
     """Validate the project's config namespace (a mapping of keys without the `aib-images:` prefix).
 
     With `project_dir` (the folder holding `Pulumi.yaml`), repository files named by `script`/`sourceFile` are checked
     and hashed too (`local_files.resolve_template`), so a missing script is reported with the other problems and the
     returned templates carry each file's sha256Checksum. Without it they are left for the pipeline to resolve.
+    `subscription_id`: the deployment's (azure-native provider's) subscription, for the checks that need it.
     """
     if not isinstance(data, Mapping):
         raise SpecError([Issue("", "the stack config must be a mapping")], source)
@@ -168,7 +192,7 @@ def parse_stack_config(data: Any, *, source: str = "", project_dir: Optional[str
     except ValidationError as exc:
         raise SpecError(name_issues + from_validation_error(exc, StackConfig).issues, source) from None
     issues = name_issues
-    ctx = gallery_context(stack)
+    ctx = gallery_context(stack, subscription_id)
     for name, image in stack.images.items():
         issues += [Issue(join_path(f"images.{name}.template", i.path), i.message, i.hint)
                    for i in check_rules(image.template, ctx)]

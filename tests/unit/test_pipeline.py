@@ -42,13 +42,27 @@ def template_name(run) -> str:
     return run.inputs(f"{run.value.image_name}-template")["imageTemplateName"]
 
 
+def one(run, prefix: str, type_suffix: str = "") -> dict:
+    """The one registration whose logical name starts with `prefix` (names of per-scope kinds end in a hash)."""
+    found = [r for r in run.registrations if r["name"].startswith(prefix) and r["type"].endswith(type_suffix)]
+    assert len(found) == 1, (prefix, [r["name"] for r in found])
+    return found[0]
+
+
+def kinds(names) -> set[str]:
+    """Logical names with the trailing 8-hex-character hash of per-scope kinds replaced by `*`."""
+    import re
+    return {re.sub(r"-[0-9a-f]{8}(?=(-role)?$)", "-*", n) for n in names}
+
+
 @pytest.mark.parametrize("stack, expected", [
     ("dev", {"ubuntu-2204-identity": "managedidentity:UserAssignedIdentity",
              "ubuntu-2204-staging": "resources:ResourceGroup",
-             "ubuntu-2204-gallery": "compute:Gallery",
-             "ubuntu-2204-image-definition": "compute:GalleryImage",
-             "ubuntu-2204-gallery-writer-role": "authorization:RoleDefinition",
-             "ubuntu-2204-gallery-writer": "authorization:RoleAssignment",
+             "ubuntu-2204-gallery-gal_golden_dev-*": "compute:Gallery",
+             "ubuntu-2204-image-definition-gal_golden_dev-ubuntu-2204-*": "compute:GalleryImage",
+             "ubuntu-2204-gallery-writer-*-role": "authorization:RoleDefinition",
+             "ubuntu-2204-role-definitions-settle": "dynamic/aib:RoleSettle",
+             "ubuntu-2204-gallery-writer-*": "authorization:RoleAssignment",
              "ubuntu-2204-staging-contributor": "authorization:RoleAssignment",
              "ubuntu-2204-scripts": "storage:StorageAccount",
              "ubuntu-2204-scripts-container": "storage:BlobContainer",
@@ -63,14 +77,15 @@ def template_name(run) -> str:
              "ubuntu-2204-build": "dynamic/aib:ImageBuild"}),
     ("prod", {"win2022-identity": "managedidentity:UserAssignedIdentity",
               "win2022-staging": "resources:ResourceGroup",
-              "win2022-gallery": "compute:Gallery",
-              "win2022-image-definition": "compute:GalleryImage",
-              "win2022-gallery-writer-role": "authorization:RoleDefinition",
-              "win2022-gallery-writer": "authorization:RoleAssignment",
-              "win2022-vnet-reader-role": "authorization:RoleDefinition",
-              "win2022-vnet-reader": "authorization:RoleAssignment",
-              "win2022-subnet-join-role": "authorization:RoleDefinition",
-              "win2022-subnet-join": "authorization:RoleAssignment",
+              "win2022-gallery-gal_golden_prod-*": "compute:Gallery",
+              "win2022-image-definition-gal_golden_prod-win2022-*": "compute:GalleryImage",
+              "win2022-gallery-writer-*-role": "authorization:RoleDefinition",
+              "win2022-gallery-writer-*": "authorization:RoleAssignment",
+              "win2022-vnet-reader-*-role": "authorization:RoleDefinition",
+              "win2022-vnet-reader-*": "authorization:RoleAssignment",
+              "win2022-subnet-join-*-role": "authorization:RoleDefinition",
+              "win2022-subnet-join-*": "authorization:RoleAssignment",
+              "win2022-role-definitions-settle": "dynamic/aib:RoleSettle",
               "win2022-staging-contributor": "authorization:RoleAssignment",
               "win2022-runner-role": "authorization:RoleDefinition",
               "win2022-runner": "authorization:RoleAssignment",
@@ -84,7 +99,8 @@ def test_children_types_and_parent(run_pulumi, stack, expected):
     run = run_pulumi(pipeline_program(stack))
     component = run.named(run.value.image_name)
     assert component["type"] == TYPE_TOKEN and not component["custom"]
-    children = {r["name"]: r["type"] for r in run.registrations if run.parent_name(r) == run.value.image_name}
+    children = {name: r["type"] for r in run.registrations if run.parent_name(r) == run.value.image_name
+                for name in kinds([r["name"]])}
     assert set(children) == set(expected)
     for name, suffix in expected.items():
         assert children[name].endswith(suffix), (name, children[name])
@@ -95,10 +111,11 @@ def test_template_depends_on_every_role_assignment(run_pulumi):
     template = run.named("win2022-template")
     deps = run.dependency_names(template)
     identity_roles = {r["name"] for r in run.of_type("authorization:RoleAssignment") if r["name"] != "win2022-runner"}
-    assert identity_roles == {"win2022-gallery-writer", "win2022-vnet-reader", "win2022-subnet-join",
-                             "win2022-staging-contributor"}
+    assert kinds(identity_roles) == {"win2022-gallery-writer-*", "win2022-vnet-reader-*", "win2022-subnet-join-*",
+                                     "win2022-staging-contributor"}
     assert identity_roles <= deps
-    assert {"win2022-identity", "win2022-staging", "win2022-image-definition", "win2022-roles-settle"} <= deps
+    definition = one(run, "win2022-image-definition-")["name"]
+    assert {"win2022-identity", "win2022-staging", definition, "win2022-roles-settle"} <= deps
     # The settle waits for every identity role (the runner's is on the template, so it comes after it).
     assert identity_roles <= run.dependency_names(run.named("win2022-roles-settle"))
     # The runner role is on the template, so it comes after it.
@@ -107,17 +124,34 @@ def test_template_depends_on_every_role_assignment(run_pulumi):
 
 def test_assignments_wait_for_the_scopes_they_name(run_pulumi):
     run = run_pulumi(pipeline_program("dev"))
-    assert {"ubuntu-2204-image-definition", "ubuntu-2204-gallery-writer-role"} <= \
-        run.dependency_names(run.named("ubuntu-2204-gallery-writer"))
+    writer = one(run, "ubuntu-2204-gallery-writer-", "RoleAssignment")
+    assert one(run, "ubuntu-2204-image-definition-")["name"] in run.dependency_names(writer)
     assert "ubuntu-2204-staging" in run.dependency_names(run.named("ubuntu-2204-staging-contributor"))
 
 
-def test_template_options_never_allow_an_in_place_put(run_pulumi):
+def test_custom_role_assignments_wait_for_their_definitions_to_replicate(run_pulumi):
+    """RoleDefinitionDoesNotExist right after a definition is created: its assignments wait on a settle resource
+    that completes once the definitions have had time to replicate (`roles-settle` pattern)."""
+    run = run_pulumi(pipeline_program("prod"))
+    settle = run.named("win2022-role-definitions-settle")
+    definitions = {r["name"] for r in run.of_type("authorization:RoleDefinition")}
+    assert definitions and definitions <= run.dependency_names(settle)
+    for assignment in run.of_type("authorization:RoleAssignment"):
+        custom = not assignment["inputs"]["roleDefinitionId"].endswith(CONTRIBUTOR)
+        assert ("win2022-role-definitions-settle" in run.dependency_names(assignment)) == custom, assignment["name"]
+
+
+def test_only_the_hashed_name_decides_template_replacement(run_pulumi):
+    """No replace_on_changes: a content change changes imageTemplateName (a path parameter, so azure-native replaces
+    by itself); every other input is ignored, so no diff can ask for an in-place PUT or a same-name replacement."""
     run = run_pulumi(pipeline_program("dev"))
-    options = run.named("ubuntu-2204-template")["options"]
-    assert options["replace_on_changes"] == ["*"]
+    template = run.named("ubuntu-2204-template")
+    options = template["options"]
+    assert options["replace_on_changes"] == []
     assert options["delete_before_replace"] is False
-    assert options["ignore_changes"] == ["tags"]
+    assert set(options["ignore_changes"]) >= set(template["inputs"]) - {"imageTemplateName", "resourceGroupName"}
+    assert not {"imageTemplateName", "resourceGroupName"} & set(options["ignore_changes"])
+    assert {"customize", "distribute", "source", "tags", "vmProfile", "identity"} <= set(options["ignore_changes"])
 
 
 def _secret_around(value, key: str) -> bool:
@@ -142,45 +176,54 @@ def test_inline_commands_are_secret(run_pulumi):
     assert set(template["options"]["additional_secret_outputs"]) == {"customize", "validate"}
 
 
-def test_no_inline_no_secret_outputs(run_pulumi):
+def test_secret_outputs_are_always_set(run_pulumi):
     run = run_pulumi(pipeline_program("prod"))
     template = run.named("win2022-template")
     assert not is_secret(template["inputs"]["customize"])
-    assert template["options"]["additional_secret_outputs"] == []
+    assert template["options"]["additional_secret_outputs"] == ["customize", "validate"]
+
+
+def test_secret_config_keeps_uris_secret(run_pulumi):
+    """Config set with `--secret` (a SAS in a scriptUri) stays secret in the template's inputs and state."""
+    def sas(image):
+        image["template"]["properties"]["customize"][0] = {
+            "type": "Shell", "name": "sas", "scriptUri": "https://st.blob.core.windows.net/c/x.sh?sig=SECRET"}
+    run = run_pulumi(pipeline_program("dev", edit=sas, secret_config=True))
+    template = run.named("ubuntu-2204-template")
+    for key in ("customize", "validate", "distribute"):
+        assert is_secret(template["inputs"][key]), key
+    assert "sig=SECRET" in str(reveal(template["inputs"]["customize"]))
+    assert set(template["options"]["additional_secret_outputs"]) == {"customize", "validate", "distribute"}
 
 
 def test_gallery_and_definition_are_retained_on_delete(run_pulumi):
     run = run_pulumi(pipeline_program("dev"))
-    for name in ("ubuntu-2204-gallery", "ubuntu-2204-image-definition"):
-        assert run.named(name)["options"]["retain_on_delete"] is True
-        assert run.named(name)["options"]["protect"] is False
-    definition = run.inputs("ubuntu-2204-image-definition")
-    assert definition["osType"] == "Linux" and definition["hyperVGeneration"] == "V2"
-    assert definition["features"] == [{"name": "SecurityType", "value": "TrustedLaunchSupported"}]
-    assert definition["identifier"] == {"publisher": "contoso", "offer": "ubuntu-2204-golden", "sku": "dev"}
+    gallery, definition = one(run, "ubuntu-2204-gallery-gal"), one(run, "ubuntu-2204-image-definition-")
+    for reg in (gallery, definition):
+        assert reg["options"]["retain_on_delete"] is True
+        assert reg["options"]["protect"] is False
+    inputs = reveal(definition["inputs"])
+    assert inputs["osType"] == "Linux" and inputs["hyperVGeneration"] == "V2"
+    assert inputs["features"] == [{"name": "SecurityType", "value": "TrustedLaunchSupported"}]
+    assert inputs["identifier"] == {"publisher": "contoso", "offer": "ubuntu-2204-golden", "sku": "dev"}
 
 
 def test_retention_can_be_turned_off(run_pulumi):
     run = run_pulumi(pipeline_program("dev", retain_gallery_on_delete=False))
-    assert run.named("ubuntu-2204-gallery")["options"]["retain_on_delete"] is False
+    assert one(run, "ubuntu-2204-gallery-gal")["options"]["retain_on_delete"] is False
 
 
 def test_retention_follows_the_config(run_pulumi):
     run = run_pulumi(pipeline_program("dev", edit=lambda i: i["gallery"].update(retainOnDelete=False)))
-    for name in ("ubuntu-2204-gallery", "ubuntu-2204-image-definition"):
-        assert run.named(name)["options"]["retain_on_delete"] is False
-
-
-def test_manage_roles_false_declares_no_role(run_pulumi):
-    run = run_pulumi(pipeline_program("prod", edit=lambda i: i.update(manageRoles=False)))
-    assert not run.of_type("authorization:RoleAssignment") and not run.of_type("authorization:RoleDefinition")
-    assert run.of_type("virtualmachineimages:VirtualMachineImageTemplate")
+    for prefix in ("ubuntu-2204-gallery-gal", "ubuntu-2204-image-definition-"):
+        assert one(run, prefix)["options"]["retain_on_delete"] is False
 
 
 def test_existing_gallery_is_not_declared(run_pulumi):
     run = run_pulumi(pipeline_program("dev", edit=lambda i: i["gallery"].update(create=False)))
     assert not run.of_type("compute:Gallery") and not run.of_type("compute:GalleryImage")
-    assert run.inputs("ubuntu-2204-gallery-writer")["scope"].endswith("/galleries/gal_golden_dev/images/ubuntu-2204")
+    writer = one(run, "ubuntu-2204-gallery-writer-", "RoleAssignment")
+    assert reveal(writer["inputs"])["scope"].endswith("/galleries/gal_golden_dev/images/ubuntu-2204")
 
 
 def test_existing_identity_is_used_and_granted(run_pulumi):
@@ -190,7 +233,18 @@ def test_existing_identity_is_used_and_granted(run_pulumi):
     assert not run.of_type("managedidentity:UserAssignedIdentity")
     template = run.inputs("ubuntu-2204-template")
     assert template["identity"]["userAssignedIdentities"] == [identity]
-    assert run.inputs("ubuntu-2204-gallery-writer")["principalId"]  # from the getUserAssignedIdentity invoke
+    writer = one(run, "ubuntu-2204-gallery-writer-", "RoleAssignment")
+    assert reveal(writer["inputs"])["principalId"]  # from the getUserAssignedIdentity invoke
+
+
+def test_existing_identity_in_another_subscription_is_looked_up_there(run_pulumi):
+    other = "11111111-2222-3333-4444-555555555555"
+    identity = (f"/subscriptions/{other}/resourceGroups/rg-ids/providers/Microsoft.ManagedIdentity/"
+                "userAssignedIdentities/id-shared")
+    run = run_pulumi(pipeline_program("dev", edit=lambda i: i.update(identityId=identity)))
+    [provider] = run.of_type("providers:azure-native")
+    assert provider["inputs"]["subscriptionId"] == other
+    assert run.inputs("ubuntu-2204-template")["identity"]["userAssignedIdentities"] == [identity]
 
 
 def test_service_staging_grants_no_contributor(run_pulumi):

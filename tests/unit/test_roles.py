@@ -112,21 +112,22 @@ def test_scripts_container_reader_and_build_vm_identities():
         steps[2].pop("sourceFile", None)  # the dev stack's motd comes from the repository
         steps[2]["sourceUri"] = "https://stscripts.blob.core.windows.net/files/motd"
         image["template"]["properties"]["vmProfile"]["userAssignedIdentities"] = [vm_identity]
-    gs = by_key(grants("dev", edit, storage=account))
-    readers = sorted(g.scope for k, g in gs.items() if k.startswith("scripts-reader"))
-    assert readers == [f"{account}/blobServices/default/containers/files",
-                       f"{account}/blobServices/default/containers/linux"]
-    assert all(gs[k].builtin == STORAGE_BLOB_DATA_READER for k in gs if k.startswith("scripts-reader"))
+    listed = grants("dev", edit, storage=account)
+    readers = [g for g in listed if g.key == "scripts-reader"]
+    assert sorted(g.scope for g in readers) == [f"{account}/blobServices/default/containers/files",
+                                               f"{account}/blobServices/default/containers/linux"]
+    assert all(g.builtin == STORAGE_BLOB_DATA_READER for g in readers)
+    gs = by_key(listed)
     assert gs["identity-operator"].builtin == MANAGED_IDENTITY_OPERATOR and gs["identity-operator"].scope == vm_identity
 
 
 def test_isolated_build_joins_both_subnets():
     aci = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-network-prod/providers/"
            "Microsoft.Network/virtualNetworks/vnet-build-prod/subnets/snet-aci")
-    gs = by_key(grants("prod", lambda i: i["template"]["properties"]["vmProfile"]["vnetConfig"].update(
-        containerInstanceSubnetId=aci)))
-    assert {gs["subnet-join-0"].scope.rsplit("/", 1)[-1], gs["subnet-join-1"].scope.rsplit("/", 1)[-1]} == \
-        {"snet-image-builder", "snet-aci"}
+    listed = grants("prod", lambda i: i["template"]["properties"]["vmProfile"]["vnetConfig"].update(
+        containerInstanceSubnetId=aci))
+    gs = by_key(listed)
+    assert {g.scope.rsplit("/", 1)[-1] for g in listed if g.key == "subnet-join"} == {"snet-image-builder", "snet-aci"}
     # Both subnets share one VNet (a spec rule), so one reader assignment covers it.
     assert gs["vnet-reader"].scope.endswith("/virtualNetworks/vnet-build-prod")
 
@@ -154,3 +155,16 @@ def test_number_keys_drops_repeats():
     b = Grant("k", "r", f"/subscriptions/{SUB}/resourceGroups/b", ("x",))
     assert [g.key for g in number_keys([a, b, a])] == ["k-0", "k-1"]
     assert [g.key for g in number_keys([a, a])] == ["k"]
+
+
+def test_a_second_subnet_does_not_rename_the_first_grant():
+    """Logical names of per-scope kinds come from the scope (a hash), never from a position among their kind."""
+    aci = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-network-prod/providers/"
+           "Microsoft.Network/virtualNetworks/vnet-build-prod/subnets/snet-aci")
+    before = {g.scope: g.name_key for g in grants("prod")}
+    after = {g.scope: g.name_key for g in grants("prod", lambda i: i["template"]["properties"]["vmProfile"][
+        "vnetConfig"].update(containerInstanceSubnetId=aci))}
+    assert before.items() <= after.items()
+    assert len(set(after.values())) == len(after)
+    # ... whereas the position-numbered keys of earlier versions renamed it (kept only to alias old state).
+    assert [g.key for g in number_keys(grants("prod")) if g.key.startswith("subnet-join")] == ["subnet-join"]

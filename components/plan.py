@@ -1,0 +1,540 @@
+"""The stack plan: every logical name, Azure name, grant and rendered document of a stack, decided once.
+
+`plan_stack` reads the whole validated `StackConfig` (plus the provider's subscription and the stack's secret
+`nameKey`) and returns plain frozen dataclasses; the stack program (`__main__.py`) and `ImagePipeline` only declare
+what it says. No Pulumi here, so every naming rule is tested table-style (`tests/unit/test_plan.py`).
+
+The rules, and why (the real engine creates a new URN before deleting an old one, and azure-native refuses to create
+a resource whose Azure id already exists):
+- A logical name says *what* a resource is, never where it sits in a list: per-scope grants carry a short hash of
+  their scope (`ubuntu-2204-subnet-join-1a2b3c4d`), galleries and image definitions a short hash of their Azure id.
+- Galleries and image definitions are declared once per stack, at the top level, whatever image names them first, so
+  adding, removing or reordering images never moves them.
+- A built-in role of an existing identity (`identityId`) on a scope no pipeline creates is declared once per stack,
+  deduplicated by principal, role and scope: two images on one identity give one assignment (Azure refuses a second
+  one for the same triple anyway).
+- Wherever this naming differs from the one of earlier versions, the plan carries the old name (`OldName`) and the
+  declaring code adds an alias, so existing stacks keep their resources.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Optional, Sequence
+
+from . import naming
+from .arm.render import render_template, template_hash
+from .roles import (Grant, grant_repository_files_reader, grant_template_runner, number_keys,
+                    template_identity_grants)
+from .spec.distributors import SharedImageDistributor
+from .spec.errors import Issue
+from .spec.local_files import has_local_files
+from .spec.platform import image_generation, image_os
+from .spec.stack import ImageConfig, StackConfig
+
+RESOURCE_GROUP = "resource-group"
+GALLERY_DESCRIPTION = "Golden images built by Azure VM Image Builder"
+PIPELINE_TYPE = "aib:index:ImagePipeline"
+
+
+@dataclasses.dataclass(frozen=True)
+class OldName:
+    """The logical name earlier versions gave a resource, for an alias that keeps its state."""
+
+    name: str
+    parent: Optional[str] = None
+    """The `ImagePipeline` it was a child of, when that differs from its parent now (None: the same parent)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceGroupPlan:
+    logical_name: str
+    name: str
+    id: str
+    location: Optional[str]
+    retain_on_delete: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class GalleryPlan:
+    logical_name: str
+    id: str
+    resource_group: str
+    name: str
+    location: str
+    tags: Mapping[str, str]
+    retain_on_delete: bool
+    image: str
+    """The image (config key) whose settings it takes: the first that names it."""
+    old_name: Optional[OldName] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDefinitionPlan:
+    logical_name: str
+    id: str
+    gallery_id: str
+    resource_group: str
+    gallery_name: str
+    name: str
+    location: str
+    os_type: str
+    os_state: str
+    hyper_v_generation: str
+    publisher: str
+    offer: str
+    sku: str
+    features: tuple[tuple[str, str], ...]
+    description: Optional[str]
+    tags: Mapping[str, str]
+    retain_on_delete: bool
+    image: str
+    """The image (config key) whose `gallery.imageDefinition` settings it takes: the first that names it."""
+    old_name: Optional[OldName] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RoleDefinitionPlan:
+    logical_name: str
+    guid: str
+    grant: Grant
+    owner: str
+    old_name: Optional[OldName] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class GrantPlan:
+    """One role assignment: `grant` for a principal (`principal` names which one, see `ImagePlan`)."""
+
+    logical_name: str
+    grant: Grant
+    owner: str
+    principal: str
+    """'identity' (the image's template identity), 'runner', or an existing identity's id (stack-level grants)."""
+    definition: Optional[str] = None
+    """Logical name of the custom role definition it assigns (None for built-in roles)."""
+    old_name: Optional[OldName] = None
+
+    @property
+    def role_definition_id(self) -> str:
+        return self.grant.role_definition_id(self.owner)
+
+    def assignment_name(self, principal_id: str) -> str:
+        return self.grant.assignment_name(self.owner, principal_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScriptsLocation:
+    """Where an image's repository files go (the same decision as `scripts.script_storage`, made here for naming)."""
+
+    subscription_id: str
+    resource_group: str
+    account_name: str
+    container_name: str
+    created: bool
+
+    @property
+    def container_id(self) -> str:
+        return naming.blob_container_id(naming.storage_account_id(self.subscription_id, self.resource_group,
+                                                                  self.account_name), self.container_name)
+
+    @property
+    def url(self) -> str:
+        return f"{naming.blob_endpoint(self.account_name)}/{self.container_name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class IdentityPlan:
+    id: str
+    existing: bool
+    name: str
+    resource_group: str
+    subscription_id: str
+    logical_name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagePlan:
+    """Everything one `ImagePipeline` declares under its own name."""
+
+    name: str
+    """The component's logical name; its children are `<name>-<what>`."""
+    image_name: str
+    """The base of the image's Azure names (`<image_name>-<hash>`)."""
+    owner: str
+    subscription_id: str
+    resource_group: str
+    identity: IdentityPlan
+    scripts: Optional[ScriptsLocation]
+    staging_group: Optional[str]
+    """Name of the staging resource group the pipeline creates (None: an existing one, or the service's)."""
+    staging_id: Optional[str]
+    """The staging group the template uses and the identity is Contributor on (None: the service's IT_* group)."""
+    content_digest: str
+    """The digest in the template and staging names (keyed with the stack's nameKey when set)."""
+    template_name: str
+    template_id: str
+    document: Mapping
+    """The AIB JSON the service receives (inline commands in clear: treat as secret)."""
+    role_definitions: tuple[RoleDefinitionPlan, ...]
+    grants: tuple[GrantPlan, ...]
+    """The template identity's grants this pipeline declares (stack-level ones are in `shared_grants`)."""
+    shared_grants: tuple[str, ...]
+    """Logical names of the stack-level grants the template needs before it is created."""
+    runner_grant: Optional[GrantPlan]
+    definition_ids: tuple[str, ...]
+    """Gallery image definitions of its SharedImage targets, in config order (the first one is the image's output)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedPlan:
+    """What several images may share, declared once: galleries, image definitions, existing identities' roles."""
+
+    galleries: tuple[GalleryPlan, ...]
+    image_definitions: tuple[ImageDefinitionPlan, ...]
+    grants: tuple[GrantPlan, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class StackPlan:
+    resource_group: Optional[ResourceGroupPlan]
+    images: Mapping[str, ImagePlan]
+    shared: SharedPlan
+
+    def logical_names(self) -> list[tuple[str, str]]:
+        """(kind, logical name) of everything the plan names, for uniqueness checks."""
+        out = [("resource-group", self.resource_group.logical_name)] if self.resource_group else []
+        out += [("gallery", g.logical_name) for g in self.shared.galleries]
+        out += [("image-definition", d.logical_name) for d in self.shared.image_definitions]
+        out += [("role-assignment", g.logical_name) for g in self.shared.grants]
+        for image in self.images.values():
+            out += [("role-definition", d.logical_name) for d in image.role_definitions]
+            out += [("role-assignment", g.logical_name) for g in
+                    (*image.grants, *([image.runner_grant] if image.runner_grant else []))]
+        return out
+
+
+# ---- the whole stack --------------------------------------------------------------------------------------------
+
+def plan_stack(stack: StackConfig, *, subscription_id: str, project: str, stack_name: str,
+               name_key: Optional[str] = None) -> StackPlan:
+    """The plan of a whole stack: its resource group, one `ImagePlan` per image and what they share."""
+    rg = None
+    if stack.create_resource_group:
+        first = next(iter(stack.images.values()))
+        rg = ResourceGroupPlan(RESOURCE_GROUP, stack.resource_group_name,
+                               naming.resource_group_id(subscription_id, stack.resource_group_name),
+                               stack.location or first.template.location,
+                               retain_on_delete=retains_gallery_in(stack.images, stack.resource_group_name))
+    images, shared = plan_pipelines(stack.images, subscription_id=subscription_id,
+                                    resource_group=stack.resource_group_name, project=project, stack_name=stack_name,
+                                    name_key=name_key)
+    return StackPlan(rg, images, shared)
+
+
+def plan_pipelines(images: Mapping[str, ImageConfig], *, subscription_id: str, resource_group: str, project: str,
+                   stack_name: str, name_key: Optional[str] = None, image_names: Optional[Mapping[str, str]] = None,
+                   shared_prefix: str = "") -> tuple[dict[str, ImagePlan], SharedPlan]:
+    """Plans of pipelines named by the keys of `images`, and what they share.
+
+    `image_names`: Azure name base per pipeline (default: its key). `shared_prefix`: prefix of the shared resources'
+    logical names; "" at stack level, `<pipeline>-` when one `ImagePipeline` declares them as its own children.
+    """
+    names = dict(image_names or {})
+    stack_level = not shared_prefix
+    plans = {key: plan_image(key, image, image_name=names.get(key, key), subscription_id=subscription_id,
+                             resource_group=resource_group, project=project, stack_name=stack_name,
+                             name_key=name_key) for key, image in images.items()}
+    shared_grants = _shared_grants(images, plans, shared_prefix, stack_level)
+    by_image = _shared_names_by_image(shared_grants, images, plans)
+    plans = {key: dataclasses.replace(p, grants=tuple(g for g in p.grants if g.logical_name not in by_image.skip),
+                                      shared_grants=tuple(by_image.names.get(key, ())))
+             for key, p in plans.items()}
+    galleries, definitions = _galleries(images, names, shared_prefix, stack_level, stack_name)
+    return plans, SharedPlan(galleries, definitions, shared_grants)
+
+
+def retains_gallery_in(images: Mapping[str, ImageConfig], resource_group: str) -> bool:
+    """Whether a kept (retain-on-delete) gallery lives in `resource_group`: deleting the group would take the gallery
+    and its image versions with it, so the group must be kept too."""
+    return any(naming.parts(d.gallery_image_id)["resource_group"].lower() == resource_group.lower()
+               for image in images.values() if image.gallery.create and image.gallery.retain_on_delete
+               for d in shared_image_targets(image))
+
+
+def shared_image_targets(image: ImageConfig) -> list[SharedImageDistributor]:
+    return [d for d in image.template.properties.distribute if isinstance(d, SharedImageDistributor)]
+
+
+# ---- one image ---------------------------------------------------------------------------------------------------
+
+def plan_image(name: str, image: ImageConfig, *, image_name: str, subscription_id: str, resource_group: str,
+               project: str, stack_name: str, name_key: Optional[str] = None) -> ImagePlan:
+    """The names, document and own grants of one pipeline (`name`: its logical name)."""
+    spec = image.template
+    owner = f"{project}/{stack_name}/{name}"
+    identity = identity_plan(name, image, image_name, subscription_id, resource_group)
+    scripts = scripts_location(image, image_name=image_name, subscription_id=subscription_id,
+                               resource_group=resource_group, project=project, stack_name=stack_name)
+    scripts_url = scripts.url if scripts else None
+    existing_staging = spec.properties.staging_resource_group
+    staging_group = None
+    staging_id = existing_staging
+    if existing_staging is None and image.staging == "create":
+        # The group's name carries the content digest: a replaced template keeps its own group until it is deleted.
+        content = template_hash(render_template(spec, identity_id=identity.id, scripts_url=scripts_url))
+        staging_group = naming.staging_group_name(image_name, naming.keyed_digest(content, name_key))
+        staging_id = naming.resource_group_id(subscription_id, staging_group)
+    rendered_staging = staging_id if existing_staging is None else None
+    digest = naming.keyed_digest(template_hash(render_template(
+        spec, identity_id=identity.id, scripts_url=scripts_url, staging_resource_group=rendered_staging)), name_key)
+    template_name = naming.template_name(image_name, digest)
+    document = render_template(spec, name=template_name, identity_id=identity.id, scripts_url=scripts_url,
+                               staging_resource_group=rendered_staging)
+    grants = identity_grants(name, image, owner, staging_id, scripts)
+    template_id = naming.template_id(subscription_id, resource_group, template_name)
+    runner = None
+    if image.runner_principal_id and image.manage_roles:
+        runner = _grant_plan(name, grant_template_runner(template_id), owner, "runner", old_key="runner")
+    definitions = role_definitions(name, [*grants, *([runner] if runner else [])])
+    return ImagePlan(
+        name=name, image_name=image_name, owner=owner, subscription_id=subscription_id,
+        resource_group=resource_group, identity=identity, scripts=scripts, staging_group=staging_group,
+        staging_id=staging_id, content_digest=digest, template_name=template_name, template_id=template_id,
+        document=document, role_definitions=tuple(definitions), grants=tuple(grants), shared_grants=(),
+        runner_grant=runner,
+        definition_ids=tuple(dict.fromkeys(naming.image_definition_id(d.gallery_image_id)
+                                           for d in shared_image_targets(image))))
+
+
+def identity_plan(name: str, image: ImageConfig, image_name: str, subscription_id: str,
+                  resource_group: str) -> IdentityPlan:
+    """An existing identity (config `identityId`, else `template.identity`) keeps its own subscription and group;
+    otherwise the pipeline creates `id-aib-<image>` in the stack's group."""
+    spec = image.template
+    existing = image.identity_id or (spec.identity.identity_id if spec.identity else None)
+    if existing:
+        p = naming.parts(existing)
+        return IdentityPlan(existing, True, p["name"], p["resource_group"], p["subscription"], f"{name}-identity")
+    identity_name = naming.identity_name(image_name)
+    return IdentityPlan(naming.identity_id(subscription_id, resource_group, identity_name), False, identity_name,
+                        resource_group, subscription_id, f"{name}-identity")
+
+
+def scripts_location(image: ImageConfig, *, image_name: str, subscription_id: str, resource_group: str,
+                     project: str, stack_name: str) -> Optional[ScriptsLocation]:
+    """Where repository files go: a container in `scriptsStorageAccountId`, or an account of the pipeline's own;
+    None without repository files."""
+    if not has_local_files(image.template):
+        return None
+    if image.scripts_storage_account_id:
+        p = naming.parts(image.scripts_storage_account_id)
+        return ScriptsLocation(p["subscription"], p["resource_group"], p["name"],
+                               image.scripts_container or naming.scripts_container_name(project, stack_name,
+                                                                                       image_name), created=False)
+    return ScriptsLocation(subscription_id, resource_group,
+                           naming.scripts_account_name(subscription_id, resource_group, image_name),
+                           image.scripts_container or naming.SCRIPTS_CONTAINER, created=True)
+
+
+def identity_grants(name: str, image: ImageConfig, owner: str, staging_id: Optional[str],
+                    scripts: Optional[ScriptsLocation]) -> list[GrantPlan]:
+    """The template identity's grants (none with `manageRoles: false`), named by what they grant, with the name the
+    earlier, position-numbered keys gave them."""
+    if not image.manage_roles:
+        return []
+    grants = template_identity_grants(image.template, staging_resource_group_id=staging_id,
+                                      scripts_storage_account_id=image.scripts_storage_account_id)
+    planned = [_grant_plan(name, g, owner, "identity", old_key=old.key) for g, old in zip(grants, number_keys(grants))]
+    if scripts is not None:
+        planned.append(_grant_plan(name, grant_repository_files_reader(scripts.container_id), owner, "identity",
+                                   old_key="repo-files-reader"))
+    return planned
+
+
+def role_definitions(name: str, grants: Sequence[GrantPlan]) -> list[RoleDefinitionPlan]:
+    """One custom role definition per kind and assignable scope (two subnets in one group share it)."""
+    out: dict[str, RoleDefinitionPlan] = {}
+    for g in grants:
+        if g.definition is None or g.definition in out:
+            continue
+        old = OldName(g.old_name.name + "-role") if g.old_name else None
+        out[g.definition] = RoleDefinitionPlan(g.definition, g.grant.role_definition_guid(g.owner), g.grant, g.owner,
+                                               old)
+    return list(out.values())
+
+
+def _grant_plan(name: str, grant: Grant, owner: str, principal: str, *, old_key: Optional[str]) -> GrantPlan:
+    logical = f"{name}-{grant.name_key}"
+    old = f"{name}-{old_key}" if old_key else None
+    return GrantPlan(logical, grant, owner, principal,
+                     definition=f"{name}-{grant.definition_key}-role" if grant.custom else None,
+                     old_name=OldName(old) if old and old != logical else None)
+
+
+# ---- adopting what exists ----------------------------------------------------------------------------------------
+
+def adoption_conflicts(plan: "ResourceGroupPlan | GalleryPlan | ImageDefinitionPlan", found: Any) -> list[Issue]:
+    """What an existing resource (`found`: a getter invoke's result, None when absent) has that the plan cannot
+    change: importing it would need a replacement, which the engine refuses for an imported resource."""
+    if found is None:
+        return []
+    where = "location" if isinstance(plan, ResourceGroupPlan) else f"images.{plan.image}.gallery"
+    issues = []
+    if plan.location and _region(getattr(found, "location", None) or "") != _region(plan.location):
+        issues.append(Issue(f"{where}.location" if not isinstance(plan, ResourceGroupPlan) else where,
+                            f"{plan.id} exists in {getattr(found, 'location', None)!r}, not {plan.location!r}",
+                            "use the existing region, or another name"))
+    if isinstance(plan, ImageDefinitionPlan):
+        identifier = getattr(found, "identifier", None)
+        existing = {"osType": getattr(found, "os_type", None), "osState": getattr(found, "os_state", None),
+                    "hyperVGeneration": getattr(found, "hyper_v_generation", None),
+                    "publisher": getattr(identifier, "publisher", None), "offer": getattr(identifier, "offer", None),
+                    "sku": getattr(identifier, "sku", None)}
+        wanted = {"osType": plan.os_type, "osState": plan.os_state, "hyperVGeneration": plan.hyper_v_generation,
+                  "publisher": plan.publisher, "offer": plan.offer, "sku": plan.sku}
+        for key, value in wanted.items():
+            if existing[key] is not None and str(existing[key]).lower() != str(value).lower():
+                issues.append(Issue(f"{where}.imageDefinition.{key}",
+                                    f"the existing image definition {plan.id} has {existing[key]!r}, not {value!r}",
+                                    "an image definition cannot change: match it, or name another definition"))
+    return issues
+
+
+def _region(name: str) -> str:
+    return name.replace(" ", "").lower()
+
+
+# ---- what images share ----------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class _SharedNames:
+    names: Mapping[str, tuple[str, ...]]
+    skip: frozenset[str]
+
+
+def _moves_to_stack(grant: GrantPlan, plan: ImagePlan) -> bool:
+    """A built-in role of an existing identity on a scope the pipeline does not create (scripts containers, build-VM
+    identities): another image on the same identity would need the very same assignment."""
+    created = {s.lower() for s in (plan.staging_id if plan.staging_group else None,
+                                   plan.scripts.container_id if plan.scripts else None) if s}
+    return plan.identity.existing and not grant.grant.custom and grant.grant.scope.lower() not in created
+
+
+def _shared_grants(images: Mapping[str, ImageConfig], plans: Mapping[str, ImagePlan], prefix: str,
+                   stack_level: bool) -> tuple[GrantPlan, ...]:
+    out: dict[tuple[str, str, str], GrantPlan] = {}
+    for key, plan in plans.items():
+        for g in plan.grants:
+            if not _moves_to_stack(g, plan):
+                continue
+            triple = (plan.identity.id.lower(), g.role_definition_id.lower(), g.grant.scope.lower())
+            if triple in out:
+                continue
+            logical = f"{prefix}{g.grant.key}-{naming.short_hash(*triple)}"
+            old_name = g.old_name.name if g.old_name else g.logical_name
+            out[triple] = dataclasses.replace(
+                g, logical_name=logical, principal=plan.identity.id,
+                old_name=OldName(old_name, key if stack_level else None))
+    return tuple(out.values())
+
+
+def _shared_names_by_image(shared: Sequence[GrantPlan], images: Mapping[str, ImageConfig],
+                           plans: Mapping[str, ImagePlan]) -> _SharedNames:
+    names: dict[str, list[str]] = {}
+    skip: set[str] = set()
+    by_triple = {(g.principal.lower(), g.role_definition_id.lower(), g.grant.scope.lower()): g.logical_name
+                 for g in shared}
+    for key, plan in plans.items():
+        for g in plan.grants:
+            triple = (plan.identity.id.lower(), g.role_definition_id.lower(), g.grant.scope.lower())
+            if _moves_to_stack(g, plan) and triple in by_triple:
+                names.setdefault(key, []).append(by_triple[triple])
+                skip.add(g.logical_name)
+    return _SharedNames({k: tuple(v) for k, v in names.items()}, frozenset(skip))
+
+
+def _galleries(images: Mapping[str, ImageConfig], image_names: Mapping[str, str], prefix: str, stack_level: bool,
+               stack_name: str) -> tuple[tuple[GalleryPlan, ...], tuple[ImageDefinitionPlan, ...]]:
+    """Every gallery and image definition a `gallery.create` image names, once, settings from the first image that
+    names it (config order); retained when any image that names it asks for it."""
+    old_galleries, old_definitions = legacy_gallery_names(images)
+    galleries: dict[str, GalleryPlan] = {}
+    definitions: dict[str, ImageDefinitionPlan] = {}
+    retained = _retained(images)
+    for key, image in images.items():
+        if not image.gallery.create:
+            continue
+        spec = image.template
+        location = image.gallery.location or spec.location
+        tags = dict(spec.tags or {})
+        for d in shared_image_targets(image):
+            p = naming.parts(d.gallery_image_id)
+            gallery_id = naming.gallery_id(d.gallery_image_id)
+            definition_id = naming.image_definition_id(d.gallery_image_id)
+            if gallery_id.lower() not in galleries:
+                old = old_galleries.get(gallery_id.lower())
+                galleries[gallery_id.lower()] = GalleryPlan(
+                    f"{prefix}gallery-{p['name']}-{naming.short_hash(gallery_id)}", gallery_id, p["resource_group"],
+                    p["name"], location, tags, retained[gallery_id.lower()], key, _old(old, stack_level))
+            if definition_id.lower() not in definitions:
+                old = old_definitions.get(definition_id.lower())
+                definitions[definition_id.lower()] = _definition_plan(
+                    key, image, image_names.get(key, key), stack_name, definition_id, location,
+                    f"{prefix}image-definition-{p['name']}-{p['child_name_1']}-{naming.short_hash(definition_id)}",
+                    retained[gallery_id.lower()], _old(old, stack_level))
+    return tuple(galleries.values()), tuple(definitions.values())
+
+
+def _definition_plan(key: str, image: ImageConfig, image_name: str, stack_name: str, definition_id: str,
+                     location: str, logical_name: str, retain: bool, old: Optional[OldName]) -> ImageDefinitionPlan:
+    spec = image.template
+    options = image.gallery.image_definition
+    generation = image_generation(spec)
+    security = options.security_type or ("TrustedLaunchSupported" if generation == "V2" else None)
+    features = [(f.name, f.value) for f in (options.features or [])]
+    if security and not any(name == "SecurityType" for name, _ in features):
+        features.append(("SecurityType", security))
+    p = naming.parts(definition_id)
+    return ImageDefinitionPlan(
+        logical_name=logical_name, id=definition_id, gallery_id=naming.gallery_id(definition_id),
+        resource_group=p["resource_group"], gallery_name=p["name"], name=p["child_name_1"], location=location,
+        os_type=image_os(spec) or "Linux", os_state=options.os_state, hyper_v_generation=generation,
+        publisher=options.publisher, offer=options.offer or image_name, sku=options.sku or stack_name,
+        features=tuple(features), description=options.description, tags=dict(spec.tags or {}),
+        retain_on_delete=retain, image=key, old_name=old)
+
+
+def _retained(images: Mapping[str, ImageConfig]) -> dict[str, bool]:
+    retained: dict[str, bool] = {}
+    for image in images.values():
+        for d in shared_image_targets(image):
+            gid = naming.gallery_id(d.gallery_image_id).lower()
+            retained[gid] = retained.get(gid, False) or image.gallery.retain_on_delete
+    return retained
+
+
+def _old(old: Optional[OldName], stack_level: bool) -> Optional[OldName]:
+    """Earlier versions made galleries children of an image's pipeline: at stack level the alias names that parent;
+    inside a pipeline the parent is the same."""
+    if old is None:
+        return None
+    return old if stack_level else OldName(old.name)
+
+
+def legacy_gallery_names(images: Mapping[str, ImageConfig]) -> tuple[dict[str, OldName], dict[str, OldName]]:
+    """The names earlier versions gave galleries and image definitions, by lowercase id: `<image>-gallery` and
+    `<image>-image-definition` under the first image (config order) that named them, with `-<i>` (the target's
+    position) when that image had several SharedImage targets."""
+    galleries: dict[str, OldName] = {}
+    definitions: dict[str, OldName] = {}
+    for key, image in images.items():
+        if not image.gallery.create:
+            continue
+        targets = list(dict.fromkeys(naming.image_definition_id(d.gallery_image_id).lower()
+                                     for d in shared_image_targets(image)))
+        for i, definition_id in enumerate(targets):
+            suffix = f"-{i}" if len(targets) > 1 else ""
+            galleries.setdefault(naming.gallery_id(definition_id).lower(), OldName(f"{key}-gallery{suffix}", key))
+            definitions.setdefault(definition_id, OldName(f"{key}-image-definition{suffix}", key))
+    return galleries, definitions

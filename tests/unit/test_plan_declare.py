@@ -1,0 +1,138 @@
+"""The stack program declares what the plan says: aliases, adoption (`import_`), secrets, one shared assignment."""
+
+from __future__ import annotations
+
+import copy
+import json
+import runpy
+
+import pytest
+
+from components import program as engine
+from components.program import is_secret
+from components.synth import AibMocks, run_program
+from tests.conftest import ROOT, stack_images
+
+SUB = "00000000-0000-0000-0000-000000000000"
+IDENTITY = f"/subscriptions/{SUB}/resourceGroups/rg-ids/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
+ACCOUNT = f"/subscriptions/{SUB}/resourceGroups/rg-st/providers/Microsoft.Storage/storageAccounts/stscripts"
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """Aliases and import ids as the SDK sends them (the recording monitor keeps neither)."""
+    seen: dict[str, dict] = {}
+    original = engine.RecordingMonitor.RegisterResource
+
+    def record(self, request):
+        # Named aliases only (azure-native adds type aliases for its versioned tokens).
+        seen[request.name] = {"aliases": [(a.spec.name, a.spec.parentUrn) for a in request.aliases if a.spec.name],
+                              "import": request.importId}
+        return original(self, request)
+    monkeypatch.setattr(engine.RecordingMonitor, "RegisterResource", record)
+    return seen
+
+
+class ExistingGallery(AibMocks):
+    """Azure as a previous destroy left it: the gallery and image definition exist."""
+
+    def invoke(self, args):
+        if args.token == "azure-native:compute:getGallery":
+            return {"id": (f"/subscriptions/{SUB}/resourceGroups/{args.args['resourceGroupName']}/providers/"
+                           f"Microsoft.Compute/galleries/{args.args['galleryName']}"), "location": "westeurope"}
+        if args.token == "azure-native:compute:getGalleryImage":
+            return {"id": "/subscriptions/x/images/" + args.args["galleryImageName"], "location": "westeurope",
+                    "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V2",
+                    "identifier": {"publisher": "contoso", "offer": "other-offer", "sku": "dev"}}
+        return super().invoke(args)
+
+
+def run_stack(images: dict, *, secret_keys=(), mocks=None, **config):
+    flat = {"aib-images:location": "westeurope", "aib-images:resourceGroupName": "rg-golden-images-dev",
+            "aib-images:images": json.dumps(images), **{f"aib-images:{k}": v for k, v in config.items()}}
+    monitor, program_globals = run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+                                           project="aib-images", stack="dev", config=flat,
+                                           secret_keys=list(secret_keys), mocks=mocks)
+    return {r["name"]: r for r in monitor.registrations}
+
+
+def shared_identity(image: dict) -> dict:
+    image = copy.deepcopy(image)
+    image["identityId"] = IDENTITY
+    image["scriptsStorageAccountId"] = ACCOUNT
+    image["template"]["properties"]["customize"][0].pop("script", None)
+    image["template"]["properties"]["customize"][0]["scriptUri"] = \
+        "https://stscripts.blob.core.windows.net/linux/baseline.sh"
+    return image
+
+
+def test_renamed_resources_alias_their_previous_names(registered):
+    run_stack(stack_images("dev"))
+    gallery = next(n for n in registered if n.startswith("gallery-gal_golden_dev-"))
+    assert registered[gallery]["aliases"] == [
+        ("ubuntu-2204-gallery", "urn:pulumi:dev::aib-images::aib:index:ImagePipeline::ubuntu-2204")]
+    writer = next(n for n in registered if n.startswith("ubuntu-2204-gallery-writer-") and not n.endswith("-role"))
+    assert registered[writer]["aliases"] == [("ubuntu-2204-gallery-writer", "")]
+    assert registered["ubuntu-2204-staging-contributor"]["aliases"] == []
+
+
+def test_two_images_on_one_identity_declare_one_assignment():
+    dev = stack_images("dev")["ubuntu-2204"]
+    second = shared_identity(dev)
+    second["template"]["properties"]["distribute"] = second["template"]["properties"]["distribute"][:1]
+    second["template"]["properties"]["distribute"][0]["runOutputName"] = "b-sig"
+    second["template"]["properties"]["distribute"][0]["galleryImageId"] += "-b"
+    regs = run_stack({"a": shared_identity(dev), "b": second})
+    assignments = [r for r in regs.values() if r["type"].endswith("RoleAssignment")]
+    triples = [(r["inputs"]["principalId"], r["inputs"]["roleDefinitionId"], r["inputs"]["scope"])
+               for r in assignments]
+    assert len(triples) == len(set(triples))
+    readers = [r for r in assignments if r["name"].startswith("scripts-reader-")]
+    assert len(readers) == 1 and "ImagePipeline" not in readers[0]["parent_urn"]
+    # Both templates wait for it.
+    for image in ("a", "b"):
+        assert readers[0]["urn"] in regs[f"{image}-template"]["dependencies"]
+
+
+def test_existing_gallery_is_imported_and_conflicts_are_named(registered):
+    with pytest.raises(Exception, match=r"images\.ubuntu-2204\.gallery\.imageDefinition\.offer"):
+        run_stack(stack_images("dev"), mocks=ExistingGallery())
+    images = stack_images("dev")
+    images["ubuntu-2204"]["gallery"]["imageDefinition"]["offer"] = "other-offer"
+    run_stack(images, mocks=ExistingGallery())
+    gallery = next(n for n in registered if n.startswith("gallery-"))
+    assert registered[gallery]["import"].endswith("/galleries/gal_golden_dev")
+    definition = next(n for n in registered if n.startswith("image-definition-"))
+    assert registered[definition]["import"] == "/subscriptions/x/images/ubuntu-2204"
+    assert registered["resource-group"]["import"] == ""  # the offline getter finds no group
+
+
+def test_adopt_existing_false_looks_nothing_up(registered):
+    run_stack(stack_images("dev"), mocks=ExistingGallery(), adoptExisting="false")
+    assert all(not r["import"] for r in registered.values())
+
+
+def test_secret_config_stays_secret_in_the_template():
+    images = stack_images("dev")
+    images["ubuntu-2204"]["template"]["properties"]["customize"][0] = {
+        "type": "Shell", "name": "sas", "scriptUri": "https://st.blob.core.windows.net/c/x.sh?sig=SECRET"}
+    regs = run_stack(images, secret_keys=["aib-images:images"])
+    template = regs["ubuntu-2204-template"]
+    assert all(is_secret(template["inputs"][k]) for k in ("customize", "validate", "distribute"))
+    assert "distribute" in template["options"]["additional_secret_outputs"]
+    plain = run_stack(images)["ubuntu-2204-template"]
+    assert not is_secret(plain["inputs"]["distribute"])
+
+
+def test_name_key_renames_templates_once():
+    plain = run_stack(stack_images("dev"))["ubuntu-2204-template"]["inputs"]["imageTemplateName"]
+    keyed = run_stack(stack_images("dev"), secret_keys=["aib-images:nameKey"],
+                      nameKey="k")["ubuntu-2204-template"]["inputs"]["imageTemplateName"]
+    assert plain != keyed and keyed.startswith("ubuntu-2204-")
+
+
+def test_a_name_key_in_plain_text_is_refused():
+    import pulumi
+
+    with pytest.raises(pulumi.RunError, match="nameKey"):
+        run_stack(stack_images("dev"), nameKey="k")
