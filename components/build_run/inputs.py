@@ -25,10 +25,13 @@ from pulumi.runtime.rpc import UNKNOWN
 _NAME = re.compile(r"^[A-Za-z0-9-_.]{1,64}$")
 
 #: Inputs whose change means "another build": a new template, or the user asked for one.
-START_REPLACE_KEYS = ("subscription_id", "resource_group_name", "image_template_name", "rebuild_trigger")
+START_REPLACE_KEYS = ("subscription_id", "resource_group_name", "image_template_name")
+#: A new run of the same template: an update, so that ``update`` sees (in its olds) which run it supersedes. A
+#: replacement would not: the engine re-checks a replacement with no old inputs, and ``create`` sees none either.
+START_RERUN_KEYS = ("rebuild_trigger",)
 #: The wait follows one run: the run its start resource started or adopted.
 WAIT_REPLACE_KEYS = ("subscription_id", "resource_group_name", "image_template_name", "run_started_at")
-#: Computed by ``check`` for ``create``'s benefit; never a reason to update.
+#: Inputs an older version of ``check`` computed; recorded in existing state, never a reason to update.
 INTERNAL_KEYS = ("adopt_succeeded_run",)
 
 #: Name, default and meaning of every input (the docs of :class:`BuildArgs` repeat these).
@@ -164,22 +167,6 @@ def same_image(template_name: str, other: str) -> bool:
     suffix = naming.HASH_CHARS + 1
     return (other != template_name and len(other) == len(template_name) and len(template_name) > suffix
             and other[:-suffix] == template_name[:-suffix] and template_name[-suffix] == other[-suffix] == "-")
-
-
-def adopt_succeeded_run(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
-    """Whether ``create`` may adopt the template's last *successful* run instead of starting one.
-
-    Adoption is right when nothing was recorded for this build: the template name is content-hashed, so a run of a
-    template with this name built exactly this content (e.g. the engine died after the run was started, or someone ran
-    it by hand). It is wrong when this create replaces an earlier start *of the same template* because the user bumped
-    ``rebuild_trigger``: that run is the one the user wants replaced. ``check`` sees the old inputs, ``create`` does not,
-    so the decision is made here and carried as an input.
-    """
-    if not olds:
-        return True
-    same_template = all(olds.get(k) == news.get(k)
-                        for k in ("subscription_id", "resource_group_name", "image_template_name"))
-    return not (same_template and olds.get("rebuild_trigger") != news.get("rebuild_trigger"))
 
 
 def diff_keys(olds: Mapping[str, Any], news: Mapping[str, Any], replace_keys: tuple[str, ...]

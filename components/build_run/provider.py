@@ -125,12 +125,6 @@ class ImageBuildStartProvider(_Provider):
 
     replace_keys = inputs.START_REPLACE_KEYS
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        result = super().check(olds, news)
-        checked = dict(result.inputs)
-        checked["adopt_succeeded_run"] = inputs.adopt_succeeded_run(olds, news)
-        return CheckResult(checked, result.failures)
-
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Besides the input rules: when the template's last run ended without success (the wait reported it), the
         start is replaced, so this ``up`` starts a new run instead of waiting on the failed one again."""
@@ -158,7 +152,9 @@ class ImageBuildStartProvider(_Provider):
         settings = BuildSettings.from_props(props)
         try:
             with self._session(settings) as session:
-                status = session.start_or_adopt(adopt_succeeded=bool(props.get("adopt_succeeded_run", True)))
+                # Nothing recorded for this template: an earlier run of it (the name is content-hashed) built exactly
+                # this content, e.g. the engine died after starting it, so a successful one is adopted.
+                status = session.start_or_adopt(superseded_run=None)
         except BuildError as err:
             raise self._fail(settings, err) from None
         outs = _inputs_of(props)
@@ -167,9 +163,20 @@ class ImageBuildStartProvider(_Provider):
         return CreateResult(f"{settings.template_id}/runs/{status.started_at}", outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        # Only provider settings changed (diff replaces on anything that needs a new build).
+        """A bumped rebuild trigger starts a new run of the same template, never adopting the run recorded in
+        ``olds`` (the one the user wants replaced); otherwise only provider settings changed."""
         outs = {k: olds.get(k) for k in START_OUTPUTS}
         outs.update(_inputs_of(news))
+        if all(olds.get(k) == news.get(k) for k in inputs.START_RERUN_KEYS):
+            return UpdateResult(outs)
+        settings = BuildSettings.from_props(news)
+        try:
+            with self._session(settings) as session:
+                status = session.start_or_adopt(superseded_run=olds.get("run_started_at") or "")
+        except BuildError as err:
+            raise self._fail(settings, err) from None
+        outs.update(template_id=settings.template_id, run_started_at=status.started_at,
+                    adopted=status.run_state == SUCCEEDED)
         return UpdateResult(outs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

@@ -95,6 +95,13 @@ class _ArmUnavailable(BuildError):
     """A template read failed in a way that waiting may cure (throttling, 5xx, a dropped connection)."""
 
 
+def _adoptable(status: RunStatus, superseded_run: Optional[str]) -> bool:
+    """A Succeeded run counts as this start's own unless it is the one being superseded (see start_or_adopt)."""
+    if status.run_state != SUCCEEDED:
+        return False
+    return superseded_run is None or bool(superseded_run) and status.started_at != superseded_run
+
+
 def _started_after(status: RunStatus, started_at: str) -> bool:
     """Whether ``status``'s run started after the run whose :attr:`RunStatus.started_at` was ``started_at``."""
     if not isinstance(status.start_time, dt.datetime) or not started_at:
@@ -178,11 +185,12 @@ class BuildSession:
         return max(0.0, (self.now() - start).total_seconds())
 
     # -- starting --------------------------------------------------------------------------------------------
-    def start_or_adopt(self, *, adopt_succeeded: bool) -> RunStatus:
+    def start_or_adopt(self, *, superseded_run: Optional[str]) -> RunStatus:
         """Make sure exactly one run of this template is (or was) under way and return its status.
 
         A Running run is always adopted (an interrupted ``pulumi up`` started it; a second POST would fail or build
-        twice). A Succeeded run is adopted only when ``adopt_succeeded`` (see ``inputs.adopt_succeeded_run``).
+        twice). A Succeeded run is adopted unless it is ``superseded_run`` (the start time of the run a bumped rebuild
+        trigger replaces; "" when there was none to adopt at all), so an interrupted rebuild is not started twice.
         """
         first = self.status()
         before = first.started_at
@@ -200,7 +208,7 @@ class BuildSession:
                 status = self._wait_while_canceling()
                 before = status.started_at
                 continue
-            if status.run_state == SUCCEEDED and adopt_succeeded:
+            if _adoptable(status, superseded_run):
                 self.progress(f"adopting the last successful build (started {status.started_at})")
                 return status
             try:
@@ -278,7 +286,7 @@ class BuildSession:
                     and self.clock() < auth_until:
                 self.progress("build not authorized yet (role assignments still propagating); starting it again")
                 self._sleep_until(auth_until, self._auth_backoff())
-                status = self.start_or_adopt(adopt_succeeded=False)
+                status = self.start_or_adopt(superseded_run="")
                 started_at, last_label = status.started_at, None
                 continue
             raise BuildError(self._failure(status))

@@ -141,16 +141,18 @@ def test_diff_is_no_op_but_trigger_bump_builds_again(env):
 
     bumped = start_p.check(_inputs("tmpl-trigger"), _inputs("tmpl-trigger", rebuild_trigger="2")).inputs
     diff = start_p.diff(start["template_id"], start, bumped)
-    assert diff.replaces == ["rebuild_trigger"]
-    # The engine replaces: create the new start, then the wait (its run_started_at changed), then delete the old.
-    new_start = start_p.create(bumped).outs
+    assert diff.changes and diff.replaces == []
+    # The engine updates the start (which knows the run it supersedes), then replaces the wait (its run changed).
+    new_start = start_p.update(start["template_id"], start, bumped).outs
     assert new_start["adopted"] is False and new_start["run_started_at"] != start["run_started_at"]
     wait_p = ImageBuildProvider(_Lines())
     assert wait_p.diff("w", outs, dict(_inputs("tmpl-trigger"), run_started_at=new_start["run_started_at"])).replaces
     new_outs = wait_p.create(dict(_inputs("tmpl-trigger"), run_started_at=new_start["run_started_at"])).outs
-    start_p.delete("old", start)  # the old run is over: nothing to cancel, the new one is left alone
     assert new_outs["run_state"] == "Succeeded" and env.last_run(tid)["runState"] == "Succeeded"
     assert env.emu.state.runs_started(tid) == 2
+    # An update interrupted after its POST runs again: it adopts the newer run instead of starting a third.
+    again = start_p.update(start["template_id"], start, bumped).outs
+    assert again["run_started_at"] == new_start["run_started_at"] and env.emu.state.runs_started(tid) == 2
 
 
 def test_twelve_builds_run_at_once_through_four_workers(env):

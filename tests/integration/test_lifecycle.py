@@ -50,6 +50,7 @@ class Gallery(BuildScope):
         self.aib = self.client
         self.compute = arm_client.compute_client(SUB, poll_seconds=POLL)
         self.definition = self.image_def_id
+        self.last_start: dict[str, dict] = {}  # template name -> the start's outputs (the engine's state)
 
     def close(self) -> None:
         self.aib.close()
@@ -63,13 +64,14 @@ class Gallery(BuildScope):
         self.aib.virtual_machine_image_templates.begin_create_or_update(RG, name, body).result()
 
     def build(self, name: str, trigger: str) -> dict:
-        """One `pulumi up` of the build pair (the start replaced by a bumped rebuild trigger): the wait's outputs."""
+        """One `pulumi up` of the build pair after a bumped rebuild trigger (the start updated): the wait's outputs."""
         props = {"subscription_id": SUB, "resource_group_name": RG, "image_template_name": name,
                  "api_version": "2024-02-01", "rebuild_trigger": trigger, "run_output_names": ["gallery"],
-                 "poll_seconds": POLL, "auth_retry_seconds": 1, "cancel_timeout_seconds": 5,
-                 # What check computes for a bumped trigger: build again, never adopt the last successful run.
-                 "adopt_succeeded_run": False}
-        start = ImageBuildStartProvider(lambda line: None).create(props).outs
+                 "poll_seconds": POLL, "auth_retry_seconds": 1, "cancel_timeout_seconds": 5}
+        starts = ImageBuildStartProvider(lambda line: None)
+        previous = self.last_start.get(name)
+        start = (starts.update("id", previous, props) if previous else starts.create(props)).outs
+        self.last_start[name] = start
         return ImageBuildProvider(lambda line: None).create(dict(props, run_started_at=start["run_started_at"])).outs
 
     def add_version(self, name: str, *, days_old: float = 0, tags: dict | None = None,
