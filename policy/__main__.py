@@ -1,7 +1,10 @@
-"""The policy pack: `pulumi preview --policy-pack policy` (or `pulumi policy publish` from this folder).
+"""The policy pack: `pulumi preview --policy-pack policy --policy-pack-config policy/config.json` (or `pulumi policy
+publish` from this folder).
 
 The rules live in `golden_image_rules.py` so tests import them without starting the analyzer server that
-`PolicyPack` runs.
+`PolicyPack` runs. `config.json` is the organisation's settings in Pulumi's policy-pack config format: per policy an
+enforcement level (`"advisory"`, `"mandatory"`, `"disabled"`) or an object with `enforcementLevel` and the policy's
+settings (`maxMinutes`, `allowedIdentities`).
 """
 
 import os

@@ -6,8 +6,11 @@ takes). pulumi-policy for Python ships no test harness, so rules run through its
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from google.protobuf import struct_pb2
@@ -29,9 +32,12 @@ from policy.golden_image_rules import (
     OWNER,
     PACK_NAME,
     POLICIES,
+    RBAC_ADMINISTRATOR,
+    RESOURCE_GROUP,
     ROLE_ASSIGNMENT,
     ROLE_DEFINITION,
     TEMPLATE,
+    USER_ACCESS_ADMINISTRATOR,
 )
 from tests.conftest import ROOT
 
@@ -39,6 +45,7 @@ SUB = "/subscriptions/00000000-0000-0000-0000-000000000000"
 RG = f"{SUB}/resourceGroups/rg-golden-images"
 STAGING = f"{SUB}/resourceGroups/rg-aib-staging-x"
 IDENTITY_ID = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib-x"
+OTHER_IDENTITY_ID = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib-other"
 PRINCIPAL = "d8349265-55dd-5e4c-81e1-309bdb686853"
 SHA = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
 BY_NAME = {p.name: p for p in POLICIES}
@@ -68,9 +75,11 @@ def template(**properties: Any) -> dict:
                        "sha256Checksum": SHA},
                       {"type": "Shell", "name": "inline", "inline": ["echo hi"]},
                       {"type": "File", "name": "motd", "sourceUri": "https://example.org/motd",
-                       "destination": "/tmp/motd"}],
+                       "destination": "/tmp/motd", "sha256Checksum": SHA}],
         "validate": {"inVMValidations": [{"type": "PowerShell", "name": "check", "scriptUri": "https://example.org/c.ps1",
-                                          "sha256Checksum": SHA}]},
+                                          "sha256Checksum": SHA},
+                                         {"type": "File", "name": "expected", "sourceUri": "https://example.org/e.txt",
+                                          "destination": "/tmp/expected.txt", "sha256Checksum": SHA}]},
         "distribute": [{"type": "VHD", "runOutputName": "x-vhd"}],
     }
     base.update(properties)
@@ -87,9 +96,13 @@ def _with_step(path: str, index: int, **changes: Any) -> dict:
 
 
 def test_the_pack_has_the_documented_rules():
-    assert [p.name for p in POLICIES] == ["aib-script-checksum", "aib-https-uris", "aib-build-timeout",
+    assert [p.name for p in POLICIES] == ["aib-pinned-downloads", "aib-https-uris", "aib-build-timeout",
+                                          "aib-build-vm-identities", "aib-deprovision-kept",
                                           "aib-no-broad-role-assignment", "aib-custom-role-scoped",
-                                          "aib-identity-least-privilege"]
+                                          "aib-identity-least-privilege", "aib-external-template-identity",
+                                          "aib-dedicated-staging"]
+    advisory = {p.name for p in POLICIES if p.enforcement_level == EnforcementLevel.ADVISORY}
+    assert advisory == {"aib-external-template-identity", "aib-dedicated-staging"}
     main = (ROOT / "policy" / "__main__.py").read_text()
     assert "PolicyPack(" in main and "POLICIES" in main
     assert yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())["runtime"]["name"] == "python"
@@ -103,12 +116,15 @@ def test_the_pack_has_the_documented_rules():
     (_with_step("customize", 0, sha256Checksum=""), [r"customize\[0\]"]),
     (_with_step("customize", 0, sha256Checksum="abc"), [r"customize\[0\]"]),
     (_with_step("validate", 0, sha256Checksum=None), [r"validate\.inVMValidations\[0\] \(check\)"]),
+    (_with_step("customize", 2, sha256Checksum=None), [r"customize\[2\] \(motd\): sourceUri .* no sha256Checksum"]),
+    (_with_step("validate", 1, sha256Checksum=None), [r"validate\.inVMValidations\[1\] \(expected\): sourceUri"]),
+    (template(customize="[secret]", validate="[secret]"), []),  # masked in offline synthesis: nothing to read
 ])
-def test_script_checksum(props, expected):
-    found = violations("aib-script-checksum", TEMPLATE, props)
+def test_pinned_downloads(props, expected):
+    found = violations("aib-pinned-downloads", TEMPLATE, props)
     assert len(found) == len(expected), found
     for pattern, message in zip(expected, found):
-        assert __import__("re").search(pattern, message), message
+        assert re.search(pattern, message), message
 
 
 @pytest.mark.parametrize("props,expected", [
@@ -142,12 +158,55 @@ def test_build_timeout(minutes, config, expected):
     assert (found == []) if expected is None else (len(found) == 1 and expected in found[0]), found
 
 
+@pytest.mark.parametrize("identities,config,bad", [
+    (None, None, []),
+    ([], None, []),
+    ([OTHER_IDENTITY_ID], None, [0]),
+    ([OTHER_IDENTITY_ID], {"allowedIdentities": [OTHER_IDENTITY_ID.upper() + "/"]}, []),
+    ([IDENTITY_ID, OTHER_IDENTITY_ID], {"allowedIdentities": [OTHER_IDENTITY_ID]}, [0]),
+])
+def test_build_vm_identities(identities, config, bad):
+    props = template(vmProfile={"vmSize": "Standard_D2s_v5"} if identities is None else
+                     {"vmSize": "Standard_D2s_v5", "userAssignedIdentities": identities})
+    found = violations("aib-build-vm-identities", TEMPLATE, props, config)
+    assert [int(re.search(r"userAssignedIdentities\[(\d+)\]", m).group(1)) for m in found] == bad, found
+
+
+def _override(step: dict) -> dict:
+    return template(customize=[*template()["customize"], step])
+
+
+LINUX_OVERRIDE = "cat > /tmp/DeprovisioningScript.sh <<'EOF'\n#!/bin/bash\n{}\nEOF"
+WINDOWS_OVERRIDE = "Set-Content -Path 'c:\\DeprovisioningScript.ps1' -Value @'\n{}\n'@"
+
+
+@pytest.mark.parametrize("step,expected", [
+    ({"type": "Shell", "name": "tidy", "inline": ["apt-get clean"]}, None),  # no override: the service's default runs
+    ({"type": "Shell", "name": "d", "inline": [LINUX_OVERRIDE.format(
+        "/usr/sbin/waagent -force -deprovision+user && export HISTSIZE=0 && sync")]}, None),
+    ({"type": "PowerShell", "name": "d", "inline": [WINDOWS_OVERRIDE.format(
+        "& $env:SystemRoot\\System32\\Sysprep\\Sysprep.exe /oobe /generalize /quiet /quit /mode:vm")]}, None),
+    ({"type": "Shell", "name": "d", "inline": [LINUX_OVERRIDE.format("echo skipped"), "chmod +x x"]},
+     r"customize\[3\] \(d\): writes /tmp/DeprovisioningScript.sh without generalizing"),
+    ({"type": "Shell", "name": "d", "inline": ["echo 'exit 0' > /tmp/DeprovisioningScript.sh"]}, "waagent -force"),
+    ({"type": "PowerShell", "name": "d", "inline": [WINDOWS_OVERRIDE.format("Write-Host no sysprep")]}, "Sysprep.exe"),
+    ({"type": "File", "name": "d", "sourceUri": "https://example.org/d.ps1", "sha256Checksum": SHA,
+      "destination": "C:/DeprovisioningScript.ps1"}, "downloaded file the policy cannot read"),
+])
+def test_deprovision_kept(step, expected):
+    found = violations("aib-deprovision-kept", TEMPLATE, _override(step))
+    assert (found == []) if expected is None else (len(found) == 1 and re.search(expected, found[0])), found
+
+
 @pytest.mark.parametrize("scope,role,bad", [
     (STAGING, CONTRIBUTOR, False),
     (SUB, CONTRIBUTOR, True),
     (SUB + "/", CONTRIBUTOR.upper(), True),
     (SUB, OWNER, True),
-    ("/providers/Microsoft.Management/managementGroups/mg-root", CONTRIBUTOR, True),
+    (SUB, RBAC_ADMINISTRATOR, True),
+    (SUB, "a8889054-8d42-49c9-bc1c-52486c10e7cd", True),  # Reservations Administrator
+    (SUB, "92b92042-07d9-4307-87f7-36a593fc5850", True),  # Azure File Sync Administrator
+    ("/providers/Microsoft.Management/managementGroups/mg-root", USER_ACCESS_ADMINISTRATOR, True),
     ("/", OWNER, True),
     (SUB, "acdd72a7-3385-48ef-bd42-f606fba81ae7", False),  # Reader at subscription scope is not broad
 ])
@@ -158,13 +217,26 @@ def test_no_broad_role_assignment(scope, role, bad):
     assert bool(found) == bad, found
 
 
-@pytest.mark.parametrize("props,count", [
-    ({"assignableScopes": [RG], "permissions": [{"actions": ["Microsoft.Compute/images/write"]}]}, 0),
-    ({"assignableScopes": [SUB], "permissions": [{"actions": ["Microsoft.Compute/images/write"]}]}, 1),
-    ({"assignableScopes": [RG], "permissions": [{"actions": ["*"], "dataActions": ["*"]}]}, 2),
+def _role(*actions: str, data_actions: tuple[str, ...] = (), not_actions: tuple[str, ...] = (), scope: str = RG) -> dict:
+    return {"assignableScopes": [scope], "permissions": [
+        {"actions": list(actions), "dataActions": list(data_actions), "notActions": list(not_actions)}]}
+
+
+@pytest.mark.parametrize("props,expected", [
+    (_role("Microsoft.Compute/images/write", "Microsoft.Authorization/roleAssignments/read"), []),
+    (_role("Microsoft.Compute/images/write", scope=SUB), ["assignableScopes"]),
+    (_role("*", data_actions=("*",)), ["actions grants the wildcard '*'", "dataActions grants the wildcard '*'"]),
+    (_role("*/read"), [r"'\*/read'"]),
+    (_role("Microsoft.Compute/*/write"), [r"'Microsoft.Compute/\*/write'"]),
+    (_role("Microsoft.Compute/galleries/images/*"), ["wildcard"]),
+    (_role(data_actions=("Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*",)), ["dataActions"]),
+    (_role("Microsoft.Compute/images/read", not_actions=("Microsoft.Compute/*/delete",)), []),  # exclusions narrow
+    (_role("microsoft.authorization/roleAssignments/write"), ["changes who may do what"]),
+    (_role("Microsoft.Authorization/elevateAccess/action"), ["changes who may do what"]),
 ])
-def test_custom_role_scoped(props, count):
-    assert len(violations("aib-custom-role-scoped", ROLE_DEFINITION, props)) == count
+def test_custom_role_scoped(props, expected):
+    found = violations("aib-custom-role-scoped", ROLE_DEFINITION, props)
+    assert len(found) == len(expected) and all(re.search(p, m) for p, m in zip(expected, found)), found
 
 
 def test_rules_ignore_other_resource_types():
@@ -177,8 +249,8 @@ def _resource(kind: str, name: str, props: dict) -> PolicyResource:
     return PolicyResource(kind, props, f"urn:pulumi:test::aib::{kind}::{name}", name, _opts(), None, None, [], {})
 
 
-def stack_violations(resources: list[PolicyResource]) -> list[tuple[str, Any]]:
-    policy = BY_NAME["aib-identity-least-privilege"]
+def stack_violations(resources: list[PolicyResource], name: str = "aib-identity-least-privilege") -> list[tuple[str, Any]]:
+    policy = BY_NAME[name]
     assert isinstance(policy, StackValidationPolicy)
     found: list[tuple[str, Any]] = []
     policy.validate(StackValidationArgs(resources), lambda message, urn=None: found.append((message, urn)))
@@ -191,17 +263,25 @@ def _assignment(name: str, scope: str, role: str, principal: str = PRINCIPAL) ->
                                                                  f"roleDefinitions/{role}"})
 
 
+def _pipeline(*extra: PolicyResource, template_props: dict | None = None) -> list[PolicyResource]:
+    """A template, its declared identity and its declared staging group, plus `extra`."""
+    return [_resource(TEMPLATE, "t", template_props or template()),
+            _resource(IDENTITY, "id", {"resourceName": "id-aib-x", "resourceGroupName": "rg-golden-images",
+                                       "principalId": PRINCIPAL}),
+            _resource(RESOURCE_GROUP, "staging", {"resourceGroupName": "rg-aib-staging-x"}), *extra]
+
+
 @pytest.mark.parametrize("assignment,bad", [
     (_assignment("staging", STAGING, CONTRIBUTOR), False),
     (_assignment("gallery", f"{RG}/providers/Microsoft.Compute/galleries/g/images/i", "b65a8e6a-0000"), False),
     (_assignment("rg-contributor", RG, CONTRIBUTOR), True),
     (_assignment("sub-custom", SUB, "b65a8e6a-0000"), True),
+    (_assignment("staging-owner", STAGING, OWNER), True),  # role assignment rights even on its own group
+    (_assignment("staging-rbac-admin", STAGING, RBAC_ADMINISTRATOR), True),
     (_assignment("someone-else", SUB, OWNER, principal="another-principal"), False),
 ])
 def test_identity_least_privilege(assignment, bad):
-    resources = [_resource(TEMPLATE, "t", template()),
-                 _resource(IDENTITY, "id", {"resourceName": "id-aib-x", "principalId": PRINCIPAL}), assignment]
-    found = stack_violations(resources)
+    found = stack_violations(_pipeline(assignment))
     assert bool(found) == bad, found
     if bad:
         assert found[0][1] == assignment.urn  # the violation names the assignment
@@ -210,9 +290,29 @@ def test_identity_least_privilege(assignment, bad):
 def test_identity_rule_reads_template_outputs_too():
     # After an update stack policies see outputs, where the identity is a map id -> {principalId, clientId}.
     props = template(identity={"type": "UserAssigned", "userAssignedIdentities": {IDENTITY_ID: {"principalId": PRINCIPAL}}})
-    resources = [_resource(TEMPLATE, "t", props), _resource(IDENTITY, "id", {"name": "id-aib-x", "principalId": PRINCIPAL}),
-                 _assignment("sub", SUB, CONTRIBUTOR)]
-    assert len(stack_violations(resources)) == 1
+    assert len(stack_violations(_pipeline(_assignment("sub", SUB, CONTRIBUTOR), template_props=props))) == 1
+
+
+def test_an_identity_from_outside_the_stack_is_reported_as_unchecked():
+    outside = template(identity={"type": "UserAssigned", "userAssignedIdentities": [OTHER_IDENTITY_ID]})
+    resources = _pipeline(template_props=outside)
+    (found,) = stack_violations(resources, "aib-external-template-identity")
+    assert "id-aib-other" in found[0] and "not declared in this stack" in found[0] and found[1] == resources[0].urn
+    assert stack_violations(resources) == []  # the least-privilege rule cannot see its grants
+    assert stack_violations(_pipeline(), "aib-external-template-identity") == []
+
+
+@pytest.mark.parametrize("resources,expected", [
+    (_pipeline(), None),
+    (_pipeline(template_props=template(stagingResourceGroup=None)), None),  # the service's own IT_ group
+    (_pipeline()[:2], "not created by this stack"),
+    (_pipeline(_resource(IDENTITY, "other", {"resourceName": "x", "resourceGroupName": "RG-AIB-STAGING-X"})),
+     r"also holds \['other'\]"),
+    (_pipeline(_resource(TEMPLATE, "t2", template(imageTemplateName="y-0123456789"))), r"also holds \['t2'\]"),
+])
+def test_dedicated_staging(resources, expected):
+    found = stack_violations(resources, "aib-dedicated-staging")
+    assert (found == []) if expected is None else bool(found and re.search(expected, found[0][0])), found
 
 
 # --- the real stacks pass every rule --------------------------------------------------------------------------------
@@ -235,11 +335,13 @@ def test_synthesized_stacks_pass_every_rule(stack):
         if r["type"] == IDENTITY:
             props["principalId"] = principals[props["resourceName"]]
         resources.append(_resource(r["type"], r["name"], props))
-    assert stack_violations(resources) == []
+    for policy in POLICIES:
+        if isinstance(policy, StackValidationPolicy):
+            assert stack_violations(resources, policy.name) == [], f"{stack} violates {policy.name}"
     # Not vacuous: the identity holds grants the rule looked at, the rules saw templates and assignments, and
     # granting the identity Contributor on the subscription would be caught.
     assert any(r.props.get("principalId") in principals.values() for r in resources if r.resource_type == ROLE_ASSIGNMENT)
-    assert checked["aib-script-checksum"] and checked["aib-no-broad-role-assignment"]
+    assert checked["aib-pinned-downloads"] and checked["aib-no-broad-role-assignment"]
     broad = _assignment("sub", SUB, CONTRIBUTOR, principal=next(iter(principals.values())))
     assert len(stack_violations(resources + [broad])) == 1
 
@@ -260,7 +362,7 @@ def test_pack_through_the_analyzer_protocol():
     response = servicer.Analyze(proto.AnalyzeRequest(type=TEMPLATE, properties=_struct(bad), urn="urn:t", name="t"),
                                 None)
     assert sorted(d.policyName for d in response.diagnostics) == ["aib-build-timeout", "aib-https-uris",
-                                                                   "aib-script-checksum"]
+                                                                   "aib-pinned-downloads"]
     assert all(d.policyPackName == PACK_NAME for d in response.diagnostics)
     assert any("'http://example.org/b.sh' is not https" in d.message for d in response.diagnostics)
     ok = servicer.Analyze(proto.AnalyzeRequest(type=TEMPLATE, properties=_struct(template()), urn="urn:t", name="t"),
@@ -274,4 +376,60 @@ def test_pack_through_the_analyzer_protocol():
                      {"scope": SUB, "principalId": PRINCIPAL,
                       "roleDefinitionId": f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}"}))]
     stack = servicer.AnalyzeStack(proto.AnalyzeStackRequest(resources=resources), None)
-    assert [(d.policyName, d.urn) for d in stack.diagnostics] == [("aib-identity-least-privilege", "urn:ra")]
+    # The staging group is not declared here: the advisory rule says so, the mandatory one names the assignment.
+    found = {(d.policyName, d.urn, d.enforcementLevel) for d in stack.diagnostics}
+    assert found == {("aib-identity-least-privilege", "urn:ra", proto.MANDATORY),
+                     ("aib-dedicated-staging", "urn:t", proto.ADVISORY)}
+
+
+def _configure(servicer: _PolicyAnalyzerServicer, config: dict) -> None:
+    """What the engine sends for `--policy-pack-config FILE`: per policy a level and/or its settings."""
+    policy_config = {}
+    for name, value in config.items():
+        settings = {} if isinstance(value, str) else {k: v for k, v in value.items() if k != "enforcementLevel"}
+        level = value if isinstance(value, str) else value.get("enforcementLevel", "mandatory")
+        policy_config[name] = proto.PolicyConfig(enforcementLevel=getattr(proto, level.upper()),
+                                                 properties=_struct(settings))
+    servicer.Configure(proto.ConfigureAnalyzerRequest(policyConfig=policy_config), None)
+
+
+def test_the_organisation_sets_allow_lists_and_levels_through_the_config():
+    servicer = _PolicyAnalyzerServicer(PACK_NAME, "0.0.1", POLICIES, EnforcementLevel.MANDATORY)
+    props = _struct(template(buildTimeoutInMinutes=300,
+                             vmProfile={"userAssignedIdentities": [OTHER_IDENTITY_ID]}))
+
+    def analyze() -> set[tuple[str, int]]:
+        response = servicer.Analyze(proto.AnalyzeRequest(type=TEMPLATE, properties=props, urn="urn:t", name="t"), None)
+        return {(d.policyName, d.enforcementLevel) for d in response.diagnostics}
+
+    assert analyze() == {("aib-build-vm-identities", proto.MANDATORY)}
+    _configure(servicer, {"aib-build-vm-identities": {"allowedIdentities": [OTHER_IDENTITY_ID]},
+                          "aib-build-timeout": {"enforcementLevel": "advisory", "maxMinutes": 240}})
+    assert analyze() == {("aib-build-timeout", proto.ADVISORY)}
+    _configure(servicer, {"aib-build-timeout": "disabled"})
+    assert analyze() == {("aib-build-vm-identities", proto.MANDATORY)}
+
+
+def test_the_committed_config_fits_the_policies_schemas():
+    config = json.loads((ROOT / "policy" / "config.json").read_text())
+    for name, value in config.items():
+        policy = BY_NAME[name]  # only policies of this pack
+        level = value if isinstance(value, str) else value.get("enforcementLevel", "mandatory")
+        assert level in ("advisory", "mandatory", "disabled"), name
+        if isinstance(value, dict):
+            settings = {k: v for k, v in value.items() if k != "enforcementLevel"}
+            schema = {"type": "object", "additionalProperties": False, "properties": policy.config_schema.properties}
+            jsonschema.validate(settings, schema)
+
+
+def test_the_packs_lock_pins_the_versions_the_tests_ran_with_hashes():
+    def pins(path: str) -> dict[str, str]:
+        text = (ROOT / path).read_text()
+        return {m.group(1).lower(): m.group(2) for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", text, re.M)}
+
+    lock = (ROOT / "policy" / "requirements.lock").read_text()
+    pack, project = pins("policy/requirements.lock"), pins("requirements-dev.lock")
+    assert {"pulumi", "pulumi-policy", "protobuf", "grpcio"} <= set(pack)
+    assert {name: project.get(name) for name in pack} == pack
+    assert lock.count("==") == len(pack) and all(f"{n}==" in lock for n in pack)
+    assert all(block.count("--hash=sha256:") >= 1 for block in re.split(r"\n(?=[a-z])", lock)[1:])
