@@ -72,6 +72,8 @@ SHAPES: dict[str, ArmShape] = {
         _RG + "/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}", "2024-05-01"),
     "azure-native:network:Subnet": ArmShape(
         _RG + "/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets/{subnetName}", "2024-05-01"),
+    "azure-native:compute:VirtualMachineScaleSet": ArmShape(
+        _RG + "/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}", "2024-07-01"),
     "azure-native:storage:StorageAccount": ArmShape(
         _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}", "2024-01-01",
         {"enableHttpsTrafficOnly": "supportsHttpsTrafficOnly"},

@@ -60,8 +60,10 @@ def minimal_image(name: str, gallery: str = "gal_e2e", *, definition: Optional[s
 class LocalStack:
     """One project copy, one backend, one emulator; the real CLI in between."""
 
-    def __init__(self, folder: Path, stack: str, config: dict, faults: Optional[Faults] = None) -> None:
+    def __init__(self, folder: Path, stack: str, config: dict, faults: Optional[Faults] = None,
+                 phase: float = PHASE) -> None:
         self.folder = folder
+        self.phase = phase
         self.project = folder / "project"
         self.state = folder / "state"
         self.stack = stack
@@ -107,11 +109,11 @@ class LocalStack:
                 pytest.skip(unavailable_reason())
             azurite = self._resources.enter_context(Azurite(accounts, location=str(self.state / "azurite")))
         return self._resources.enter_context(Emulator(
-            phase_seconds=PHASE, faults=self.faults, state_file=str(self.state / "emulator.json"),
+            phase_seconds=self.phase, faults=self.faults, state_file=str(self.state / "emulator.json"),
             blob_endpoint=azurite.endpoint if azurite else None, blob_account_key=azurite.key if azurite else None))
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, **self.cloud.client_env(), **provider_timing(PHASE, self.faults.auth_propagation_seconds),
+        return {**os.environ, **self.cloud.client_env(), **provider_timing(self.phase, self.faults.auth_propagation_seconds),
                 "AIB_LOCAL_STATE_DIR": str(self.state), "AIB_TOOLS_DIR": str(TOOLS), "PULUMI_CONFIG_PASSPHRASE":
                 "aib-images-local"}
 
@@ -131,8 +133,9 @@ class LocalStack:
         return done
 
     def start(self, *args: str) -> subprocess.Popen:
+        """Start `pulumi ARGS` in a session of its own (so a test can kill it and everything it started)."""
         return subprocess.Popen(self.command(*args), cwd=self.project, env=self.env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
 
     def up(self, *extra: str) -> subprocess.CompletedProcess:
         return self.pulumi("up", "--yes", "--non-interactive", "--skip-preview", *extra)
@@ -185,8 +188,9 @@ def changes(result: subprocess.CompletedProcess) -> str:
 def local_stack(tmp_path: Path) -> Iterator[Callable[..., LocalStack]]:
     made: list[LocalStack] = []
 
-    def make(config: dict, *, stack: str = "e2e", faults: Optional[Faults] = None, name: str = "a") -> LocalStack:
-        made.append(LocalStack(tmp_path / name, stack, config, faults))
+    def make(config: dict, *, stack: str = "e2e", faults: Optional[Faults] = None, name: str = "a",
+             phase: float = PHASE) -> LocalStack:
+        made.append(LocalStack(tmp_path / name, stack, config, faults, phase))
         return made[-1]
 
     yield make

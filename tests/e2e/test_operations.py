@@ -1,0 +1,106 @@
+"""What happens around a build under the real engine: interruption, failure, secrets, another project."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from components.emulator import Faults
+from conftest import REPO, e2e_config, minimal_image
+
+
+def wait_for_a_run(stack, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with stack.cloud.state.lock:
+            if sum(stack.cloud.state.runs.values()):
+                return
+        time.sleep(0.1)
+    raise AssertionError("no build started")
+
+
+def test_an_up_killed_mid_build_is_resumed_by_the_runbook_without_a_second_build(local_stack):
+    """Ctrl-C or a job timeout mid-build: `pulumi cancel` (the lock), then `pulumi up` adopts the running build."""
+    stack = local_stack(e2e_config({"one": minimal_image("one")}), phase=1.0)
+    up = stack.start("up", "--yes", "--non-interactive", "--skip-preview")
+    wait_for_a_run(stack)
+    os.killpg(up.pid, signal.SIGKILL)
+    up.wait()
+
+    locked = stack.pulumi("up", "--yes", "--non-interactive", "--skip-preview", check=False)
+    assert locked.returncode != 0 and "pulumi cancel" in locked.stdout + locked.stderr
+    stack.pulumi("cancel", "--yes", "--non-interactive")
+    resumed = stack.up()
+    assert "pending operations" in resumed.stdout
+    [name] = stack.templates()
+    assert stack.runs(name) == 1, "the running build was adopted, not started again"
+    assert stack.outputs()["one"]["runState"] == "Succeeded"
+
+
+def test_a_failed_build_is_built_again_by_the_next_up_as_its_message_says(local_stack):
+    faults = Faults(failing_customizers={"hello"})
+    stack = local_stack(e2e_config({"one": minimal_image("one")}), faults=faults)
+    failed = stack.pulumi("up", "--yes", "--non-interactive", "--skip-preview", check=False)
+    assert failed.returncode != 0
+    assert "Run `pulumi up` again" in failed.stdout and "customization.log" in failed.stdout
+    [name] = stack.templates()
+    assert stack.runs(name) == 1
+
+    faults.failing_customizers = set()  # the cause is fixed (a flaky mirror, say)
+    stack.up()
+    assert stack.runs(name) == 2
+    assert stack.outputs()["one"]["runState"] == "Succeeded"
+
+
+def test_secret_config_and_inline_commands_never_reach_plaintext_state(local_stack):
+    secret_line = "echo token-6f1d9c2e-never-in-state"
+    image = minimal_image("one")
+    image["template"]["properties"]["customize"][0]["inline"] = [secret_line]
+    stack = local_stack(e2e_config({"one": image}))
+    sas = "https://example.blob.core.windows.net/s/setup.sh?sv=2024&sig=c2VjcmV0LXNpZ25hdHVyZQ"
+    stack.pulumi("config", "set", "--secret", "--path",
+                 "aib-images:images.one.template.properties.customize[1].scriptUri", sas)
+    stack.pulumi("config", "set", "--path", "aib-images:images.one.template.properties.customize[1].type", "Shell")
+    stack.pulumi("config", "set", "--path", "aib-images:images.one.template.properties.customize[1].name", "sas")
+    stack.pulumi("config", "set", "--path",
+                 "aib-images:images.one.template.properties.customize[1].sha256Checksum", "0" * 64)
+    assert "c2VjcmV0LXNpZ25hdHVyZQ" not in stack.stack_file.read_text(), "the stack file holds it encrypted"
+    stack.up()
+
+    exported = stack.pulumi("stack", "export").stdout
+    assert "c2VjcmV0LXNpZ25hdHVyZQ" not in exported
+    assert "token-6f1d9c2e" not in exported
+    assert "token-6f1d9c2e" in json.dumps(stack.templates()), "the template Azure holds has the command"
+    revealed = stack.pulumi("stack", "export", "--show-secrets").stdout
+    assert "c2VjcmV0LXNpZ25hdHVyZQ" in revealed and "token-6f1d9c2e" in revealed
+
+
+def test_the_platform_example_deploys_and_destroys_as_its_own_project(tmp_path, local_stack):
+    """examples/platform consumes the package as a dependency, and its dynamic providers import from its own folder
+    (the provider host runs there), under the real engine."""
+    cloud = local_stack(e2e_config({"one": minimal_image("one")}), name="cloud")  # its emulator and backend
+    project = tmp_path / "platform"
+    shutil.copytree(REPO / "examples" / "platform", project)
+    (project / "Pulumi.yaml").write_text((project / "Pulumi.yaml").read_text().replace(
+        "../../.venv", str(REPO / ".venv")))
+
+    def pulumi(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "components.local.engine", *args, "--stack", "dev"],
+                              cwd=project, env=cloud.env(), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        return done
+
+    up = pulumi("up", "--yes", "--non-interactive", "--skip-preview")
+    assert "ModuleNotFoundError" not in up.stdout
+    outputs = json.loads(pulumi("stack", "output", "--json").stdout)
+    assert "/versions/" in outputs["imageVersionId"]
+    scale_set = cloud.cloud.state.resource(outputs["scaleSetId"])
+    assert scale_set["properties"]["virtualMachineProfile"]["storageProfile"]["imageReference"]["id"] == \
+        outputs["imageVersionId"], "the scale set runs the version this stack built"
+    pulumi("destroy", "--yes", "--non-interactive", "--skip-preview")
+    assert cloud.cloud.state.resource(outputs["scaleSetId"]) is None
