@@ -268,7 +268,13 @@ def _vhd_refusal(settings: BuildSettings, run_outputs: Mapping[str, Any]) -> str
         f"account, which Azure deletes together with the template, so the VHD would be lost. To keep it, either "
         f"(1) copy the VHD to your own storage account first (e.g. `az storage blob copy start --source-uri <uri> "
         f"...`), or (2) set `uri` on the VHD distributor so AIB writes future VHDs to your own storage, or (3) accept "
-        f"the loss: set allow_vhd_loss_on_delete=True for this image, run `pulumi up`, then delete again.")
+        f"the loss: `pulumi config set --path 'aib-images:images.{_image_of(settings)}.allowVhdLossOnDelete' true`, "
+        f"run `pulumi up`, then delete again.")
+
+
+def _image_of(settings: BuildSettings) -> str:
+    """The image a template belongs to: its name without the content hash (`<image>-<hash>`)."""
+    return settings.image_template_name.rsplit("-", 1)[0]
 
 
 def _is_gallery_version(artifact_id: Optional[str]) -> bool:
