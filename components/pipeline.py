@@ -43,7 +43,9 @@ from .spec.errors import Issue, SpecError
 from .spec.lifecycle import lifecycle_issues
 from .spec.platform import image_os
 from .spec.stack import ImageConfig
-from .template_args import template_args, template_inputs
+from .template_args import API_VERSION as TYPED_API_VERSION
+from .template_args import (GENERIC_NAME_INPUTS, generic_template_args, generic_template_inputs, template_args,
+                            template_inputs)
 from .role_settle import RoleSettle
 from .template_patch import TemplateTags
 
@@ -266,16 +268,28 @@ class ImagePipeline(pulumi.ComponentResource):
         ignore_changes, so refresh noise or new SDK defaults never turn into an in-place PUT, which AIB refuses, nor
         into a create-before-delete under the same name, which azure-native refuses."""
         document = self.template_document
-        self.template = vmi.VirtualMachineImageTemplate(
-            f"{self.plan.name}-template",
-            template_args(document, resource_group_name=self.plan.resource_group, secret=args.secret_config),
-            pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(
-                depends_on=[*self.role_assignments, *self._shared_assignments, *self.settled,
-                            *self._own_dependencies()],
-                delete_before_replace=False,
-                ignore_changes=[k for k in template_inputs() if k not in TEMPLATE_NAME_INPUTS],
-                additional_secret_outputs=["customize", "validate", *(["distribute"] if args.secret_config else [])],
-            )))
+        options = pulumi.ResourceOptions(
+            depends_on=[*self.role_assignments, *self._shared_assignments, *self.settled, *self._own_dependencies()],
+            delete_before_replace=False)
+        self.template: pulumi.CustomResource
+        if document["apiVersion"] == TYPED_API_VERSION:
+            self.template = vmi.VirtualMachineImageTemplate(
+                f"{self.plan.name}-template",
+                template_args(document, resource_group_name=self.plan.resource_group, secret=args.secret_config),
+                pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(
+                    ignore_changes=[k for k in template_inputs() if k not in TEMPLATE_NAME_INPUTS],
+                    additional_secret_outputs=["customize", "validate",
+                                               *(["distribute"] if args.secret_config else [])]))))
+        else:
+            # Fields only a newer api-version has: azure-native's typed resource creates templates at one version
+            # only, its generic resource at any. Same name, roles, tag PATCH, build and outputs.
+            self.template = resources.Resource(
+                f"{self.plan.name}-template",
+                opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions.merge(
+                    options, pulumi.ResourceOptions(
+                        ignore_changes=[k for k in generic_template_inputs() if k not in GENERIC_NAME_INPUTS],
+                        additional_secret_outputs=["properties"]))),
+                **generic_template_args(document, resource_group_name=self.plan.resource_group))
         self.tags_patch = TemplateTags(
             f"{self.plan.name}-tags", subscription_id=self.plan.subscription_id,
             resource_group_name=self.plan.resource_group, image_template_name=self.template.name,

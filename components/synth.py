@@ -23,6 +23,7 @@ import pulumi
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 
 from . import program as engine
+from .local.arm_shapes import output_inputs
 from .program import RecordingMonitor, mask, pulumi_config, reveal, stack_config
 
 from .spec.stack import PROJECT, config_from_stack_file, parse_stack_config
@@ -89,7 +90,7 @@ class AibMocks(pulumi.runtime.Mocks):
         if not args.custom:
             return None, {}
         rid = self.resource_id(args)
-        outputs = dict(args.inputs)
+        outputs = output_inputs(dict(args.inputs))  # azure-native answers with ARM's shapes (identity maps)
         inputs = reveal(args.inputs)
         outputs.setdefault("name", rid.rsplit("/", 1)[-1])
         short = args.typ.split("/")[-1].split(":")[-1]

@@ -9,12 +9,15 @@ that only the service knows (unknown during preview), and the properties that fo
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 _RG = "/subscriptions/{subscription}/resourceGroups/{resourceGroupName}"
-TOP_LEVEL = ("location", "tags", "identity", "sku", "kind")
+_PATH_PARAM = {"scope": ".+", "parentResourcePath": "(?:[^/]+/[^/]+(?:/[^/]+/[^/]+)*)?"}
+"""Path parameters that span segments (a scope; a generic resource's parent path, which may be empty)."""
+TOP_LEVEL = ("location", "tags", "identity", "sku", "kind", "plan", "managedBy", "extendedLocation")
 READ_ONLY = ("provisioningState", "systemData", "name", "type", "etag")
 """Output properties the service writes: never inputs (an imported resource's inputs leave them out)."""
 
@@ -33,6 +36,12 @@ class ArmShape:
     """Inputs besides the path parameters and `location` whose change replaces the resource."""
     read_only: tuple[str, ...] = ()
     """Further service-written properties of this type (see READ_ONLY)."""
+    generic: bool = False
+    """azure-native's generic `resources.Resource`: any type at the api-version its `apiVersion` input names, its
+    `properties` input sent as the ARM properties (not spread out of them)."""
+
+    def api_version_for(self, values: dict) -> str:
+        return str(values.get("apiVersion") or self.api_version) if self.generic else self.api_version
 
     @property
     def path_params(self) -> list[str]:
@@ -44,6 +53,9 @@ class ArmShape:
 
 SHAPES: dict[str, ArmShape] = {
     "azure-native:resources:ResourceGroup": ArmShape(_RG, "2024-03-01"),
+    "azure-native:resources:Resource": ArmShape(
+        _RG + "/providers/{resourceProviderNamespace}/{parentResourcePath}/{resourceType}/{resourceName}", "",
+        generic=True),
     "azure-native:managedidentity:UserAssignedIdentity": ArmShape(
         _RG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}", "2023-01-31",
         computed=("principalId", "clientId", "tenantId"), read_only=("principalId", "clientId", "tenantId")),
@@ -92,8 +104,8 @@ def auto_name(logical: str, seed: bytes) -> str:
 
 
 def resource_id(shape: ArmShape, inputs: dict, subscription: str) -> str:
-    values = {"subscription": subscription, **{name: str(inputs[name]) for name in shape.path_params}}
-    return shape.path.format(**values)
+    values = {"subscription": subscription, **{name: str(inputs.get(name) or "") for name in shape.path_params}}
+    return re.sub(r"/{2,}", "/", shape.path.format(**values))  # an empty parentResourcePath
 
 
 def arm_body(typ: str, inputs: dict) -> dict:
@@ -102,9 +114,11 @@ def arm_body(typ: str, inputs: dict) -> dict:
     body: dict[str, Any] = {}
     properties: dict[str, Any] = {}
     for key, value in inputs.items():
-        if key in shape.path_params or value is None:
+        if key in shape.path_params or value is None or shape.generic and key == "apiVersion":
             continue
-        if key in TOP_LEVEL:
+        if shape.generic and key == "properties":
+            properties = dict(value)
+        elif key in TOP_LEVEL:
             body[key] = value
         else:
             properties[shape.renames.get(key) or key] = value
@@ -141,11 +155,11 @@ def outputs_of(typ: str, inputs: dict, arm: dict) -> dict:
     outputs = output_inputs(inputs)
     reverse = {v: k for k, v in shape.renames.items()}
     for key, value in arm.items():
-        if key == "properties" and isinstance(value, dict):
+        if key == "properties" and isinstance(value, dict) and not shape.generic:
             outputs.update({reverse.get(k, k): v for k, v in value.items()})
         elif key != "id":
             outputs[key] = value
-    outputs["azureApiVersion"] = shape.api_version
+    outputs["azureApiVersion"] = shape.api_version_for(inputs)
     return outputs
 
 
@@ -157,7 +171,9 @@ def inputs_of(typ: str, rid: str, arm: dict, subscription: str) -> dict:
     skip = set(READ_ONLY) | set(shape.read_only)
     reverse = {v: k for k, v in shape.renames.items()}
     for key, value in arm.items():
-        if key == "properties" and isinstance(value, dict):
+        if key == "properties" and isinstance(value, dict) and shape.generic:
+            inputs["properties"] = {k: v for k, v in value.items() if k not in skip}
+        elif key == "properties" and isinstance(value, dict):
             inputs.update({reverse.get(k, k): v for k, v in value.items() if k not in skip})
         elif key in TOP_LEVEL:
             inputs[key] = _identity_input(value) if key == "identity" else value
@@ -172,11 +188,9 @@ def _identity_input(identity: Any) -> Any:
 
 def path_values(shape: ArmShape, rid: str) -> Optional[dict[str, str]]:
     """The path parameters of `rid` under `shape` (None when it does not fit)."""
-    import re
-
     pattern = re.escape(shape.path).replace(r"\{", "{").replace(r"\}", "}")
-    regex = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m.group(1)}>.+)" if m.group(1) == "scope" else f"(?P<{m.group(1)}>[^/]+)",
-                   pattern)
+    regex = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m.group(1)}>{_PATH_PARAM.get(m.group(1), '[^/]+')})", pattern)
+    regex = regex.replace("/(?P<parentResourcePath>", "/?(?P<parentResourcePath>")
     match = re.fullmatch(regex, rid, re.I)
     if not match:
         return None

@@ -153,7 +153,7 @@ class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
         if shape is None:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, f"the local azure-native stand-in does not serve {request.tok}")
         rid = resource_id(shape, args, self.subscription)
-        arm = self._get(rid, shape)
+        arm = self._get(rid, shape, args)
         if arm is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"resource '{rid}' not found (Code: ResourceNotFound)")
         return provider_pb2.InvokeResponse(**{"return": to_struct({**outputs_of(typ, args, arm), "id": arm["id"]})})
@@ -197,7 +197,7 @@ class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
         if request.preview:
             return provider_pb2.CreateResponse(id="", properties=to_struct(_preview_outputs(shape, inputs)))
         rid = resource_id(shape, inputs, self.subscription)
-        if self._get(rid, shape) is not None:
+        if self._get(rid, shape, inputs) is not None:
             context.abort(grpc.StatusCode.UNKNOWN, f"cannot create already existing resource '{rid}'")
         arm = self._put(rid, shape, typ, inputs, context)
         return provider_pb2.CreateResponse(id=rid, properties=to_struct(outputs_of(typ, inputs, arm)))
@@ -215,7 +215,7 @@ class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
         shape = SHAPES[typ]
         if path_values(shape, request.id) is None:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"'{request.id}' is not an id of a {typ}")
-        arm = self._get(request.id, shape)
+        arm = self._get(request.id, shape, to_dict(request.inputs) or to_dict(request.properties))
         if arm is None:
             return provider_pb2.ReadResponse(id="")
         inputs = to_dict(request.inputs) or inputs_of(typ, request.id, arm, self.subscription)
@@ -227,17 +227,18 @@ class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
 
         shape = SHAPES[_type_of(request)]
         try:
-            self.client.resources.begin_delete_by_id(request.id, api_version=shape.api_version).result()
+            self.client.resources.begin_delete_by_id(
+                request.id, api_version=shape.api_version_for(to_dict(request.properties))).result()
         except ResourceNotFoundError:
             pass
         return empty_pb2.Empty()
 
     # ---- ARM ----------------------------------------------------------------------------------------------------
-    def _get(self, rid: str, shape: ArmShape) -> Optional[dict]:
+    def _get(self, rid: str, shape: ArmShape, values: dict) -> Optional[dict]:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            return self.client.resources.get_by_id(rid, api_version=shape.api_version).as_dict()
+            return self.client.resources.get_by_id(rid, api_version=shape.api_version_for(values)).as_dict()
         except ResourceNotFoundError:
             return None
 
@@ -246,7 +247,7 @@ class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
 
         try:
             poller = self.client.resources.begin_create_or_update_by_id(rid, arm_body(typ, inputs),
-                                                                        api_version=shape.api_version)
+                                                                        api_version=shape.api_version_for(inputs))
             return poller.result().as_dict()  # hybrid models keep the wire (camelCase) names
         except HttpResponseError as err:
             context.abort(grpc.StatusCode.UNKNOWN, _arm_error(rid, err))
@@ -263,7 +264,7 @@ def _arm_error(rid: str, err: Any) -> str:
 def _preview_outputs(shape: ArmShape, inputs: dict) -> dict:
     """What azure-native previews: the inputs, with everything only the service knows unknown."""
     return {**output_inputs(inputs), **{key: UNKNOWN for key in ("name", "type", "provisioningState", *shape.computed)},
-            "azureApiVersion": shape.api_version}
+            "azureApiVersion": shape.api_version_for(inputs)}
 
 
 def serve(servicer_factory: Callable[[], Any] = AzureNativeStandIn) -> None:

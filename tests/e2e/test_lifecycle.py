@@ -138,3 +138,22 @@ def test_refresh_after_the_template_was_deleted_outside_pulumi_then_up_builds_ag
     assert name in stack.templates()
     assert stack.runs(name) >= 1
     assert stack.templates()[name]["body"]["properties"]["lastRunStatus"]["runState"] == "Succeeded"
+
+
+def test_a_template_needing_2025_10_01_is_deployed_and_built_at_that_version(local_stack):
+    """`replicationMode` exists only in 2025-10-01, which azure-native's typed template cannot create: the component
+    declares it through the generic resource at that api-version, with the same build and outputs."""
+    image = minimal_image("one")
+    image["template"]["properties"]["distribute"][0]["replicationMode"] = "Shallow"
+    stack = local_stack(e2e_config({"one": image}))
+    stack.up()
+    name = template_name(stack)
+    body = stack.templates()[name]["body"]
+    assert body["properties"]["distribute"][0]["replicationMode"] == "Shallow"
+    assert body["properties"]["lastRunStatus"]["runState"] == "Succeeded"
+    [template] = stack.resources(":resources:Resource")
+    assert template["inputs"]["apiVersion"] == "2025-10-01"
+    assert sorted(template["ignoreChanges"]) == ["extendedLocation", "identity", "kind", "location", "managedBy",
+                                                 "plan", "properties", "sku", "tags"]
+    assert stack.outputs()["one"]["imageVersionId"].endswith("/versions/0.0.1")
+    assert "unchanged" in changes(stack.up()), "a no-op up leaves it alone"

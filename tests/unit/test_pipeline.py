@@ -13,7 +13,6 @@ from components.spec.errors import SpecError
 from components.spec.stack import ImageConfig, parse_stack_config
 from components.program import is_secret, reveal
 from components.synth import SUBSCRIPTION_ID
-from components.template_args import UnsupportedTemplate
 from tests.conftest import stack_images
 
 SUB = SUBSCRIPTION_ID
@@ -343,14 +342,19 @@ def test_template_name_fits_64_characters(run_pulumi):
     assert len(run.inputs(f"{long}-template")["imageTemplateName"]) == 64
 
 
-def test_api_2025_fields_fail_with_their_path(run_pulumi):
+def test_api_2025_fields_are_declared_through_the_generic_resource_at_that_version(run_pulumi):
     _, image = image_config("dev", edit=lambda i: i["template"]["properties"].update(
         additionalDataDisks=[{"sizeGB": 32}]))
 
     def program():
         ImagePipeline("x", ImagePipelineArgs(image=image, resource_group_name=RG, subscription_id=SUB))
-    with pytest.raises(UnsupportedTemplate, match="apiVersion"):
-        run_pulumi(program)
+    run = run_pulumi(program)
+    [template] = run.of_type("azure-native:resources:Resource")
+    inputs = run.inputs(template["name"])
+    assert inputs["apiVersion"] == "2025-10-01" and inputs["resourceType"] == "imageTemplates"
+    assert is_secret(run.named(template["name"])["inputs"]["properties"]), "the body holds the inline commands"
+    assert inputs["properties"]["additionalDataDisks"] == [{"sizeGB": 32}]
+    assert run.of_type("azure-native:virtualmachineimages:VirtualMachineImageTemplate") == []
 
 
 def test_unknown_os_with_gallery_target_fails_before_resources(run_pulumi):

@@ -73,3 +73,27 @@ def test_config_file_overrides_the_stack_file(tmp_path):
     path.write_text((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())
     result = synth("render", project_dir=ROOT, config_file=path)
     assert set(result["templates"]) == {"win2022"}
+
+
+def test_a_stack_using_every_2025_10_01_field_synthesizes_a_generic_template_at_that_version(tmp_path):
+    """azure-native's typed template creates only 2024-02-01; the generic resource carries the newer body whole."""
+    import yaml
+
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    shutil.copytree(ROOT / "files", tmp_path / "files")
+    (tmp_path / "stacks").mkdir()
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    props = doc["config"]["aib-images:images"]["ubuntu-2204"]["template"]["properties"]
+    props["distribute"][0]["replicationMode"] = "Shallow"
+    props["optimize"] = {"workload": {"state": "Enabled"}}
+    props["additionalDataDisks"] = [{"sizeGB": 32}]
+    (tmp_path / "stacks" / "Pulumi.new.yaml").write_text(yaml.safe_dump(doc))
+
+    result = synth("new", project_dir=tmp_path)
+    template = {r["name"]: r for r in result["resources"]}["ubuntu-2204-template"]
+    assert template["type"] == "azure-native:resources:Resource"
+    assert template["inputs"]["apiVersion"] == "2025-10-01"
+    assert template["inputs"]["resourceName"] == result["templates"]["ubuntu-2204"]["name"]
+    assert result["templates"]["ubuntu-2204"]["apiVersion"] == "2025-10-01"
