@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -254,7 +255,8 @@ def _identity_ids(template_props: Mapping[str, Any]) -> list[str]:
 
 def _declared_identities(resources: Iterable[Any]) -> dict[str, Any]:
     """The identities the stack declares, by lower-case name."""
-    return {str(r.props.get("name") or r.props.get("resourceName") or "").lower(): r
+    # The name input first: the `name` output is unknown in a preview of a new identity.
+    return {str(r.props.get("resourceName") or r.props.get("name") or "").lower(): r
             for r in _of_type(resources, IDENTITY)}
 
 
@@ -278,6 +280,19 @@ def _grant_problem(identity_id: str, assignment: Any, staging: str) -> Optional[
             f"it may be Contributor on its staging resource group only, and nothing broader {where}")
 
 
+def _assigned_to(assignment: Any, identity: Any) -> bool:
+    """Whether a role assignment is for `identity`: its principalId comes from the identity (known in a preview, when
+    the id itself is not yet), or equals the identity's principal id."""
+    sources = (getattr(assignment, "property_dependencies", None) or {}).get("principalId") or []
+    if any(getattr(source, "urn", None) == identity.urn for source in sources):
+        return True
+    try:
+        principal = identity.props.get("principalId")
+        return bool(principal) and assignment.props.get("principalId") == principal
+    except UnknownValueError:
+        return False
+
+
 def identity_problems(resources: Iterable[Any]) -> list[tuple[str, Optional[str]]]:
     """(message, urn) for each role of a template identity that is broader than the build needs. `resources` have
     `resource_type`, `props` and `urn` (pulumi_policy's `PolicyResource`)."""
@@ -285,11 +300,10 @@ def identity_problems(resources: Iterable[Any]) -> list[tuple[str, Optional[str]
     assignments = _of_type(resources, ROLE_ASSIGNMENT)
     problems: list[tuple[str, Optional[str]]] = []
     for template, identity_id, identity in _template_identities(resources):
-        principal = identity.props.get("principalId") if identity is not None else None
-        if not principal:
+        if identity is None:
             continue  # not declared here: aib-external-template-identity reports it
         staging = _normalized_id(template.props.get("stagingResourceGroup") or "")
-        for assignment in (a for a in assignments if a.props.get("principalId") == principal):
+        for assignment in (a for a in assignments if _assigned_to(a, identity)):
             problem = _grant_problem(identity_id, assignment, staging)
             if problem:
                 problems.append((problem, assignment.urn))

@@ -171,6 +171,48 @@ def cloud_environment(project_dir: Path, stack: Optional[str], local: Path = LOC
     return LocalCloud(local / "cloud").ensure(stack_accounts(project_dir, stack)).env()
 
 
+def analyzer_launchers(args: list[str], project_dir: Path, local: Path = LOCAL) -> list[str]:
+    """`args` with each `--policy-pack DIR` of a Python pack replaced by an executable that starts the pack itself.
+
+    The CLI runs a Python pack through the Python language host's RunPlugin, which local runs do not have; but it
+    also accepts an executable as a pack and launches it as an analyzer plugin, the way the old
+    `pulumi-analyzer-policy-python` shim did. The launcher runs the pack's `__main__.py` with the pack's own
+    virtualenv (its PulumiPolicy.yaml `virtualenv`), else this one; the pack prints its port and serves.
+    """
+    out: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        value: Optional[str] = None
+        if arg == "--policy-pack":
+            value = next(rest, None)
+        elif arg.startswith("--policy-pack="):
+            value = arg.split("=", 1)[1]
+        if value is None:
+            out.append(arg)
+            continue
+        out += ["--policy-pack", str(_launcher(project_dir / value, local))]
+    return out
+
+
+def _launcher(pack: Path, local: Path) -> Path:
+    import yaml
+
+    pack = pack.resolve()
+    manifest = pack / "PulumiPolicy.yaml"
+    if not pack.is_dir() or not manifest.exists():
+        return pack  # an executable pack already, or whatever the CLI will report
+    runtime = (yaml.safe_load(manifest.read_text()) or {}).get("runtime") or {}
+    options = runtime.get("options") or {} if isinstance(runtime, dict) else {}
+    venv = pack / str(options.get("virtualenv") or "venv")
+    python = venv / "bin" / "python" if (venv / "bin" / "python").exists() else Path(sys.executable)
+    folder = local / "analyzers" / pack.name
+    folder.mkdir(parents=True, exist_ok=True)
+    launcher = folder / f"pulumi-analyzer-{pack.name}"
+    launcher.write_text(f'#!/bin/sh\nexec "{python}" -u "{pack / "__main__.py"}" "$@"\n')
+    launcher.chmod(0o755)
+    return launcher
+
+
 def run(args: list[str], *, local: Path = LOCAL) -> int:
     """Run `pulumi ARGS` against the local cloud; return its exit status."""
     project_dir = project_dir_of(args)
@@ -186,7 +228,7 @@ def run(args: list[str], *, local: Path = LOCAL) -> int:
 
         seed_existing(project_dir, stack, env)
         server, address = language_host.start(sys.executable, TOOLS / "pulumi-language-python-exec")
-        args = [*args, f"--client={address}"]
+        args = [*analyzer_launchers(args, project_dir, local), f"--client={address}"]
     try:
         return _run_cli([pulumi, *args], cwd=project_dir, env=env)
     finally:

@@ -11,7 +11,7 @@ import sys
 import time
 
 from components.emulator import Faults
-from conftest import REPO, e2e_config, minimal_image
+from e2e_helpers import REPO, e2e_config, minimal_image
 
 
 def wait_for_a_run(stack, timeout: float = 120) -> None:

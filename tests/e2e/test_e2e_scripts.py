@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from e2e_helpers import REPO
 
 
 @pytest.fixture
