@@ -32,10 +32,14 @@ def read_structured(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError([Issue("", f"cannot read the file: {exc.strerror}")], str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError([Issue("", f"not UTF-8 text (byte {exc.start}): save the file as UTF-8")], str(path)) from None
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
         return yaml.safe_load(text)
+    except RecursionError:
+        raise SpecError([Issue("", "nested too deeply to read")], str(path)) from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else \
@@ -88,6 +92,15 @@ def project_root(path: Path) -> Path:
     return start
 
 
+def standalone_problems(imported: list[ImportedTemplate]) -> list[Issue]:
+    """What a template given on its own (an AIB or ARM JSON file) lacks to be submitted: the service requires a
+    user-assigned identity on every template; in a stack config the pipeline makes one (import-arm)."""
+    return [Issue(f"{i.path}.identity" if i.path else "identity", "required for a template on its own (the service "
+                  "builds with a user-assigned identity)",
+                  "add the template identity, or import-arm it into a stack config (the pipeline makes one)")
+            for i in imported if i.spec.identity is None or not i.spec.identity.identity_id]
+
+
 def load(path: Path) -> Loaded:
     """Validate the file at `path` into a stack config; SpecError names the file and each path."""
     doc = read_structured(path)
@@ -95,6 +108,8 @@ def load(path: Path) -> Loaded:
     try:
         if path.suffix.lower() == ".json":
             imported = import_document(doc)
+            if problems := standalone_problems(imported):
+                raise SpecError(problems)
             keys = stack_config_keys(imported_as_config(imported))
             return Loaded(parse_stack_config(keys, project_dir=root), "template",
                           [n for i in imported for n in i.notices])

@@ -117,6 +117,12 @@ def grant_managed_image_writer(image_id: str) -> Grant:
                  reason="AIB creates the managed image in this resource group", per_scope=True)
 
 
+def is_direct_shared(image_version_id: str) -> bool:
+    """A Direct Shared Gallery version (`/subscriptions/.../providers/Microsoft.Compute/locations/<region>/
+    sharedGalleries/...`), which is shared, not role-assigned."""
+    return "/sharedgalleries/" in image_version_id.lower()
+
+
 def grant_source_reader(spec: ImageTemplateSpec) -> list[Grant]:
     """Custom role "source image reader" on the source image: images/read on a ManagedImage source; galleries/read,
     galleries/images/read and galleries/images/versions/read on the image definition of a SharedImageVersion source.
@@ -125,6 +131,8 @@ def grant_source_reader(spec: ImageTemplateSpec) -> list[Grant]:
     if isinstance(source, ManagedImageSource):
         return [Grant("source-reader", "source image reader", source.image_id, MANAGED_IMAGE_READ,
                       reason="AIB reads the source managed image")]
+    if isinstance(source, SharedImageVersionSource) and is_direct_shared(source.image_version_id):
+        return []  # a Direct Shared Gallery is shared with the subscription or tenant: no role grants access to it
     if isinstance(source, SharedImageVersionSource):
         return [Grant("source-reader", "source image reader", image_definition_id(source.image_version_id),
                       GALLERY_READ, reason="AIB reads the source gallery image version")]

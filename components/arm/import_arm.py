@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional, get_args, get_origin
+from typing import Any, Iterator, Literal, Optional, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -220,7 +220,21 @@ def _match_case(data: Any, tp: Any, loc: list, path: str, notices: list[Notice])
             data[canonical] = data.pop(key)
             notices.append(Notice(join_path(path, format_path([*loc, key])), f"renamed to {canonical!r} (case)"))
         if annotation is not None and get_origin(annotation) is not dict:
+            _match_enum_case(data, canonical, annotation, [*loc, canonical], path, notices)
             _match_case(data[canonical], annotation, [*loc, canonical], path, notices)
+
+
+def _match_enum_case(data: dict, key: str, annotation: Any, loc: list, path: str, notices: list[Notice]) -> None:
+    """Enum values to their canonical case (`enabled` -> `Enabled`, `standard_lrs` -> `Standard_LRS`): pre-2024
+    services matched them case-insensitively, as they did keys."""
+    value = data[key]
+    if not isinstance(value, str):
+        return
+    allowed = [a for m in annotation_members(annotation) if get_origin(m) is Literal for a in get_args(m)]
+    canonical = next((a for a in allowed if isinstance(a, str) and a.lower() == value.lower()), None)
+    if canonical is not None and canonical != value:
+        data[key] = canonical
+        notices.append(Notice(join_path(path, format_path(loc)), f"{value!r} read as {canonical!r} (case)"))
 
 
 def _upgrade_legacy(doc: dict, path: str, notices: list[Notice], *, legacy: bool = True) -> None:

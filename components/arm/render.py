@@ -99,7 +99,9 @@ def render_properties(spec: ImageTemplateSpec, *, staging_resource_group: Option
 def render_identity(spec: ImageTemplateSpec, identity_id: Optional[str]) -> dict[str, Any]:
     chosen = identity_id or (spec.identity.identity_id if spec.identity else None)
     if not chosen:
-        raise ValueError("the template has no identity: set template.identity or pass identity_id")
+        raise SpecError([Issue("identity", "the template has no user-assigned identity, which the service requires",
+                               "set template.identity (type UserAssigned), or render it through a stack, which "
+                               "creates one")])
     return {"type": "UserAssigned", "userAssignedIdentities": {chosen: {}}}
 
 

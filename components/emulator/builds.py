@@ -52,6 +52,8 @@ class Builds:
         #: Reads a `https://<account>.blob.core.windows.net/...` URL from the emulator's blob service (raising
         #: `BlobMissing`); None when there is none, and then nothing is downloaded.
         self.blob_reader: Optional[Callable[[str], bytes]] = None
+        #: Called with (template record, run state, time) when a run ends (SourceImage trigger health).
+        self.on_finish: list[Callable[[dict, str, float], None]] = []
         state.on("run_step", self.step)
         state.on("cancel_done", lambda e, t: self.finish_cancel(self.state.templates.get(e["template"]), t))
 
@@ -119,6 +121,11 @@ class Builds:
         if run["index"] == 0 and run["precheck"]:
             self._log(run, f"PACKER ERR {run['precheck']['message']}")
             return self.finish(rec, t, "Failed", run["precheck"]["message"], run["precheck"]["code"])
+        if run["index"] == 0 and (text := faults.injected_failure("Queued")):
+            self._log_error(run, text)
+            return self.finish(rec, t, "Failed", " ".join(text.split()), "BuildFailed")
+        if phase["sub"] in ("Building", "Validating") and (text := faults.injected_failure(phase["sub"])):
+            return self._fail_step(rec, run, t, text, "BuildFailed" if phase["sub"] == "Building" else "ValidationFailed")
         if phase["sub"] == "Building" and 1 <= props.get("buildTimeoutInMinutes", 0) <= 5:
             msg = "client_jwt will expire within 5 minutes, please use a JWT that is valid for at least 5 minutes"
             self._log(run, f"PACKER ERR {msg}")
@@ -128,6 +135,8 @@ class Builds:
             label = c.get("name") or c["type"]
             if not self._download(rec, run, c, t):
                 return self.finish(rec, t, "Failed", self._packer_failure(rec, run), "BuildFailed")
+            if text := faults.injected_failure("Customizing", c):
+                return self._fail_step(rec, run, t, text, "BuildFailed")
             if faults.customizer_fails(c):
                 self._log(run, f"PACKER ERR ==> azure-arm: Script exited with non-zero exit status: 1. Allowed exit codes are: [0]")
                 self._log(run, f"PACKER ERR Build 'azure-arm' errored: customizer '{label}' failed")
@@ -215,6 +224,17 @@ class Builds:
                 return True
         return False
 
+    def _log_error(self, run: dict, text: str) -> None:
+        for line in text.splitlines():
+            self._log(run, f"PACKER ERR {line}")
+
+    def _fail_step(self, rec: dict, run: dict, t: float, text: str, code: str) -> None:
+        """Fail the current phase as Packer does: the error lines, `errored`, the packerizer message."""
+        self._log_error(run, text)
+        self._log(run, "PACKER OUT ==> Some builds didn't complete successfully and had errors:")
+        self._log(run, f"PACKER OUT --> azure-arm: {text.splitlines()[-1]}")
+        self.finish(rec, t, "Failed", self._packer_failure(rec, run), code)
+
     def _packer_failure(self, rec: dict, run: dict) -> str:
         return errors.packer_failure_text(log_url(rec, run["log"]), run["op"])
 
@@ -230,6 +250,8 @@ class Builds:
             lro.finish(op, "Succeeded", t)
         else:
             lro.finish(op, "Failed", t, {"code": code or run_state, "message": message})
+        for handler in self.on_finish:
+            handler(rec, run_state, t)
 
     # ---- distribution --------------------------------------------------------------------------------------
     def _distribute(self, rec: dict, run: dict, t: float) -> None:
@@ -238,6 +260,8 @@ class Builds:
         for d in props["distribute"]:
             name = d["runOutputName"]
             try:
+                if text := self.state.faults.injected_failure("Distributing"):
+                    raise errors.ArmError(500, "DistributeFailed", " ".join(text.split()))
                 if self.state.faults.distribute_fails(name):
                     raise errors.ArmError(500, "DistributeFailed", "context deadline exceeded")
                 artifact = self._artifact(rec, d, t)

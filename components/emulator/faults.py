@@ -13,6 +13,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from .reads import SubscriptionFacts
+
 #: By default only Image Builder endpoints (templates, their runs, triggers, run outputs, operation status) are
 #: faulted, so resource groups, identities and roles that a test sets up are not.
 DEFAULT_FAULT_PATHS = (r"/providers/microsoft\.virtualmachineimages/",)
@@ -47,6 +49,15 @@ class Faults:
     failing_validators: set[str] = field(default_factory=set)
     #: True fails every distribute target; a set fails the targets with those runOutputNames.
     fail_distribute: bool | set[str] = False
+
+    #: A failure text (one or more lines) the build writes to customization.log where `failure_at` says: a customizer
+    #: `name` (or `type`) fails its Customizing step with it; "Building", "Validating" or "Distributing" fail that
+    #: phase; "Queued" fails the run before it starts, with the text as the run's message. Empty: no injection.
+    failure_text: str = ""
+    failure_at: str = ""
+    #: What the subscription answers to the read APIs `preflight` asks (providers, SKUs, usages, the deployer's
+    #: permissions, policy states); see `reads.py`.
+    subscription: SubscriptionFacts = field(default_factory=SubscriptionFacts)
 
     injected: int = field(default=0, init=False)
     _rng: random.Random = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
@@ -85,6 +96,14 @@ class Faults:
 
     def validator_fails(self, validator: dict) -> bool:
         return bool({validator.get("name"), validator.get("type")} & set(self.failing_validators))
+
+    def injected_failure(self, phase: str, customizer: dict | None = None) -> str:
+        """The injected failure text for this phase (or this customizer's step), else ""."""
+        if not self.failure_text or not self.failure_at:
+            return ""
+        if customizer is not None:
+            return self.failure_text if self.failure_at in (customizer.get("name"), customizer.get("type")) else ""
+        return self.failure_text if self.failure_at == phase else ""
 
     def distribute_fails(self, run_output_name: str) -> bool:
         if isinstance(self.fail_distribute, bool):

@@ -3,11 +3,13 @@
 This module owns the ImageTemplate and ImageTemplateUpdateParameters schemas (reference §2), written as
 data (`F` field specs) independently of the project's own models. `validate_template()` returns a
 normalised copy of a PUT body or raises `ArmError`: for api-version >= 2024-02-01 parsing is strict (an
-unknown or wrong-case field gives the service's "Unmarshalling entity encountered error" text); for older
-versions keys are matched case-insensitively and unknown keys are dropped, but a field that only exists
-in a newer api-version is refused with ValidationFailed (silently ignoring it would hide a client bug).
-Semantic rules that are not expressible per field (exactly one identity, unique runOutputName, Shell
-`scriptUri` xor `inline`, ...) are in `_semantic_checks`. Only the first error is reported, as the service does.
+unknown or wrong-case field, a field newer than the api-version included, gives the service's "Unmarshalling
+entity encountered error" text); for older versions keys and enum values are matched case-insensitively and
+unknown keys are dropped, fields newer than the api-version too (the swagger sets no additionalProperties:false,
+and Go's default decoding ignores unknown fields). Semantic rules that are not expressible per field (exactly one
+identity, unique runOutputName, Shell `scriptUri` xor `inline`, ...) are in `_semantic_checks`; the value formats
+of build timeouts, checksums and restart timeouts are the project's own (`components.spec.formats`), so the
+emulator and the project never disagree on a template. Only the first error is reported, as the service does.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..spec.formats import build_timeout_problem, is_direct_shared_image_version, is_go_duration, is_sha256
 from . import errors
 
-SUPPORTED_API_VERSIONS = ("2022-07-01", "2023-07-01", "2024-02-01", "2025-10-01")
+SUPPORTED_API_VERSIONS = ("2020-02-14", "2021-10-01", "2022-02-14", "2022-07-01", "2023-07-01", "2024-02-01",
+                          "2025-10-01")
+"""Every stable api-version the service publishes (imagebuilder.json under stable/)."""
+TRIGGERS_SINCE = "2022-07-01"
 STRICT_SINCE = "2024-02-01"
 NAME_RE = re.compile(r"^[A-Za-z0-9-_.]{1,64}$")
 
@@ -37,6 +43,7 @@ class F:
     values: tuple = ()  # enum
     min: int | None = None
     max: int | None = None
+    required_before: str | None = None  # required only in api-versions older than this one
 
 
 def obj(go: str, fields: dict, **kw) -> F:
@@ -84,39 +91,40 @@ CUSTOMIZER = F("union", variants={
 VALIDATOR = F("union", variants={
     "Shell": _script("ImageTemplateShellValidator"),
     "PowerShell": _script("ImageTemplatePowerShellValidator", _PS_EXTRA),
-    "File": obj("ImageTemplateFileValidator", _FILE),
+    "File": obj("ImageTemplateFileValidator", _FILE, since="2022-07-01"),
 })
 _DIST_BASE = {"type": REQ_S, "runOutputName": REQ_S, "artifactTags": M}
 DISTRIBUTOR = F("union", variants={
     "ManagedImage": obj("ImageTemplateManagedImageDistributor", {**_DIST_BASE, "imageId": REQ_S, "location": REQ_S}),
     "SharedImage": obj("ImageTemplateSharedImageDistributor", {
-        **_DIST_BASE, "galleryImageId": REQ_S, "replicationRegions": STR_LIST, "excludeFromLatest": B,
-        "storageAccountType": STORAGE,
-        "targetRegions": F("list", item=obj("TargetRegion", {
+        **_DIST_BASE, "galleryImageId": REQ_S, "excludeFromLatest": B, "storageAccountType": STORAGE,
+        "replicationRegions": F("list", item=S, required_before="2022-07-01"),
+        "targetRegions": F("list", since="2022-07-01", item=obj("TargetRegion", {
             "name": REQ_S, "replicaCount": F("int", min=1), "storageAccountType": STORAGE})),
-        "versioning": F("union", disc="scheme", variants={
+        "versioning": F("union", disc="scheme", since="2022-07-01", variants={
             "Latest": obj("DistributeVersionerLatest", {"scheme": REQ_S, "major": F("int", min=-1)}),
             "Source": obj("DistributeVersionerSource", {"scheme": REQ_S}),
         }),
         "replicationMode": F("enum", values=("Full", "Shallow"), since="2025-10-01"),
     }),
-    "VHD": obj("ImageTemplateVhdDistributor", {**_DIST_BASE, "uri": S}),
+    "VHD": obj("ImageTemplateVhdDistributor", {**_DIST_BASE, "uri": F("str", since="2022-07-01")}),
 })
 VM_PROFILE = obj("ImageTemplateVmProfile", {
-    "vmSize": S, "osDiskSizeGB": F("int", min=0), "userAssignedIdentities": STR_LIST,
+    "vmSize": S, "osDiskSizeGB": F("int", min=0), "userAssignedIdentities": F("list", item=S, since="2021-10-01"),
     "vnetConfig": obj("VirtualNetworkConfig", {
-        "subnetId": S, "containerInstanceSubnetId": F("str", since="2024-02-01"), "proxyVmSize": S}),
+        "subnetId": S, "containerInstanceSubnetId": F("str", since="2024-02-01"),
+        "proxyVmSize": F("str", since="2021-10-01")}),
 })
 ON_ERROR = F("enum", values=("cleanup", "abort"))
 PROPERTIES = obj("ImageTemplateProperties", {
     "source": SOURCE,
     "customize": F("list", item=CUSTOMIZER),
-    "optimize": obj("ImageTemplatePropertiesOptimize", {
+    "optimize": obj("ImageTemplatePropertiesOptimize", since="2022-07-01", fields={
         "vmBoot": obj("ImageTemplatePropertiesOptimizeVMBoot", {"state": STATE}),
         "workload": obj("ImageTemplatePropertiesOptimizeWorkload", {
             "state": STATE, "scriptUri": S, "sha256Checksum": S}, since="2025-10-01"),
     }),
-    "validate": obj("ImageTemplatePropertiesValidate", {
+    "validate": obj("ImageTemplatePropertiesValidate", since="2022-02-14", fields={
         "continueDistributeOnFailure": B, "sourceValidationOnly": B,
         "inVMValidations": F("list", item=VALIDATOR)}),
     "distribute": F("list", required=True, item=DISTRIBUTOR),
@@ -126,7 +134,7 @@ PROPERTIES = obj("ImageTemplateProperties", {
     "buildTimeoutInMinutes": F("int", min=0, max=960),
     "vmProfile": VM_PROFILE,
     "additionalDataDisks": F("list", since="2025-10-01", item=obj("DataDisk", {"sizeGB": F("int", min=0)})),
-    "stagingResourceGroup": S,
+    "stagingResourceGroup": F("str", since="2022-02-14"),
     "autoRun": obj("ImageTemplateAutoRun", {"state": STATE}, since="2024-02-01"),
     "managedResourceTags": F("map", since="2024-02-01"),
 }, required=True)
@@ -202,7 +210,8 @@ def _check(value: Any, spec: F, name: str, path: str, chain: str, ctx: _Ctx) -> 
         if disc_val is None:
             raise errors.missing_field(sub_path, spec.disc)
         variant = next((v for d, v in spec.variants.items()
-                        if disc_val == d or (not ctx.strict and str(disc_val).lower() == d.lower())), None)
+                        if (disc_val == d or (not ctx.strict and str(disc_val).lower() == d.lower()))
+                        and not (v.since and ctx.api < v.since)), None)
         if variant is None:
             raise errors.bad_value(sub_path, spec.disc, disc_val, "allowed values are " + ", ".join(spec.variants))
         out = _object(value, variant, sub_path, chain, ctx)
@@ -234,13 +243,7 @@ def _object(value: dict, spec: F, path: str, chain: str, ctx: _Ctx) -> dict:
             canonical = next((f for f in spec.fields if f.lower() == raw_key.lower()), None)
         fs: F | None = spec.fields.get(canonical) if canonical else None
         if fs is not None and fs.since and ctx.api < fs.since:
-            if ctx.strict:
-                fs = None
-            else:
-                raise errors.validation(
-                    f"'{path}': Field '{canonical}' is not supported in api-version {ctx.api} "
-                    f"(it was added in {fs.since})."
-                )
+            fs = None  # not a field of this api-version: unknown, like any other
         if fs is None:
             if ctx.strict:
                 raise errors.unmarshalling(f'{here}, unknown field "{raw_key}"')
@@ -252,15 +255,21 @@ def _object(value: dict, spec: F, path: str, chain: str, ctx: _Ctx) -> dict:
         if checked is not None:
             out[canonical] = checked
     for fname, fspec in spec.fields.items():
-        if fspec.required and out.get(fname) is None and not (fspec.since and ctx.api < fspec.since):
+        if _required(fspec, ctx) and out.get(fname) is None:
             raise errors.missing_field(path, fname)
     return out
+
+
+def _required(spec: F, ctx: _Ctx) -> bool:
+    if spec.since and ctx.api < spec.since:
+        return False
+    return spec.required or bool(spec.required_before and ctx.api < spec.required_before)
 
 
 _GALLERY_IMAGE_RE = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/galleries/[^/]+/images/[^/]+"
     r"(/versions/(\d+\.\d+\.\d+))?$", re.I)
-_SOURCE_VERSION_RE = re.compile(
+_SOURCE_VERSION_RE = re.compile(  # or a Direct Shared Gallery version (is_direct_shared_image_version)
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/galleries/[^/]+/images/[^/]+"
     r"/versions/(\d+\.\d+\.\d+|latest)$", re.I)
 _MANAGED_IMAGE_RE = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/images/[^/]+$", re.I)
@@ -274,6 +283,7 @@ _SUBNET_RE = re.compile(
 def _check_scripts(items: list[dict], path: str) -> None:
     for i, c in enumerate(items):
         p = f"{path}[{i}]"
+        _check_formats(c, p)
         if c["type"] in ("Shell", "PowerShell"):
             if bool(c.get("scriptUri")) == bool(c.get("inline")):
                 raise errors.validation(f"'{p}': Exactly one of 'scriptUri' or 'inline' must be set.")
@@ -283,6 +293,16 @@ def _check_scripts(items: list[dict], path: str) -> None:
             for f in ("sourceUri", "destination"):
                 if not c.get(f):
                     raise errors.missing_field(p, f)
+
+
+def _check_formats(step: dict, path: str) -> None:
+    """The documented value formats: sha256Checksum is what sha256sum prints, restartTimeout a Go duration."""
+    checksum = step.get("sha256Checksum")
+    if checksum and not is_sha256(checksum):
+        raise errors.bad_value(path, "sha256Checksum", checksum, "must be 64 hexadecimal characters")
+    timeout = step.get("restartTimeout")
+    if timeout and not is_go_duration(timeout):
+        raise errors.bad_value(path, "restartTimeout", timeout, "must be a duration such as 5m or 1h30m")
 
 
 def _semantic_checks(t: dict) -> None:
@@ -301,8 +321,16 @@ def _semantic_checks(t: dict) -> None:
     src = p["source"]
     if src["type"] == "ManagedImage" and not _MANAGED_IMAGE_RE.match(src["imageId"]):
         raise errors.bad_value("ImageTemplate.properties.source", "imageId", src["imageId"])
-    if src["type"] == "SharedImageVersion" and not _SOURCE_VERSION_RE.match(src["imageVersionId"]):
+    if src["type"] == "SharedImageVersion" and not (_SOURCE_VERSION_RE.match(src["imageVersionId"])
+                                                    or is_direct_shared_image_version(src["imageVersionId"])):
         raise errors.bad_value("ImageTemplate.properties.source", "imageVersionId", src["imageVersionId"])
+    timeout_problem = build_timeout_problem(p.get("buildTimeoutInMinutes"))
+    if timeout_problem:
+        raise errors.bad_value("ImageTemplate.properties", "buildTimeoutInMinutes", p["buildTimeoutInMinutes"],
+                               timeout_problem)
+    workload = (p.get("optimize") or {}).get("workload") or {}
+    if workload:
+        _check_formats(workload, "ImageTemplate.properties.optimize.workload")
     _check_scripts(p.get("customize") or [], "ImageTemplate.properties.customize")
     _check_scripts((p.get("validate") or {}).get("inVMValidations") or [],
                    "ImageTemplate.properties.validate.inVMValidations")
@@ -333,8 +361,6 @@ def check_vm_profile(vm: dict, path: str = "ImageTemplate.properties.vmProfile")
 
 
 def check_distribute(distribute: list[dict], path: str) -> None:
-    if not distribute:
-        raise errors.validation(f"'{path}': at least one distribution target is required.")
     seen: dict[str, int] = {}
     for i, d in enumerate(distribute):
         p = f"{path}[{i}]"

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import templates
+from . import reads, templates
 from .builds import Builds
 from .credential import EmulatorCredential
 from .errors import ArmError
@@ -39,6 +39,7 @@ from .faults import Faults
 from .generic import GenericResources
 from .messages import Reply, Req
 from .state import State
+from .triggers import SourceImageTriggers
 
 _LOG = logging.getLogger("components.emulator")
 _BLOB_HOST_RE = re.compile(r"^https://[a-z0-9]+\.blob\.core\.windows\.net", re.I)
@@ -69,6 +70,7 @@ class Emulator:
         self.builds = Builds(self.state)
         self.generic = GenericResources(self.state, lambda rg, t: self.templates.templates_in_rg_deleted(rg, t))
         self.templates = templates.ImageTemplates(self.state, self.builds, self.generic.delete_rg, self.retry_after)
+        self.triggers = SourceImageTriggers(self.state, self.builds)
         #: A blob service (Azurite: `http://127.0.0.1:<port>`, path-style, one key for every account) standing in for
         #: `https://<account>.blob.core.windows.net`: storage accounts report it and builds download from it.
         self.blob_endpoint = blob_endpoint
@@ -94,6 +96,16 @@ class Emulator:
     @property
     def base_url(self) -> str:
         return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    def publish_platform_image_version(self, publisher: str, offer: str, sku: str, version: str) -> list[str]:
+        """Publish a marketplace image version, as a publisher would: every template whose active SourceImage
+        trigger watches that image at `latest` starts a build. Returns the ids of the templates that did."""
+        with self.state.lock:
+            self.state.advance()
+            started = self.triggers.publish_platform_image(publisher, offer, sku, version, self.state.clock())
+            if self.state_file:
+                self.state.save(self.state_file)
+            return started
 
     def credential(self) -> EmulatorCredential:
         return EmulatorCredential(self.token)
@@ -232,6 +244,8 @@ class Emulator:
             if lines is None:
                 raise ArmError(404, "BlobNotFound", "The specified blob does not exist.")
             return Reply(200, text="\n".join(lines) + "\n")
+        if reads.handles(req):
+            return reads.answer(req, self.faults.subscription)
         if templates.is_image_builder_path(req.path):
             return self.templates.handle(req)
         return self.generic.handle(req)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from . import ids, rbac
 from .faults import Faults
 
-PERSISTED = ("resources", "created_at", "templates", "operations", "events", "logs", "runs")
+PERSISTED = ("resources", "created_at", "templates", "operations", "events", "logs", "runs", "platform_versions")
 
 
 class State:
@@ -37,6 +37,8 @@ class State:
         #: Async operations by GUID (lower case); see `lro.py`.
         self.operations: dict[str, dict] = {}
         self.events: list[dict] = []
+        #: Marketplace image versions published through the emulator, by "publisher/offer/sku" (lower case).
+        self.platform_versions: dict[str, list[str]] = {}
         #: customization.log lines per log folder GUID.
         self.logs: dict[str, list[str]] = {}
         #: Number of runs started per template key (survives template deletion).

@@ -73,11 +73,16 @@ class ImageTemplates:
         path = req.path.rstrip("/")
         self._check_api_version(req)
         for name, rx in _ROUTES:
-            if m := rx.match(path):
+            if (m := rx.match(path)) and self._served(name, req.api_version):
                 return getattr(self, f"_{name}")(req, **m.groupdict())
         raise ArmError(404, "InvalidResourceType",
                        f"The resource type could not be found in the namespace '{PROVIDER}' for api version "
                        f"'{req.api_version}'.")
+
+    @staticmethod
+    def _served(route: str, api_version: str) -> bool:
+        """Triggers exist from 2022-07-01 on; older api-versions do not know the resource type."""
+        return not route.startswith("trigger") or api_version >= schema.TRIGGERS_SINCE
 
     def _check_api_version(self, req: Req) -> None:
         v = req.api_version

@@ -12,16 +12,17 @@ from pydantic import ValidationError
 
 from .errors import Issue, SpecError, from_validation_error
 from .models import DEFAULT_API_VERSION, KNOWN_API_VERSIONS, TEMPLATE_TYPE, ImageTemplateSpec
-from .rules import RuleContext, check_rules
+from .rules import RuleContext, check_rules, check_warnings
 
 __all__ = [
     "DEFAULT_API_VERSION", "KNOWN_API_VERSIONS", "TEMPLATE_TYPE", "ImageTemplateSpec", "Issue", "RuleContext",
-    "SpecError", "parse_template",
+    "SpecError", "check_warnings", "parse_template",
 ]
 
 
 def parse_template(data: Any, *, source: str = "", context: RuleContext | None = None) -> ImageTemplateSpec:
-    """Validate `data` into a spec; raise `SpecError` with every structural or rule problem."""
+    """Validate `data` into a spec; raise `SpecError` with every structural or rule problem (warnings, which never
+    refuse a template, come from `check_warnings`)."""
     if not isinstance(data, Mapping):
         raise SpecError([Issue("", f"a template must be a mapping, not {type(data).__name__}")], source)
     try:

@@ -18,14 +18,16 @@ from pydantic import Field, field_validator, model_validator
 
 from .base import SpecModel
 from .errors import rule_error
+from .formats import SHA256_PATTERN, is_go_duration
 
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
-Sha256 = Annotated[str, Field(pattern=r"^([0-9a-fA-F]{64})?$", description="SHA-256 of the file, 64 hex characters.")]
+Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, description="SHA-256 of the file, 64 hex characters.")]
 
 
 def check_uri(value: Optional[str]) -> Optional[str]:
-    """Script and file URIs must be https; http is an error unless the caller opts in (see rules)."""
+    """Script and file URIs are URLs the build VM downloads ("scriptUri - URL to location of the file": seed 003);
+    plain http is only warned about (see rules)."""
     if value is None:
         return value
     if not re.match(r"^(https?)://[^\s/]+", value, re.IGNORECASE):
@@ -37,7 +39,8 @@ class Step(SpecModel):
     """Base of every customizer and validator."""
 
     name: Optional[str] = None
-    """Friendly name, shown in build logs; unique within the section."""
+    """Friendly name, shown in build logs. The service does not require it to be unique (a repeated name is a
+    warning: the official Windows examples repeat one)."""
 
 
 def check_local_path(value: Optional[str]) -> Optional[str]:
@@ -74,6 +77,7 @@ class ScriptStep(Step):
 
     @model_validator(mode="after")
     def _exactly_one_source(self):
+        # "Exactly one of scriptUri or inline": the REST spec's description text of both fields.
         given = [k for k, v in (("script", self.script), ("scriptUri", self.script_uri), ("inline", self.inline))
                  if v is not None]
         if len(given) != 1:
@@ -82,9 +86,6 @@ class ScriptStep(Step):
                 if not given else f"{' and '.join(repr(g) for g in given)} are mutually exclusive",
                 field=given[-1] if given else "inline",
                 hint="keep either scriptUri (with sha256Checksum), inline, or script (a file in the repository)")
-        if self.sha256_checksum and self.script_uri is None and self.script is None:
-            raise rule_error("'sha256Checksum' applies only to 'scriptUri' or 'script'", field="sha256Checksum",
-                             hint="remove it, or set scriptUri")
         return self
 
 
@@ -98,6 +99,7 @@ class PowerShellFields(ScriptStep):
 
     @model_validator(mode="after")
     def _system_needs_elevation(self):
+        # runAsSystem "can only be true when the runElevated field above is set to true" (imagebuilder.json).
         if self.run_as_system and not self.run_elevated:
             raise rule_error("'runAsSystem' requires 'runElevated: true'", field="runAsSystem",
                              hint="set runElevated: true, or drop runAsSystem")
@@ -124,6 +126,7 @@ class FileFields(Step):
 
     @model_validator(mode="after")
     def _exactly_one_source(self):
+        # A File step downloads "one file" from sourceUri (seed 003, line 484); without one it has nothing to do.
         if (self.source_file is None) == (self.source_uri is None):
             raise rule_error(
                 "exactly one of 'sourceFile' or 'sourceUri' is required" if self.source_uri is None else
@@ -158,8 +161,15 @@ class WindowsRestartCustomizer(Step):
     restart_command: Optional[str] = None
     """Default: shutdown /r /f /t 0 /c "packer restart"."""
     restart_check_command: Optional[str] = None
-    restart_timeout: Optional[str] = Field(default=None, pattern=r"^\d+(\.\d+)?[smh]$")
-    """Magnitude and unit, for example 5m (the default) or 2h."""
+    restart_timeout: Optional[str] = None
+    """A Go duration (magnitude and unit): 5m (the default), 2h, 1h30m, 300ms."""
+
+    @field_validator("restart_timeout")
+    @classmethod
+    def _go_duration(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not is_go_duration(value):
+            raise ValueError(f"{value!r} is not a duration (hint: a number and a unit, for example 5m, 1h30m or 300ms)")
+        return value
 
 
 class WindowsUpdateCustomizer(Step):

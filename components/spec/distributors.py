@@ -72,14 +72,14 @@ class SharedImageDistributor(Distributor):
 
     @model_validator(mode="after")
     def _regions(self):
+        # imagebuilder.json, ImageTemplateSharedImageDistributor: replicationRegions "can be specified only if
+        # targetRegions is not specified"; storageAccountType "can be specified only if replicationRegions is specified".
         if self.target_regions is not None and self.replication_regions is not None:
             raise rule_error("'replicationRegions' and 'targetRegions' cannot be mixed", field="replicationRegions",
                              hint="move each region to targetRegions")
         if self.storage_account_type is not None and self.replication_regions is None:
             raise rule_error("'storageAccountType' is allowed only beside 'replicationRegions'",
                              field="storageAccountType", hint="set storageAccountType on each targetRegions entry")
-        if self.target_regions is not None and not self.target_regions:
-            raise rule_error("'targetRegions' is empty", field="targetRegions", hint="list at least the gallery's region")
         return self
 
     @property

@@ -28,7 +28,6 @@ Path = tuple[str | int, ...]
 _PATTERN_HINTS = {
     r"^[A-Za-z0-9-_.]{1,64}$": "use letters, digits, '-', '_' and '.', 1 to 64 characters",
     r"^([0-9a-fA-F]{64})?$": "64 hex characters, as printed by sha256sum",
-    r"^\d+(\.\d+)?[smh]$": "a number and a unit, for example 5m or 1h",
 }
 
 

@@ -12,6 +12,8 @@ from typing import Annotated
 from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id
 from pydantic import AfterValidator
 
+from .formats import is_direct_shared_image_version
+
 
 def resource_type_of(rid: str) -> str:
     """'Microsoft.Compute/galleries/images' for an image definition id; '' for a resource group id."""
@@ -24,10 +26,12 @@ def resource_type_of(rid: str) -> str:
     return str(parts["namespace"]) + "/" + "/".join(types)
 
 
-def _checker(*expected: str):
+def _checker(*expected: str, direct_shared: bool = False):
     wanted = {e.lower(): e for e in expected}
 
     def check(value: str) -> str:
+        if direct_shared and isinstance(value, str) and is_direct_shared_image_version(value):
+            return value
         if not isinstance(value, str) or not value.startswith("/subscriptions/") or not is_valid_resource_id(value):
             raise ValueError(
                 f"{value!r} is not an Azure resource id (hint: expected /subscriptions/<id>/resourceGroups/<rg>"
@@ -46,5 +50,7 @@ ResourceGroupId = Annotated[str, _checker("resourceGroups")]
 ManagedImageId = Annotated[str, _checker("Microsoft.Compute/images")]
 GalleryImageId = Annotated[str, _checker("Microsoft.Compute/galleries/images", "Microsoft.Compute/galleries/images/versions")]
 GalleryImageVersionId = Annotated[str, _checker("Microsoft.Compute/galleries/images/versions")]
+SourceImageVersionId = Annotated[str, _checker("Microsoft.Compute/galleries/images/versions", direct_shared=True)]
+"""A gallery image version id, or a Direct Shared Gallery one (`/sharedGalleries/<id>/images/<i>/versions/<v>`)."""
 SubnetId = Annotated[str, _checker("Microsoft.Network/virtualNetworks/subnets")]
 UserAssignedIdentityId = Annotated[str, _checker("Microsoft.ManagedIdentity/userAssignedIdentities")]

@@ -17,6 +17,7 @@ from .base import SpecModel
 from .customizers import Customizer, InVMValidator
 from .distributors import NAME_PATTERN, Distribute
 from .errors import rule_error
+from .formats import SHA256_PATTERN
 from .ids import ResourceGroupId, SubnetId, UserAssignedIdentityId
 from .sources import Source
 
@@ -38,21 +39,30 @@ class UserAssignedIdentityValue(SpecModel):
 
 
 class Identity(SpecModel):
-    """The one user-assigned identity the service uses to read sources and write artifacts."""
+    """The one user-assigned identity the service uses to read sources and write artifacts.
 
-    type: Literal["UserAssigned"] = "UserAssigned"
-    user_assigned_identities: dict[UserAssignedIdentityId, UserAssignedIdentityValue]
+    `type: None` (a spec value) means no identity here: the pipeline creates one, and a template rendered on its own
+    needs one ("Required": seed 003, Identity)."""
+
+    type: Literal["UserAssigned", "None"] = "UserAssigned"
+    user_assigned_identities: Optional[dict[UserAssignedIdentityId, UserAssignedIdentityValue]] = None
 
     @model_validator(mode="after")
     def _exactly_one(self):
-        if len(self.user_assigned_identities) != 1:
-            raise rule_error(f"exactly one identity is required, {len(self.user_assigned_identities)} given",
+        count = len(self.user_assigned_identities or {})
+        if self.type == "None" and count:
+            raise rule_error(f"type 'None' takes no identities, {count} given", field="userAssignedIdentities",
+                             hint="set type: UserAssigned, or drop userAssignedIdentities")
+        if self.type == "UserAssigned" and count != 1:
+            # "Supports a single identity only" (seed 003, Identity).
+            raise rule_error(f"exactly one identity is required, {count} given",
                              field="userAssignedIdentities", hint="the service supports a single identity")
         return self
 
     @property
-    def identity_id(self) -> str:
-        return next(iter(self.user_assigned_identities))
+    def identity_id(self) -> Optional[str]:
+        """The identity's resource id; None for type 'None'."""
+        return next(iter(self.user_assigned_identities or {}), None)
 
 
 class VnetConfig(SpecModel):
@@ -66,13 +76,15 @@ class VnetConfig(SpecModel):
 
     @model_validator(mode="after")
     def _combination(self):
+        # imagebuilder.json (2024-02-01+), VirtualNetworkConfig: proxyVmSize "must not be specified if
+        # containerInstanceSubnetId is specified"; containerInstanceSubnetId "can be specified only if subnetId is
+        # specified and must be on the same Virtual Network as the subnet specified in subnetId".
         if self.proxy_vm_size and self.container_instance_subnet_id:
             raise rule_error("'proxyVmSize' and 'containerInstanceSubnetId' cannot be used together",
                              field="proxyVmSize", hint="isolated builds need no proxy VM; drop proxyVmSize")
-        for field in ("proxy_vm_size", "container_instance_subnet_id"):
-            if getattr(self, field) and not self.subnet_id:
-                alias = type(self).model_fields[field].alias
-                raise rule_error(f"'{alias}' needs 'subnetId'", field="subnetId", hint="add the build VM's subnetId")
+        if self.container_instance_subnet_id and not self.subnet_id:
+            raise rule_error("'containerInstanceSubnetId' needs 'subnetId'", field="subnetId",
+                             hint="add the build VM's subnetId")
         if self.subnet_id and self.container_instance_subnet_id:
             vnet = self.subnet_id.lower().rsplit("/subnets/", 1)[0]
             if self.container_instance_subnet_id.lower().rsplit("/subnets/", 1)[0] != vnet:
@@ -100,15 +112,16 @@ class Validate(SpecModel):
 
 
 class VmBoot(SpecModel):
-    state: State
+    state: Optional[State] = None
+    """Enabled or Disabled (optional in the spec; the service's default is Enabled)."""
 
 
 class WorkloadOptimization(SpecModel):
     """API 2025-10-01 and later."""
 
-    state: State
+    state: Optional[State] = None
     script_uri: Optional[str] = None
-    sha256_checksum: Optional[str] = Field(default=None, pattern=r"^([0-9a-fA-F]{64})?$")
+    sha256_checksum: Optional[str] = Field(default=None, pattern=SHA256_PATTERN)
 
 
 class Optimize(SpecModel):
@@ -124,12 +137,12 @@ class ErrorHandling(SpecModel):
 
 
 class AutoRun(SpecModel):
-    state: State
+    state: Optional[State] = None
     """Enabled starts a build when the template is created."""
 
 
 class DataDisk(SpecModel):
-    size_gb: int = Field(ge=0, alias="sizeGB")
+    size_gb: Optional[int] = Field(default=None, ge=0, alias="sizeGB")
 
 
 class DeprovisionOverride(SpecModel):
@@ -148,7 +161,7 @@ class ImageTemplateProperties(SpecModel):
     """Steps run on the build VM, in order."""
     validate_: Optional[Validate] = Field(default=None, alias="validate")
     distribute: list[Distribute]
-    """At least one target; runOutputName unique across them."""
+    """The targets (an empty list is a warning: the build then publishes nothing); runOutputName unique across them."""
     build_timeout_in_minutes: Optional[int] = Field(default=None, ge=0, le=960)
     """0 (the service default, 240 minutes) or 6 to 960."""
     vm_profile: Optional[VmProfile] = None

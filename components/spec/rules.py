@@ -3,6 +3,12 @@
 Each rule is a small function yielding `Issue`s (path, problem, hint), so all of them are reported
 together. Checks local to one section (exactly one of scriptUri/inline, proxyVmSize vs
 containerInstanceSubnetId...) live on the section's model instead.
+
+A rule is an error only when the service documents it (each cites its source: a doc, the REST spec, or a seed in
+`/work/shared/seeds/`) or when it guards a project extension or the pipeline; a rule the service does not have
+is a warning (`WARNINGS`, `check_warnings`): reported, never refused.
+Seeds cited: 001 and 003 are the template reference ("Create an Azure Image Builder template", 2022),
+https://learn.microsoft.com/azure/virtual-machines/linux/image-builder-json.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Callable, Iterable, Mapping, Optional
 from .customizers import FileFields, LINUX_ONLY, WINDOWS_ONLY, ScriptStep
 from .distributors import SharedImageDistributor
 from .errors import Issue
+from .formats import build_timeout_problem
 from .models import ImageTemplateSpec
 from .platform import image_os, source_os
 
@@ -40,19 +47,22 @@ def _steps(spec: ImageTemplateSpec):
 
 
 def build_timeout(spec, ctx):
-    minutes = spec.properties.build_timeout_in_minutes
-    if minutes is not None and 0 < minutes < 6:
-        yield Issue("properties.buildTimeoutInMinutes", f"must be 0 or between 6 and 960, but {minutes} was given",
+    """Error. "Using values 1 through 5 will fail" (seed 003, line 304)."""
+    problem = build_timeout_problem(spec.properties.build_timeout_in_minutes)
+    if problem:
+        yield Issue("properties.buildTimeoutInMinutes", problem,
                     "builds under 6 minutes fail at the service (its token must live 5 minutes); 0 means 240")
 
 
 def distribute_not_empty(spec, ctx):
+    """Warning. The spec requires `distribute` but sets no minimum; an empty list builds and publishes nothing."""
     if not spec.properties.distribute:
-        yield Issue("properties.distribute", "at least one distribution target is required",
+        yield Issue("properties.distribute", "no distribution target: the build publishes nothing",
                     "add a SharedImage, ManagedImage or VHD entry")
 
 
 def unique_run_output_names(spec, ctx):
+    """Error. "runOutputName - unique name for identifying the distribution" (seed 003, lines 752, 793, 828)."""
     counts = Counter(d.run_output_name for d in spec.properties.distribute)
     for i, d in enumerate(spec.properties.distribute):
         if counts[d.run_output_name] > 1:
@@ -62,6 +72,8 @@ def unique_run_output_names(spec, ctx):
 
 
 def unique_step_names(spec, ctx):
+    """Warning. Nothing in the spec or the docs asks for unique step names, and every official Windows Create example
+    (2021-10-01 .. 2025-10-01) repeats one; a repeated name only makes the build log harder to read."""
     for section in ("properties.customize", "properties.validate.inVMValidations"):
         steps = [(p, s) for p, s in _steps(spec) if p.startswith(section + "[")]
         counts = Counter(s.name for _, s in steps if s.name)
@@ -71,7 +83,34 @@ def unique_step_names(spec, ctx):
                             "give each step its own name; logs are told apart by it")
 
 
+def checksum_without_uri(spec, ctx):
+    """Warning. sha256Checksum is the checksum "of the ... script provided in the scriptUri field" (imagebuilder.json);
+    beside inline commands the service has nothing to check it against."""
+    for path, step in _steps(spec):
+        if isinstance(step, ScriptStep) and step.sha256_checksum and step.script_uri is None and step.script is None:
+            yield Issue(f"{path}.sha256Checksum", "applies only to 'scriptUri' or 'script', and neither is set",
+                        "remove it, or set scriptUri")
+
+
+def empty_target_regions(spec, ctx):
+    """Warning. The spec sets no minimum on targetRegions; an empty list replicates nowhere."""
+    for i, d in enumerate(spec.properties.distribute):
+        if isinstance(d, SharedImageDistributor) and d.target_regions is not None and not d.target_regions:
+            yield Issue(f"properties.distribute[{i}].targetRegions", "'targetRegions' is empty",
+                        "list at least the gallery's region")
+
+
+def proxy_without_subnet(spec, ctx):
+    """Warning. proxyVmSize sizes the proxy VM of a build in an existing VNet; without subnetId there is none."""
+    vnet = spec.properties.vm_profile.vnet_config if spec.properties.vm_profile else None
+    if vnet is not None and vnet.proxy_vm_size and not vnet.subnet_id:
+        yield Issue("properties.vmProfile.vnetConfig.proxyVmSize", "has no effect without 'subnetId'",
+                    "add the build VM's subnetId, or drop proxyVmSize")
+
+
 def https_uris(spec, ctx):
+    """Warning (the policy pack refuses it at preview). The service downloads http URLs as well; plain http is a
+    project security rule, silenced by allowHttpUris."""
     if spec.allow_http_uris:
         return
     for path, step in _steps(spec):
@@ -86,6 +125,10 @@ def https_uris(spec, ctx):
 
 
 def os_specific_steps(spec, ctx):
+    """Error. Shell: "OS Support: Linux"; PowerShell, WindowsRestart, WindowsUpdate: "OS support: Windows"
+    (seed 001, lines 383, 433, 466, 533); File on Linux: "the only path Image builder can write to is /tmp"
+    (seed 003, line 494). `osType` is a project extension that decides the gallery image definition's OS, so a
+    stated osType that contradicts the source is an error too."""
     os_type = image_os(spec)
     if os_type is None:
         if any(isinstance(s, WINDOWS_ONLY) for _, s in _steps(spec)) and \
@@ -109,25 +152,33 @@ def os_specific_steps(spec, ctx):
 
 
 def source_validation_only(spec, ctx):
+    """Warning. With sourceValidationOnly "No separate build will be run to generate and then validate a customized
+    image" (seed 003, line 585): customizers (and the deprovision override, rendered as one) would never run."""
     validate = spec.properties.validate_
     if validate and validate.source_validation_only and spec.properties.customize:
         yield Issue("properties.validate.sourceValidationOnly",
-                    "sourceValidationOnly validates the source as it is, so customize must be empty",
+                    "sourceValidationOnly validates the source as it is, so customize is never run",
                     "remove customize, or set sourceValidationOnly: false")
     if validate and validate.source_validation_only and spec.deprovision is not None:
-        # The override renders as a customizer, which the service then refuses.
         yield Issue("deprovision", "sourceValidationOnly builds nothing, so there is no deprovision step to override",
                     "remove deprovision, or set sourceValidationOnly: false")
 
 
-def gallery_region_replicated(spec, ctx):
+def versioning_with_explicit_version(spec, ctx):
+    """Warning. versioning picks the next version number, so it has nothing to do when galleryImageId names one."""
     for i, d in enumerate(spec.properties.distribute):
-        if not isinstance(d, SharedImageDistributor):
-            continue
-        if d.versioning is not None and "/versions/" in d.gallery_image_id.lower():
+        if isinstance(d, SharedImageDistributor) and d.versioning is not None \
+                and "/versions/" in d.gallery_image_id.lower():
             yield Issue(f"properties.distribute[{i}].versioning",
                         "versioning applies only when galleryImageId names an image definition, not a version",
                         "drop versioning, or remove /versions/<x.y.z> from galleryImageId")
+
+
+def gallery_region_replicated(spec, ctx):
+    """Error. "One of the regions must be the region where the Gallery is deployed" (seed 003, line 797)."""
+    for i, d in enumerate(spec.properties.distribute):
+        if not isinstance(d, SharedImageDistributor):
+            continue
         gallery = d.gallery_image_id.lower().split("/images/")[0]
         location = ctx.gallery_locations.get(gallery)
         regions = d.regions
@@ -139,9 +190,9 @@ def gallery_region_replicated(spec, ctx):
 
 
 def created_gallery_in_deployment_subscription(spec, ctx):
-    """azure-native creates a gallery in its provider's subscription whatever the id says, so a gallery the pipeline
-    creates must be named in that subscription (existing galleries elsewhere are fine: roles and the template use
-    full ids)."""
+    """Error (pipeline rule, only for galleries the pipeline creates). azure-native creates a gallery in its provider's
+    subscription whatever the id says, so a gallery the pipeline creates must be named in that subscription
+    (existing galleries elsewhere are fine: roles and the template use full ids)."""
     if not ctx.subscription_id:
         return
     for i, d in enumerate(spec.properties.distribute):
@@ -161,11 +212,27 @@ def _norm(region: str) -> str:
 
 
 RULES: tuple[Rule, ...] = (
-    build_timeout, distribute_not_empty, unique_run_output_names, unique_step_names, https_uris,
-    os_specific_steps, source_validation_only, gallery_region_replicated, created_gallery_in_deployment_subscription,
+    build_timeout, unique_run_output_names, os_specific_steps, gallery_region_replicated,
+    created_gallery_in_deployment_subscription,
 )
+"""Errors: the template is refused."""
+WARNINGS: tuple[Rule, ...] = (
+    distribute_not_empty, unique_step_names, checksum_without_uri, empty_target_regions, proxy_without_subnet,
+    https_uris, source_validation_only, versioning_with_explicit_version,
+)
+"""Warnings: reported by `validate` (exit 0), never refused; the service accepts these templates."""
 
 
 def check_rules(spec: ImageTemplateSpec, ctx: RuleContext | None = None) -> list[Issue]:
+    """Every error rule's issues (the template is invalid when there is any)."""
+    return _run(RULES, spec, ctx)
+
+
+def check_warnings(spec: ImageTemplateSpec, ctx: RuleContext | None = None) -> list[Issue]:
+    """Every warning rule's issues (the template stays valid)."""
+    return _run(WARNINGS, spec, ctx)
+
+
+def _run(rules: tuple[Rule, ...], spec: ImageTemplateSpec, ctx: RuleContext | None) -> list[Issue]:
     ctx = ctx or RuleContext()
-    return [issue for rule in RULES for issue in rule(spec, ctx)]
+    return [issue for rule in rules for issue in rule(spec, ctx)]

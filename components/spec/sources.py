@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Field
 
 from .base import SpecModel
-from .ids import GalleryImageVersionId, ManagedImageId
+from .ids import ManagedImageId, SourceImageVersionId
 
 
 class PlanInfo(SpecModel):
@@ -38,10 +38,10 @@ class ManagedImageSource(SpecModel):
 
 
 class SharedImageVersionSource(SpecModel):
-    """An Azure Compute Gallery image version (may end in `/versions/latest`)."""
+    """An Azure Compute Gallery image version (may end in `/versions/latest`), or a Direct Shared Gallery one."""
 
     type: Literal["SharedImageVersion"] = "SharedImageVersion"
-    image_version_id: GalleryImageVersionId
+    image_version_id: SourceImageVersionId
 
 
 Source = Annotated[

@@ -21,7 +21,7 @@ from .ids import ResourceGroupId, UserAssignedIdentityId
 from .local_files import resolve_images
 from .lifecycle import LifecycleOptions, lifecycle_issues
 from .models import ImageTemplateSpec
-from .rules import RuleContext, check_rules
+from .rules import RuleContext, check_rules, check_warnings
 
 PROJECT = "aib-images"
 
@@ -205,6 +205,13 @@ def parse_stack_config(data: Any, *, source: str = "", project_dir: Optional[str
     if issues:
         raise SpecError(issues, source)
     return stack
+
+
+def stack_warnings(stack: StackConfig, subscription_id: Optional[str] = None) -> list[Issue]:
+    """Every warning rule's issues across the stack's templates, at their config paths (the stack stays valid)."""
+    ctx = gallery_context(stack, subscription_id)
+    return [Issue(join_path(f"images.{name}.template", i.path), i.message, i.hint)
+            for name, image in stack.images.items() for i in check_warnings(image.template, ctx)]
 
 
 def config_from_stack_file(doc: Mapping) -> dict:

@@ -252,7 +252,7 @@ def test_delete_refuses_to_lose_a_vhd_unless_allowed(env):
         wait_p.delete("w", outs)
     text = str(info.value)
     assert "REFUSING TO DELETE" in text and "'vhd'" in text and outs["run_outputs"]["vhd"]["artifact_uri"] in text
-    assert "allow_vhd_loss_on_delete" in text and "uri" in text
+    assert "allowVhdLossOnDelete" in text and "pulumi config set --path" in text and "uri" in text
 
     # The user opts in (an update stores the flag), then delete goes through.
     allowed = wait_p.update("w", outs, dict(_inputs("tmpl-vhd", run_output_names=["gallery", "vhd"],

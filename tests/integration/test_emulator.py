@@ -17,6 +17,7 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.imagebuilder import ImageBuilderClient
 
 from components.emulator import Emulator, Faults, insecure_auth_policy
+from components.emulator.triggers import FAILURES_TO_DEACTIVATE
 
 SUB = "00000000-0000-0000-0000-000000000001"
 
@@ -114,7 +115,8 @@ def error_of(fn) -> HttpResponseError:
 
 # ---- LRO shapes, across api-versions --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("api_version", ["2022-07-01", "2023-07-01", "2024-02-01", "2025-10-01"])
+@pytest.mark.parametrize("api_version", ["2020-02-14", "2021-10-01", "2022-02-14", "2022-07-01", "2023-07-01",
+                                         "2024-02-01", "2025-10-01"])
 def test_create_run_delete_pollers_complete_for_each_api_version(emulator, arm, ident, api_version):
     client = make_client(emulator, api_version)
     created = templates(client).begin_create_or_update("rg", "t1", template(ident)).result()
@@ -168,7 +170,7 @@ def test_requests_without_the_token_get_401(emulator, arm):
 
 
 def test_unsupported_api_version_is_rejected(emulator, ident):
-    client = make_client(emulator, "2021-10-01")
+    client = make_client(emulator, "2019-05-01-preview")
     err = error_of(lambda: templates(client).get("rg", "t1"))
     assert err.status_code == 400 and err.error.code == "InvalidApiVersionParameter"
 
@@ -209,8 +211,15 @@ def _with(ident, mutate):
     ("2024-02-01", lambda b: b["properties"].update(optimize={"vmboot": {"state": "Enabled"}}),
      'unknown field "vmboot"'),
     ("2024-02-01", lambda b: b["properties"].update(additionalDataDisks=[{"sizeGB": 10}]), 'unknown field "additionalDataDisks"'),
-    ("2023-07-01", lambda b: b["properties"].update(autoRun={"state": "Enabled"}), "'autoRun' is not supported in api-version 2023-07-01"),
-    ("2022-07-01", lambda b: b["properties"].update(errorHandling={"onCustomizerError": "abort"}), "not supported in api-version 2022-07-01"),
+    ("2024-02-01", lambda b: b["properties"].update(buildTimeoutInMinutes=5), "'buildTimeoutInMinutes' has a bad value: '5'"),
+    ("2024-02-01", lambda b: b["properties"]["customize"].append(
+        {"type": "Shell", "scriptUri": "https://x/y.sh", "sha256Checksum": "xyz"}), "'sha256Checksum' has a bad value"),
+    ("2024-02-01", lambda b: b["properties"]["customize"].append({"type": "WindowsRestart", "restartTimeout": "5 min"}),
+     "'restartTimeout' has a bad value: '5 min'"),
+    ("2020-02-14", lambda b: b["properties"]["distribute"].__setitem__(0, {
+        "type": "SharedImage", "runOutputName": "sig", "galleryImageId": IMAGE_DEF}), "Missing field replicationRegions"),
+    ("2022-02-14", lambda b: b["properties"].update(validate={"inVMValidations": [
+        {"type": "File", "sourceUri": "https://x/f", "destination": "/tmp/f"}]}), "Field 'type' has a bad value: 'File'"),
 ])
 def test_schema_violations_fail_synchronously(emulator, ident, api_version, mutate, needle):
     client = make_client(emulator, api_version)
@@ -228,6 +237,39 @@ def test_strict_parsing_names_the_go_types_and_lenient_versions_accept_wrong_cas
     assert created.properties.optimize.vm_boot.state == "Enabled"
 
 
+@pytest.mark.parametrize("api_version,field,value", [
+    ("2023-07-01", "autoRun", {"state": "Enabled"}),
+    ("2022-07-01", "errorHandling", {"onCustomizerError": "abort"}),
+    ("2022-02-14", "optimize", {"vmBoot": {"state": "Enabled"}}),
+    ("2021-10-01", "stagingResourceGroup", RG_ID),
+    ("2020-02-14", "validate", {"sourceValidationOnly": False}),
+])
+def test_fields_newer_than_a_lenient_api_version_are_ignored_like_any_unknown_field(
+        emulator, ident, api_version, field, value):
+    # Pre-2024 services decode leniently: a field the api-version does not have is dropped, not refused.
+    client = make_client(emulator, api_version)
+    body = template(ident, **{field: value})
+    templates(client).begin_create_or_update("rg", "t1", body).result()
+    stored = emulator.state.templates[next(iter(emulator.state.templates))]["body"]["properties"]
+    assert field not in stored or stored[field] in ("", None)
+
+
+@pytest.mark.parametrize("restart_timeout", ["1h30m", "300ms", "10m", "1.5h"])
+def test_go_durations_and_direct_shared_gallery_sources_are_accepted(emulator, ident, restart_timeout):
+    client = make_client(emulator, "2024-02-01")
+    body = template(ident, customize=[{"type": "WindowsRestart", "restartTimeout": restart_timeout}])
+    body["properties"]["source"] = {"type": "SharedImageVersion",
+                                    "imageVersionId": "/sharedGalleries/abc-uniq/images/img/versions/1.0.0"}
+    created = templates(client).begin_create_or_update("rg", "t1", body).result()
+    assert created.properties.provisioning_state == "Succeeded"
+
+
+def test_triggers_do_not_exist_before_2022_07_01(emulator, ident):
+    templates(make_client(emulator, "2022-07-01")).begin_create_or_update("rg", "t1", template(ident)).result()
+    err = error_of(lambda: list(make_client(emulator, "2022-02-14").triggers.list_by_image_template("rg", "t1")))
+    assert err.status_code == 404 and err.error.code == "InvalidResourceType"
+
+
 # ---- PATCH --------------------------------------------------------------------------------------------------
 
 def test_patch_rules(emulator, arm, ident):
@@ -242,9 +284,9 @@ def test_patch_rules(emulator, arm, ident):
     err = error_of(lambda: templates(client).begin_update("rg", "t1", {"properties": {"distribute": [
         dist[0], {"type": "VHD"}]}}).result())
     assert "'ImageTemplate.properties.distribute[1]': Missing field runOutputName" in err.message
-    old = make_client(emulator, "2023-07-01")
-    err = error_of(lambda: templates(old).begin_update("rg", "t1", {"properties": {"vmProfile": {"vmSize": "x"}}}).result())
-    assert "'vmProfile' is not supported in api-version 2023-07-01" in err.message
+    old = make_client(emulator, "2023-07-01")  # PATCH of vmProfile came in 2024-02-01: older versions ignore it
+    kept = templates(old).begin_update("rg", "t1", {"properties": {"vmProfile": {"vmSize": "x"}}}).result()
+    assert kept.properties.vm_profile.vm_size == "Standard_D4s_v5"
     other, _ = arm.identity("other")
     swapped = templates(client).begin_update("rg", "t1", {"identity": {"type": "UserAssigned", "userAssignedIdentities": {
         ident: None, other: {}}}}).result()
@@ -536,6 +578,55 @@ def test_trigger_rules(emulator, emulator_client, arm, ident):
     templates(emulator_client).begin_create_or_update("rg", "t3", template(ident, distribute=explicit)).result()
     err = error_of(lambda: triggers.begin_create_or_update("rg", "t3", "source", {"properties": {"kind": "SourceImage"}}).result())
     assert "explicit image version" in err.message
+
+
+def _finished_run(client, name: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while (status := last_run(client, name)).run_state == "Running":
+        assert time.monotonic() < deadline, "the build did not finish"
+        time.sleep(0.05)
+    return status
+
+
+def _trigger_status(client, name: str = "t1"):
+    (trigger,) = client.triggers.list_by_image_template("rg", name)
+    assert client.triggers.get("rg", name, trigger.name).properties.status == trigger.properties.status
+    return trigger.properties.status
+
+
+def test_source_image_trigger_builds_when_a_newer_platform_version_is_published(emulator, emulator_client, arm, ident):
+    arm.gallery()
+    sig = [{"type": "SharedImage", "runOutputName": "sig", "galleryImageId": IMAGE_DEF}]
+    created = templates(emulator_client).begin_create_or_update("rg", "t1", template(ident, distribute=sig)).result()
+    emulator_client.triggers.begin_create_or_update("rg", "t1", "source", {"properties": {"kind": "SourceImage"}}).result()
+    assert emulator.publish_platform_image_version("canonical", "UBUNTU", "24_04-lts", "1.0.20200101") == []  # older
+    assert emulator.publish_platform_image_version("Canonical", "ubuntu", "24_04-lts", "1.0.20990101") == [created.id]
+    assert _finished_run(emulator_client, "t1").run_state == "Succeeded"
+    output = templates(emulator_client).get_run_output("rg", "t1", "sig")
+    assert output.properties.artifact_id.startswith(IMAGE_DEF + "/versions/")
+    assert templates(emulator_client).get("rg", "t1").properties.source.exact_version == "1.0.20990101"
+    assert emulator.publish_platform_image_version("Canonical", "ubuntu", "24_04-lts", "1.0.20990101") == []  # built
+    assert emulator.publish_platform_image_version("Canonical", "other", "24_04-lts", "1.0.30000101") == []
+    assert _trigger_status(emulator_client).code == "Healthy"
+
+
+def test_trigger_deactivates_after_consecutive_failures_and_a_manual_success_reactivates_it(
+        emulator, emulator_client, arm, ident):
+    arm.gallery()
+    sig = [{"type": "SharedImage", "runOutputName": "sig", "galleryImageId": IMAGE_DEF}]
+    templates(emulator_client).begin_create_or_update("rg", "t1", template(ident, distribute=sig)).result()
+    emulator_client.triggers.begin_create_or_update("rg", "t1", "source", {"properties": {"kind": "SourceImage"}}).result()
+    emulator.faults.failing_customizers = {"install"}
+    for day in range(1, FAILURES_TO_DEACTIVATE + 1):
+        assert emulator.publish_platform_image_version("Canonical", "ubuntu", "24_04-lts", f"2.0.{day}")
+        assert _finished_run(emulator_client, "t1").run_state == "Failed"
+    status = _trigger_status(emulator_client)
+    assert status.code == "Disabled" and f"{FAILURES_TO_DEACTIVATE} consecutive failed builds" in status.message
+    assert emulator.publish_platform_image_version("Canonical", "ubuntu", "24_04-lts", "2.0.99") == []
+    emulator.faults.failing_customizers = set()
+    templates(emulator_client).begin_run("rg", "t1").result()
+    assert _trigger_status(emulator_client).code == "Healthy"
+    assert emulator.publish_platform_image_version("Canonical", "ubuntu", "24_04-lts", "2.0.100")
 
 
 # ---- generic resources and misc -------------------------------------------------------------------------------

@@ -63,16 +63,24 @@ def test_failed_customizer_exits_non_zero_with_phase_and_log(tmp_path):
     assert "Customizing" in err and "customization.log" in err
 
 
-def test_a_missing_role_fails_the_build_locally(monkeypatch):
+# The program of a project whose component has a least-privilege mistake: the gallery writer role lacks
+# versions/write. It runs in the real engine's program process, so the mistake is made there, not in this one.
+BROKEN_ROLES_MAIN = """
+import dataclasses, runpy
+import components.roles as roles
+original = roles.grant_gallery_image_writer
+roles.grant_gallery_image_writer = lambda gallery_image_id: dataclasses.replace(
+    original(gallery_image_id), actions=roles.GALLERY_READ)
+runpy.run_path("real_main.py", run_name="__main__")
+"""
+
+
+def test_a_missing_role_fails_the_build_locally(tmp_path):
     """A least-privilege mistake in the component shows up as the service's 'Not authorized' text."""
-    import components.roles as roles
-
-    def reader_only(gallery_image_id: str) -> roles.Grant:
-        return roles.Grant("gallery-writer", "image version writer", gallery_image_id, roles.GALLERY_READ,
-                           reason="(test: the versions/write action left out)")
-
-    monkeypatch.setattr(roles, "grant_gallery_image_writer", reader_only)
-    code, out, err = run(ROOT, "dev")
+    project = project_with(tmp_path, "dev")
+    (project / "real_main.py").write_text((ROOT / "__main__.py").read_text())
+    (project / "__main__.py").write_text(BROKEN_ROLES_MAIN)
+    code, out, err = run(project, "dev")
     assert code == 1
     assert "Not authorized to access the resource" in err
 

@@ -9,7 +9,7 @@ import pytest
 from components.arm.render import (
     LINUX_DEPROVISION_FILE, WINDOWS_DEPROVISION_FILE, dumps, render_template, required_api_version, template_hash,
 )
-from components.spec import parse_template
+from components.spec import SpecError, parse_template
 from tests.unit.spec_samples import (
     IDENTITY, IDENTITY_2, MANAGED_SOURCE, STAGING_RG, linux_template, load_fixture, set_at, windows_template,
 )
@@ -103,8 +103,12 @@ def test_identity_override_and_default():
     assert _render(doc, identity_id=IDENTITY_2)["identity"]["userAssignedIdentities"] == {IDENTITY_2: {}}
     doc.pop("identity")
     assert _render(doc, identity_id=IDENTITY_2)["identity"]["userAssignedIdentities"] == {IDENTITY_2: {}}
-    with pytest.raises(ValueError, match="no identity"):
+    with pytest.raises(SpecError, match="no user-assigned identity"):
         _render(doc)
+    doc["identity"] = {"type": "None"}
+    with pytest.raises(SpecError, match="no user-assigned identity"):
+        _render(doc)
+    assert _render(doc, identity_id=IDENTITY_2)["identity"]["userAssignedIdentities"] == {IDENTITY_2: {}}
 
 
 def test_name_and_staging_overrides():
@@ -144,3 +148,12 @@ def test_unset_optional_fields_left_out():
     assert "sha256Checksum" not in props["customize"][1]
     # defaults the model fills in are rendered explicitly
     assert props["distribute"][0]["targetRegions"][1] == {"name": "northeurope", "replicaCount": 1}
+
+
+def test_fields_only_2025_10_01_has_render_at_that_api_version_even_without_their_optional_values():
+    doc = linux_template()
+    doc["properties"].update(additionalDataDisks=[{}, {"sizeGB": 32}], optimize={"workload": {}})
+    rendered = _render(doc)
+    assert rendered["apiVersion"] == "2025-10-01"
+    assert rendered["properties"]["additionalDataDisks"] == [{}, {"sizeGB": 32}]
+    assert rendered["properties"]["optimize"] == {"workload": {}}

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from components.spec import RuleContext, SpecError, parse_template
+from components.spec import RuleContext, SpecError, check_warnings, parse_template
+from components.spec.stack import parse_stack_config, stack_warnings
 from tests.unit.spec_samples import (
     ACI_SUBNET, DELETE, FILE_WINDOWS, GALLERY, GALLERY_IMAGE, GALLERY_VERSION, IDENTITY, IDENTITY_2, MANAGED_IMAGE,
     MANAGED_SOURCE, POWERSHELL, POWERSHELL_URI, RESTART, RG, SHA, SHELL, SHELL_URI, SIG_SOURCE, SUBNET, UPDATE,
@@ -51,10 +52,6 @@ FAILING = [
     ("run-output-duplicate", L, [(f"{DIST}[1]", dict(VHD_TARGET, runOutputName="ubuntu-sig"))], None,
      [f"{DIST}[0].runOutputName", f"{DIST}[1].runOutputName"], "'ubuntu-sig' is used by 2 targets"),
     # step names unique per section
-    ("customizer-name-duplicate", L, [(f"{CU}[1].name", "update")], None,
-     [f"{CU}[0].name", f"{CU}[1].name"], "'update' is used by 2 steps"),
-    ("validator-name-duplicate", L, [(f"{VAL}[1]", {"type": "Shell", "name": "check", "inline": ["true"]})], None,
-     [f"{VAL}[0].name", f"{VAL}[1].name"], "'check' is used by 2 steps"),
     # exactly one of scriptUri / inline, for every script step
     ("shell-neither", L, [(f"{CU}[0].inline", DELETE)], None,
      [f"{CU}[0].inline"], "exactly one of 'scriptUri' or 'inline' is required"),
@@ -76,22 +73,10 @@ FAILING = [
      [f"{CU}[0].sha256Checksum"], "does not match"),
     ("sha-not-hex", L, [(f"{CU}[0]", dict(SHELL_URI, sha256Checksum="g" * 64))], None,
      [f"{CU}[0].sha256Checksum"], "does not match"),
-    ("sha-with-inline", L, [(f"{CU}[0].sha256Checksum", SHA)], None,
-     [f"{CU}[0].sha256Checksum"], "'sha256Checksum' applies only to 'scriptUri'"),
     ("file-sha-short", L, [(f"{CU}[1].sha256Checksum", "abc")], None, [f"{CU}[1].sha256Checksum"], "does not match"),
     # script and file URIs: https; http only with allowHttpUris
-    ("shell-http", L, [(f"{CU}[0]", dict(SHELL_URI, scriptUri="http://example.com/setup.sh"))], None,
-     [f"{CU}[0].scriptUri"], "'http://example.com/setup.sh' is plain http"),
     ("shell-ftp", L, [(f"{CU}[0]", dict(SHELL_URI, scriptUri="ftp://example.com/setup.sh"))], None,
      [f"{CU}[0].scriptUri"], "is not an http(s) URL"),
-    ("file-http", L, [(f"{CU}[1].sourceUri", "http://example.com/motd")], None, [f"{CU}[1].sourceUri"], "plain http"),
-    ("validator-http", L, [(f"{VAL}[0]", {"type": "Shell", "scriptUri": "HTTP://example.com/v.sh"})], None,
-     [f"{VAL}[0].scriptUri"], "plain http"),
-    ("powershell-http", W, [(f"{CU}[0]", dict(POWERSHELL_URI, scriptUri="http://example.com/i.ps1"))], None,
-     [f"{CU}[0].scriptUri"], "plain http"),
-    ("workload-http", L, [("properties.optimize", {"workload": {"state": "Enabled",
-                                                              "scriptUri": "http://example.com/w.sh"}})], None,
-     ["properties.optimize.workload.scriptUri"], "plain http"),
     # File on Linux writes under /tmp
     ("file-outside-tmp", L, [(f"{CU}[1].destination", "/etc/motd")], None,
      [f"{CU}[1].destination"], "'/etc/motd' is outside /tmp"),
@@ -138,23 +123,17 @@ FAILING = [
      [f"{DIST}[0].replicationRegions"], "does not include the gallery's region 'northeurope' (given: westeurope)"),
     ("regions-mixed", L, [(f"{DIST}[0].replicationRegions", ["westeurope"])], None,
      [f"{DIST}[0].replicationRegions"], "'replicationRegions' and 'targetRegions' cannot be mixed"),
-    ("target-regions-empty", L, [(f"{DIST}[0].targetRegions", [])], None,
-     [f"{DIST}[0].targetRegions"], "'targetRegions' is empty"),
     ("replica-count-0", L, [(f"{DIST}[0].targetRegions[0].replicaCount", 0)], None,
      [f"{DIST}[0].targetRegions[0].replicaCount"], "greater than or equal to 1, but 0 was given"),
     ("storage-type-beside-target-regions", L, [(f"{DIST}[0].storageAccountType", "Standard_LRS")], None,
      [f"{DIST}[0].storageAccountType"], "allowed only beside 'replicationRegions'"),
     ("storage-type-unknown", L, [(f"{DIST}[0].targetRegions[0].storageAccountType", "Ultra_LRS")], None,
      [f"{DIST}[0].targetRegions[0].storageAccountType"], "'Ultra_LRS' was given"),
-    ("versioning-with-explicit-version", L, [(f"{DIST}[0].galleryImageId", GALLERY_VERSION)], None,
-     [f"{DIST}[0].versioning"], "versioning applies only when galleryImageId names an image definition"),
     ("versioning-major-below-minus-one", L, [(f"{DIST}[0].versioning.major", -2)], None,
      [f"{DIST}[0].versioning.major"], "greater than or equal to -1"),
     ("versioning-unknown-scheme", L, [(f"{DIST}[0].versioning", {"scheme": "Newest"})], None,
      [f"{DIST}[0].versioning"], "unknown scheme 'Newest'"),
     # vnetConfig
-    ("proxy-without-subnet", L, [("properties.vmProfile.vnetConfig", {"proxyVmSize": "Standard_A2_v2"})], None,
-     ["properties.vmProfile.vnetConfig.subnetId"], "'proxyVmSize' needs 'subnetId'"),
     ("aci-without-subnet", L, [("properties.vmProfile.vnetConfig", {"containerInstanceSubnetId": ACI_SUBNET})], None,
      ["properties.vmProfile.vnetConfig.subnetId"], "'containerInstanceSubnetId' needs 'subnetId'"),
     ("proxy-and-aci", L, [("properties.vmProfile.vnetConfig", {"subnetId": SUBNET, "containerInstanceSubnetId": ACI_SUBNET,
@@ -164,12 +143,6 @@ FAILING = [
                                                                 "containerInstanceSubnetId": OTHER_VNET_SUBNET})], None,
      ["properties.vmProfile.vnetConfig.containerInstanceSubnetId"], "same virtual network"),
     # sourceValidationOnly refuses customizers
-    ("source-validation-only-with-customize", L, [("properties.validate.sourceValidationOnly", True)], None,
-     ["properties.validate.sourceValidationOnly"], "customize must be empty"),
-    ("source-validation-only-with-deprovision", L, [("properties.validate.sourceValidationOnly", True),
-                                                    ("properties.customize", DELETE),
-                                                    ("deprovision", {"commands": ["sync"]})], None,
-     ["deprovision"], "sourceValidationOnly builds nothing"),
     # exactly one template identity
     ("identity-two", L, [("identity.userAssignedIdentities", {IDENTITY: {}, IDENTITY_2: {}})], None,
      ["identity.userAssignedIdentities"], "exactly one identity is required, 2 given"),
@@ -180,7 +153,6 @@ FAILING = [
      [f"identity.userAssignedIdentities.{GALLERY_IMAGE}"],
      "is a Microsoft.Compute/galleries/images id, not a Microsoft.ManagedIdentity/userAssignedIdentities id"),
     # distribute not empty
-    ("distribute-empty", L, [(DIST, [])], None, [DIST], "at least one distribution target is required"),
     ("distribute-missing", L, [(DIST, DELETE)], None, [DIST], "required field is missing"),
     # resource ids: well-formed and of the right type
     ("managed-source-is-subnet", L, [("properties.source", {"type": "ManagedImage", "imageId": SUBNET})], None,
@@ -204,7 +176,15 @@ FAILING = [
      ["properties.vmProfile.userAssignedIdentities[1]"], "not a Microsoft.ManagedIdentity/userAssignedIdentities id"),
     # other bounded fields
     ("restart-timeout-words", W, [(f"{CU}[1].restartTimeout", "5 minutes")], None,
-     [f"{CU}[1].restartTimeout"], "does not match"),
+     [f"{CU}[1].restartTimeout"], "'5 minutes' is not a duration"),
+    ("restart-timeout-bare-number", W, [(f"{CU}[1].restartTimeout", "10")], None,
+     [f"{CU}[1].restartTimeout"], "is not a duration"),
+    ("restart-timeout-unit-only", W, [(f"{CU}[1].restartTimeout", "m")], None, [f"{CU}[1].restartTimeout"], ""),
+    ("direct-shared-gallery-not-a-version", L, [("properties.source", {
+        "type": "SharedImageVersion", "imageVersionId": "/sharedGalleries/abc-uniq/images/img"})], None,
+     ["properties.source.imageVersionId"], "is not an Azure resource id"),
+    ("identity-type-none-with-identities", L, [("identity.type", "None")], None,
+     ["identity.userAssignedIdentities"], "type 'None' takes no identities, 1 given"),
     ("update-limit-negative", W, [(f"{CU}[2].updateLimit", -1)], None, [f"{CU}[2].updateLimit"], "greater than or equal"),
     ("data-disk-negative", L, [("properties.additionalDataDisks", [{"sizeGB": -5}])], None,
      ["properties.additionalDataDisks[0].sizeGB"], "greater than or equal to 0"),
@@ -227,7 +207,59 @@ def test_rule_fails_at_exact_path(builder, edits, context, paths, fragment):
             assert str(issue).endswith(f" (hint: {issue.hint})")
 
 
-# Rule failures the spec promises a hint for.
+# Rules the service does not have: reported as warnings, the template stays valid. (id, builder, edits, context,
+# expected paths, fragment of the first message)
+WARNING = [
+    ("customizer-name-duplicate", L, [(f"{CU}[1].name", "update")], None,
+     [f"{CU}[0].name", f"{CU}[1].name"], "'update' is used by 2 steps"),
+    ("validator-name-duplicate", L, [(f"{VAL}[1]", {"type": "Shell", "name": "check", "inline": ["true"]})], None,
+     [f"{VAL}[0].name", f"{VAL}[1].name"], "'check' is used by 2 steps"),
+    ("sha-with-inline", L, [(f"{CU}[0].sha256Checksum", SHA)], None,
+     [f"{CU}[0].sha256Checksum"], "applies only to 'scriptUri' or 'script'"),
+    ("shell-http", L, [(f"{CU}[0]", dict(SHELL_URI, scriptUri="http://example.com/setup.sh"))], None,
+     [f"{CU}[0].scriptUri"], "'http://example.com/setup.sh' is plain http"),
+    ("file-http", L, [(f"{CU}[1].sourceUri", "http://example.com/motd")], None, [f"{CU}[1].sourceUri"], "plain http"),
+    ("validator-http", L, [(f"{VAL}[0]", {"type": "Shell", "scriptUri": "HTTP://example.com/v.sh"})], None,
+     [f"{VAL}[0].scriptUri"], "plain http"),
+    ("powershell-http", W, [(f"{CU}[0]", dict(POWERSHELL_URI, scriptUri="http://example.com/i.ps1"))], None,
+     [f"{CU}[0].scriptUri"], "plain http"),
+    ("workload-http", L, [("properties.optimize", {"workload": {"state": "Enabled",
+                                                              "scriptUri": "http://example.com/w.sh"}})], None,
+     ["properties.optimize.workload.scriptUri"], "plain http"),
+    ("target-regions-empty", L, [(f"{DIST}[0].targetRegions", [])], None,
+     [f"{DIST}[0].targetRegions"], "'targetRegions' is empty"),
+    ("versioning-with-explicit-version", L, [(f"{DIST}[0].galleryImageId", GALLERY_VERSION)], None,
+     [f"{DIST}[0].versioning"], "versioning applies only when galleryImageId names an image definition"),
+    ("proxy-without-subnet", L, [("properties.vmProfile.vnetConfig", {"proxyVmSize": "Standard_A2_v2"})], None,
+     ["properties.vmProfile.vnetConfig.proxyVmSize"], "has no effect without 'subnetId'"),
+    ("source-validation-only-with-customize", L, [("properties.validate.sourceValidationOnly", True)], None,
+     ["properties.validate.sourceValidationOnly"], "customize is never run"),
+    ("source-validation-only-with-deprovision", L, [("properties.validate.sourceValidationOnly", True),
+                                                    ("properties.customize", DELETE),
+                                                    ("deprovision", {"commands": ["sync"]})], None,
+     ["deprovision"], "sourceValidationOnly builds nothing"),
+    ("distribute-empty", L, [(DIST, [])], None, [DIST], "no distribution target: the build publishes nothing"),
+]
+
+
+@pytest.mark.parametrize("builder,edits,context,paths,fragment",
+                         [pytest.param(*row[1:], id=row[0]) for row in WARNING])
+def test_warning_at_exact_path_and_template_stays_valid(builder, edits, context, paths, fragment):
+    doc = _build(builder, edits)
+    assert [str(i) for i in issues_of(doc, context)] == []
+    warnings = check_warnings(parse_template(doc, context=context), context)
+    assert [w.path for w in warnings] == paths, [str(w) for w in warnings]
+    assert fragment in warnings[0].message
+
+
+def test_warnings_of_a_stack_carry_config_paths():
+    stack = parse_stack_config({"location": "westeurope", "images": {"ubuntu": {"template": _build(
+        L, [(f"{CU}[1].name", "update")])}}})
+    assert [w.path for w in stack_warnings(stack)] == [
+        f"images.ubuntu.template.{CU}[0].name", f"images.ubuntu.template.{CU}[1].name"]
+
+
+# Rule failures (and warnings) the spec promises a hint for.
 @pytest.mark.parametrize("row_id,hint", [
     ("timeout-5", "0 means 240"),
     ("run-output-duplicate", "runOutputName must be unique across distribute"),
@@ -251,8 +283,9 @@ def test_rule_fails_at_exact_path(builder, edits, context, paths, fragment):
     ("distribute-missing", "add 'distribute'"),
 ])
 def test_rule_hint(row_id, hint):
-    row = next(r for r in FAILING if r[0] == row_id)
-    issues = issues_of(_build(row[1], row[2]), row[3])
+    row = next(r for r in FAILING + WARNING if r[0] == row_id)
+    doc = _build(row[1], row[2])
+    issues = issues_of(doc, row[3]) or check_warnings(parse_template(doc, context=row[3]), row[3])
     assert hint in issues[0].hint
 
 
@@ -308,6 +341,19 @@ PASSING = [
     ("staging-rg", L, [("properties.stagingResourceGroup", f"{RG}")], None),
     ("build-vm-identities", L, [("properties.vmProfile.userAssignedIdentities", [IDENTITY, IDENTITY_2])], None),
     ("windows-platform-source", W, [("properties.source", WINDOWS)], None),
+    # restartTimeout: Go's time.ParseDuration grammar
+    ("restart-timeout-go-compound", W, [(f"{CU}[1].restartTimeout", "1h30m")], None),
+    ("restart-timeout-go-ms", W, [(f"{CU}[1].restartTimeout", "300ms")], None),
+    ("restart-timeout-go-fraction", W, [(f"{CU}[1].restartTimeout", "1.5h")], None),
+    ("restart-timeout-go-zero", W, [(f"{CU}[1].restartTimeout", "0")], None),
+    ("restart-timeout-go-micro", W, [(f"{CU}[1].restartTimeout", "2us")], None),
+    ("direct-shared-gallery-source", L, [("properties.source", {
+        "type": "SharedImageVersion", "imageVersionId": "/sharedGalleries/abc-uniq/images/img/versions/1.0.0"})], None),
+    ("direct-shared-gallery-latest", L, [("properties.source", {
+        "type": "SharedImageVersion", "imageVersionId": "/sharedGalleries/abc-uniq/images/img/versions/latest"})], None),
+    ("identity-type-none", L, [("identity", {"type": "None"})], None),
+    ("state-omitted", L, [("properties.optimize", {"vmBoot": {}}), ("properties.autoRun", {})], None),
+    ("data-disk-size-omitted", L, [("properties.additionalDataDisks", [{}])], None),
 ]
 
 
