@@ -68,12 +68,24 @@ def cmd_validate(args, env: Env) -> ExitStatus:
     """Check an AIB JSON template, an ARM deployment template or a stack config YAML; exit 2 listing every problem."""
     from .documents import load
 
+    from .spec.lints import lint_stack
+    from .spec.stack import stack_warnings
+
     loaded = load(Path(args.path))
     _print_notices(loaded.notices, env)
+    for warning in stack_warnings(loaded.stack):
+        print(f"warning: {warning}", file=env.stderr)
     names = ", ".join(loaded.stack.images)
     print(f"{args.path}: valid ({len(loaded.stack.images)} image template{'s' * (len(loaded.stack.images) != 1)}: "
           f"{names})", file=env.stdout)
+    _print_lints(lint_stack(loaded.stack), env)
     return ExitStatus.OK
+
+
+def _print_lints(warnings, env: Env) -> None:
+    """Warnings for valid templates that commonly break builds (`spec.lints`); they never change the exit status."""
+    for issue in warnings:
+        print(f"warning: {issue}", file=env.stdout)
 
 
 def cmd_import_arm(args, env: Env) -> ExitStatus:
@@ -94,6 +106,12 @@ def _stack_file(env: Env, stack: str) -> Path:
     return path
 
 
+def _load_stack(env: Env, stack: str):
+    from .documents import load
+
+    return load(_stack_file(env, stack)).stack
+
+
 def cmd_render(args, env: Env) -> ExitStatus:
     """Print the AIB JSON template(s) a stack, or a file `validate` accepts, would submit."""
     if bool(args.stack) == bool(args.path):
@@ -101,8 +119,11 @@ def cmd_render(args, env: Env) -> ExitStatus:
     if args.path and Path(args.path).suffix.lower() == ".json":
         templates = _render_documents(Path(args.path), env)
     else:
+        from .documents import load
         from .synth import synth
 
+        if args.path:
+            load(Path(args.path))  # what validate checks, with the same path-named errors, before running anything
         result = synth(args.stack or "render", project_dir=env.project_dir,
                        config_file=None if args.stack else Path(args.path))
         templates = result["templates"]
@@ -114,27 +135,27 @@ def cmd_render(args, env: Env) -> ExitStatus:
 def _render_documents(path: Path, env: Env) -> dict:
     """AIB or ARM JSON rendered on its own: each template must carry its identity."""
     from .arm.render import render_template
-    from .spec import Issue
+    from .documents import standalone_problems
 
     imported = _import_file(path, env)
-    missing = [Issue(f"{i.path}.identity" if i.path else "identity", "required to render a template on its own",
-                     "add the template identity, or import-arm it into a stack config (the pipeline makes one)")
-               for i in imported if i.spec.identity is None]
-    if missing:
+    if missing := standalone_problems(imported):
         raise SpecError(missing, str(path))
     return {i.name: render_template(i.spec) for i in imported}
 
 
 def cmd_synth(args, env: Env) -> ExitStatus:
     """Run the stack program offline (Pulumi mocks) and print every resource it declares and each template."""
+    from .spec.lints import lint_stack
     from .synth import format_text, synth
 
-    _stack_file(env, args.stack)
+    warnings = lint_stack(_load_stack(env, args.stack))
     result = synth(args.stack, project_dir=env.project_dir)
     if args.json:
+        result = {**result, "warnings": [str(w) for w in warnings]}
         env.stdout.write(json.dumps(result, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n")
     else:
         env.stdout.write(format_text(result))
+        _print_lints(warnings, env)
     return ExitStatus.OK
 
 
@@ -187,6 +208,25 @@ def cmd_bump_trigger(args, env: Env) -> ExitStatus:
     return ExitStatus.OK
 
 
+def cmd_diagnose(args, env: Env) -> ExitStatus:
+    """Explain the last run of each image's deployed template from its run status and customization.log."""
+    from .diagnose.run import diagnose_stack
+    from .diagnose.target import load_target
+
+    _stack_file(env, args.stack)
+    return ExitStatus(diagnose_stack(load_target(env.project_dir, args.stack, local=args.local), args.image,
+                                     env.stdout))
+
+
+def cmd_preflight(args, env: Env) -> ExitStatus:
+    """Check the subscription (read-only) for what the stack's builds need; exit 1 when a check fails."""
+    from .diagnose.target import load_target
+    from .preflight import run_preflight
+
+    _stack_file(env, args.stack)
+    return ExitStatus(run_preflight(load_target(env.project_dir, args.stack, local=args.local), env.stdout))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m {PROG}",
                                      description="Golden VM images with Azure VM Image Builder and Pulumi.")
@@ -225,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     bump.add_argument("--image", action="append", help="an image name (repeatable; default: every image)")
     bump.add_argument("--value", help="the new rebuildTrigger (default: the current UTC month, YYYY-MM)")
     bump.add_argument("--dry-run", action="store_true", help="report the change without writing")
+    diag = verb("diagnose", cmd_diagnose)
+    diag.add_argument("--stack", required=True)
+    diag.add_argument("--image", help="one image of the stack (default: every image)")
+    diag.add_argument("--local", action="store_true", help="the local cloud instead of Azure")
+    pre = verb("preflight", cmd_preflight)
+    pre.add_argument("--stack", required=True)
+    pre.add_argument("--local", action="store_true", help="the local cloud instead of Azure")
     return parser
 
 

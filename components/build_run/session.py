@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 from azure.core.exceptions import (HttpResponseError, ResourceNotFoundError, ServiceRequestError,
                                    ServiceResponseError)
 
+from ..diagnose.analysis import explain_failure
 from .errors import (AUTH_TEXT, REBUILD_HINT, BuildError, TemplateNotFound, failure_text, log_location_hint,
                      log_url_from_message)
 from . import inputs
@@ -336,7 +337,7 @@ class BuildSession:
                                                          f"(PartiallySucceeded). {status.message}")
         return failure_text(self.s.image_template_name, self.s.resource_group_name, status.run_sub_state,
                             format_elapsed(self.elapsed(status)), status.message, location, tail, problem,
-                            state=status.run_state or "Failed")
+                            state=status.run_state or "Failed") + explain_failure(status.message, tail)
 
     # -- canceling -------------------------------------------------------------------------------------------
     def cancel_and_wait(self, *, only_run: Optional[str] = None) -> RunStatus:

@@ -56,11 +56,21 @@ def test_validate_lists_every_problem_with_its_path(tmp_path):
     broken["properties"]["distribute"].append({"type": "VHD", "runOutputName": "sig"})
     code, out, err = call("validate", str(write(tmp_path, broken)))
     assert code == 2 and out == ""
-    for path in ("properties.buildTimeoutInMinutes", "properties.customize[0].type", "properties.customize[1].name",
-                 "properties.customize[1].scriptUri", "properties.customize[2].destination",
-                 "properties.distribute[1].runOutputName"):
+    for path in ("properties.buildTimeoutInMinutes", "properties.customize[0].type",
+                 "properties.customize[2].destination", "properties.distribute[1].runOutputName"):
         assert f"  - {path}: " in err, path
     assert "Traceback" not in err and "hint:" in err
+
+
+def test_validate_prints_warnings_and_exits_0(tmp_path):
+    # Repeated step names and plain http are rules of ours the service does not have: warnings, not errors.
+    doc = template(customize=[{"type": "Shell", "name": "a", "inline": ["x"]},
+                              {"type": "Shell", "name": "a", "scriptUri": "http://example.com/s.sh"}])
+    code, out, err = call("validate", str(write(tmp_path, doc)))
+    assert code == 0 and "valid" in out
+    assert "warning: images.ubuntu.template.properties.customize[1].name: 'a' is used by 2 steps" in err
+    assert "warning: images.ubuntu.template.properties.customize[1].scriptUri: 'http://example.com/s.sh' is plain " \
+           "http" in err
 
 
 def test_validate_stack_file_and_missing_file(tmp_path):
