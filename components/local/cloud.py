@@ -148,6 +148,7 @@ def serve(folder: Path, accounts: list[str], phase_seconds: float) -> int:
     """Run the emulator (and Azurite for `accounts`) until SIGTERM, state kept in `folder`."""
     from ..emulator import Emulator
 
+    os.umask(0o077)  # the emulator's state holds template bodies, inline commands included
     folder.mkdir(parents=True, exist_ok=True)
     azurite = Azurite(accounts, location=str(folder / "azurite")).start() if accounts else None
     emulator = Emulator(phase_seconds=phase_seconds, state_file=str(folder / "emulator.json"),

@@ -215,6 +215,7 @@ def _launcher(pack: Path, local: Path) -> Path:
 
 def run(args: list[str], *, local: Path = LOCAL) -> int:
     """Run `pulumi ARGS` against the local cloud; return its exit status."""
+    os.umask(0o077)  # what local runs write (state, logs, the cloud's resources) is the owner's alone
     project_dir = project_dir_of(args)
     stack = option_value(args, "-s", "--stack")
     verb = verb_of(args)

@@ -69,3 +69,7 @@ def test_the_main_job_then_a_customizer_change_then_destroy(clone):
     run(clone, "scripts/pulumi.sh", "up", "--stack", "dev", "--yes", "--non-interactive")
     run(clone, "scripts/pulumi.sh", "destroy", "--stack", "dev", "--yes", "--non-interactive")
     assert (folder / ".local" / "cloud" / "emulator.json").exists(), "the cloud kept its state on disk"
+    written = [p for p in (folder / ".local").rglob("*") if p.is_file() and not p.is_symlink()
+               and not str(p.relative_to(folder / ".local")).startswith(("bin", "node_modules"))]
+    assert written and all(p.stat().st_mode & 0o077 == 0 for p in written), \
+        [str(p) for p in written if p.stat().st_mode & 0o077]
