@@ -20,6 +20,7 @@ from pulumi.runtime import config as runtime_config
 from pulumi_azure_native import authorization, resources
 
 from components.build_run import BuildBarrier
+from components.dynamic_provider import dynamic_provider
 from components.pipeline import (ImagePipeline, ImagePipelineArgs, SharedResources, adopted, declare_shared,
                                  import_option)
 from components.plan import ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack
@@ -136,13 +137,16 @@ def main() -> dict[str, ImagePipeline]:
                         "(renames every template once)")
     pipelines: dict[str, ImagePipeline] = {}
     references: dict[str, pulumi.StackReference] = {}
-    with BuildBarrier() as barrier:
+    # The dynamic resources' provider, explicit so that the engine does not record the whole stack config as its inputs.
+    provider = dynamic_provider()
+    with BuildBarrier(provider=provider) as barrier:
         for name, image in stack.images.items():
             pipeline = ImagePipeline(name, ImagePipelineArgs(
                 image=image, image_name=name, resource_group_name=stack.resource_group_name,
                 subscription_id=subscription_id, wait_for=wait_for, build_barrier=barrier, plan=plan.images[name],
                 shared=shared, secret_config="images" in secret_keys, project_dir=PROJECT_DIR,
-                promote_version_id=promoted_from_stack(name, image, references)))
+                promote_version_id=promoted_from_stack(name, image, references)),
+                pulumi.ResourceOptions(providers=[provider]))
             pipelines[name] = pipeline
             pulumi.export(name, exports(pipeline))
     return pipelines

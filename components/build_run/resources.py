@@ -131,8 +131,9 @@ class BuildBarrier:
     BuildBarrier()``.
     """
 
-    def __init__(self, name: str = "builds-started") -> None:
+    def __init__(self, name: str = "builds-started", provider: Optional[pulumi.ProviderResource] = None) -> None:
         self.name = name
+        self._provider = provider  # the stack's explicit dynamic provider (components.dynamic_provider), if any
         self._starts: list[Resource] = []
         self._future: Optional[asyncio.Future] = None
         self._closed = False
@@ -152,7 +153,7 @@ class BuildBarrier:
 
     def close(self) -> None:
         if not self._closed and self._starts:
-            self._after = [BuildsStarted(self.name, self._starts)]
+            self._after = [BuildsStarted(self.name, self._starts, pulumi.ResourceOptions(provider=self._provider))]
         self._closed = True
         if self._future is not None and not self._future.done():
             self._future.set_result(list(self._after))

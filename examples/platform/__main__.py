@@ -13,6 +13,7 @@ from pulumi_azure_native import authorization, compute, network, resources
 
 # The component package is a dependency of this stack (requirements.txt), installed into its virtualenv.
 from components.build_run import BuildBarrier
+from components.dynamic_provider import dynamic_provider
 from components.pipeline import ImagePipeline, ImagePipelineArgs
 from components.spec.stack import parse_stack_config
 
@@ -65,10 +66,13 @@ app_subnet = network.Subnet(
     "app-subnet", resource_group_name=rg.name, virtual_network_name=vnet.name, subnet_name="snet-app",
     address_prefix="10.40.2.0/24", opts=pulumi.ResourceOptions(depends_on=[build_subnet]))
 
-with BuildBarrier() as barrier:
+# The provider of the pipeline's dynamic resources: explicit, so the stack's config is not recorded as its inputs.
+dynamic = dynamic_provider()
+with BuildBarrier(provider=dynamic) as barrier:
     web_image = ImagePipeline("web-ubuntu", ImagePipelineArgs(
         image=stack.images["web-ubuntu"], image_name="web-ubuntu", resource_group_name=RG,
-        subscription_id=subscription_id, wait_for=[rg, build_subnet], build_barrier=barrier))
+        subscription_id=subscription_id, wait_for=[rg, build_subnet], build_barrier=barrier),
+        pulumi.ResourceOptions(providers=[dynamic]))
 
 scale_set = compute.VirtualMachineScaleSet(
     "web",

@@ -80,6 +80,18 @@ def test_secret_config_and_inline_commands_never_reach_plaintext_state(local_sta
     assert "c2VjcmV0LXNpZ25hdHVyZQ" in revealed and "token-6f1d9c2e" in revealed
 
 
+def test_plain_config_is_not_recorded_as_the_dynamic_provider_inputs(local_stack):
+    """The engine hands the default dynamic provider the whole stack config, which state then records in plaintext:
+    the program gives its dynamic resources an explicit provider with no inputs instead."""
+    stack = local_stack(e2e_config({"one": minimal_image("one")}))  # inline "echo hello", plain config
+    stack.up()
+    exported = stack.pulumi("stack", "export").stdout
+    assert "echo hello" not in exported
+    providers = [r for r in stack.resources() if r["type"] == "pulumi:providers:pulumi-python"]
+    assert [p["urn"].rsplit("::", 1)[-1] for p in providers] == ["aib-dynamic-resources"]
+    assert not providers[0].get("inputs")
+
+
 def test_the_platform_example_deploys_and_destroys_as_its_own_project(tmp_path, local_stack):
     """examples/platform consumes the package as a dependency, and its dynamic providers import from its own folder
     (the provider host runs there), under the real engine."""
