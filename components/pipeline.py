@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -271,7 +271,7 @@ class ImagePipeline(pulumi.ComponentResource):
         options = pulumi.ResourceOptions(
             depends_on=[*self.role_assignments, *self._shared_assignments, *self.settled, *self._own_dependencies()],
             delete_before_replace=False)
-        self.template: pulumi.CustomResource
+        self.template: Union[vmi.VirtualMachineImageTemplate, resources.Resource]
         if document["apiVersion"] == TYPED_API_VERSION:
             self.template = vmi.VirtualMachineImageTemplate(
                 f"{self.plan.name}-template",

@@ -19,7 +19,7 @@ if ! have "$bin/pulumi"; then
     command -v go >/dev/null || { echo "bootstrap: the Pulumi CLI $version is not installed and Go is missing to build it" >&2; exit 1; }
     echo "bootstrap: building the Pulumi CLI $version from the Go module proxy (once; a few minutes on 2 cores)..." >&2
     start=$SECONDS
-    (cd "$module" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -tags osusergo,grpcnotrace \
+    (cd "$module" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -tags osusergo,grpcnotrace \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
       -o "$bin/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
     mv "$bin/pulumi.tmp" "$bin/pulumi"

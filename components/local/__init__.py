@@ -4,7 +4,10 @@
 package has loaded yet.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .run import run_local
 
 __all__ = ["run_local"]
 

@@ -167,14 +167,14 @@ def inputs_of(typ: str, rid: str, arm: dict, subscription: str) -> dict:
     """The inputs that describe an existing resource (what `pulumi import` records): path parameters from its id,
     then every field the service does not write."""
     shape = SHAPES[typ]
-    inputs: dict[str, Any] = dict(path_values(shape, rid) or {})
+    inputs: dict[str, Any] = {**(path_values(shape, rid) or {})}
     skip = set(READ_ONLY) | set(shape.read_only)
     reverse = {v: k for k, v in shape.renames.items()}
     for key, value in arm.items():
         if key == "properties" and isinstance(value, dict) and shape.generic:
             inputs["properties"] = {k: v for k, v in value.items() if k not in skip}
         elif key == "properties" and isinstance(value, dict):
-            inputs.update({reverse.get(k, k): v for k, v in value.items() if k not in skip})
+            inputs.update({str(reverse.get(k, k)): v for k, v in value.items() if k not in skip})
         elif key in TOP_LEVEL:
             inputs[key] = _identity_input(value) if key == "identity" else value
     return inputs

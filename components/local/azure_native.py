@@ -66,6 +66,12 @@ def to_struct(value: dict) -> struct_pb2.Struct:
     return struct
 
 
+def invoke_response(value: dict) -> provider_pb2.InvokeResponse:
+    response = provider_pb2.InvokeResponse()
+    getattr(response, "return").CopyFrom(to_struct(value))  # `return` is a Python keyword
+    return response
+
+
 def has_unknown(value: Any) -> bool:
     if value == UNKNOWN:
         return True
@@ -144,9 +150,8 @@ class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
     def Invoke(self, request, context):
         args = to_dict(request.args)
         if request.tok == "azure-native:authorization:getClientConfig":
-            return provider_pb2.InvokeResponse(**{"return": to_struct({
-                "subscriptionId": self.subscription, "tenantId": self.tenant, "clientId": CLIENT_ID,
-                "objectId": OBJECT_ID})})
+            return invoke_response({"subscriptionId": self.subscription, "tenantId": self.tenant,
+                                    "clientId": CLIENT_ID, "objectId": OBJECT_ID})
         module, _, function = request.tok.rpartition(":")
         typ = f"{module}:{function[3:4].upper()}{function[4:]}" if function.startswith("get") else ""
         shape = SHAPES.get(typ)
@@ -156,7 +161,7 @@ class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
         arm = self._get(rid, shape, args)
         if arm is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"resource '{rid}' not found (Code: ResourceNotFound)")
-        return provider_pb2.InvokeResponse(**{"return": to_struct({**outputs_of(typ, args, arm), "id": arm["id"]})})
+        return invoke_response({**outputs_of(typ, args, arm), "id": arm["id"]})
 
     # ---- resources ----------------------------------------------------------------------------------------------
     def Check(self, request, context):

@@ -173,7 +173,8 @@ def serve(folder: Path, accounts: list[str], phase_seconds: float) -> int:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.local.cloud", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m components.local.cloud",
+                                     description="The local cloud: the ARM emulator and Azurite, state on disk.")
     sub = parser.add_subparsers(dest="verb", required=True)
     run = sub.add_parser("serve", help="run the cloud in the foreground")
     run.add_argument("--dir", required=True, type=Path)
