@@ -157,6 +157,21 @@ def compute_client(
     return ComputeManagementClient(credential or arm_credential(base_url), subscription_id, **options)
 
 
+def resource_client(subscription_id: str, *, endpoint: Optional[str] = None, credential: Any = None,
+                    poll_seconds: Optional[float] = None, **kwargs: Any) -> Any:
+    """A ``ResourceManagementClient`` (generic resources, providers) set up like :func:`compute_client`."""
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    base_url, options = _mgmt_options(endpoint, poll_seconds, **kwargs)
+    return ResourceManagementClient(credential or arm_credential(base_url), subscription_id, **options)
+
+
+def management_endpoint(endpoint: Optional[str] = None) -> str:
+    """The ARM endpoint clients here talk to (the emulator's when AIB_ARM_ENDPOINT is set), without a trailing /."""
+    base_url, _ = _mgmt_options(endpoint, None)
+    return (base_url or "https://management.azure.com").rstrip("/")
+
+
 def _mgmt_options(endpoint: Optional[str], poll_seconds: Optional[float], **kwargs: Any
                   ) -> tuple[Optional[str], dict[str, Any]]:
     """(resolved base URL, client options) shared by every ARM management client built here."""

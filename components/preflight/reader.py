@@ -28,13 +28,10 @@ ACI_API = "2023-05-01"
 
 class Reader:
     def __init__(self, subscription_id: str) -> None:
-        from azure.mgmt.resource.resources import ResourceManagementClient
-
         self.subscription_id = subscription_id
-        base_url, options = arm_client._mgmt_options(None, None)
-        self.resources = ResourceManagementClient(arm_client.arm_credential(base_url), subscription_id, **options)
+        self.resources = arm_client.resource_client(subscription_id)
         self.compute = arm_client.compute_client(subscription_id)
-        self.base_url = (base_url or "https://management.azure.com").rstrip("/")
+        self.base_url = arm_client.management_endpoint()
 
     def close(self) -> None:
         self.resources.close()
