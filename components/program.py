@@ -1,4 +1,5 @@
-"""Running a Pulumi program in-process under mocks: the engine half that `synth` and the local run share.
+"""Running a Pulumi program in-process under the SDK's mocks (what `synth` and the unit tests use), and reading a
+project's stack config (which the local runs read too, to seed the emulator before the real CLI runs).
 
 `run_program` runs a program with fresh runtime state (root stack, config, outstanding RPCs) under any
 `pulumi.runtime.Mocks`, recording every registration with what `new_resource` cannot see (parent,

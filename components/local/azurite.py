@@ -131,27 +131,3 @@ class Azurite:
 
 class AzuriteUnavailable(RuntimeError):
     """The stack uploads repository files, and Azurite cannot run here."""
-
-
-def blob_service_for(stack_name: str, *, project_dir: Path, subscription_id: str,
-                     state_dir: Optional[Path] = None) -> Optional[Azurite]:
-    """An (unstarted) Azurite for the accounts `stack_name` uploads to, None when it uploads nothing.
-
-    With `state_dir` the blobs are kept in `<state_dir>/azurite`, beside the emulator's state. Raises `SpecError` for a
-    bad stack config and `AzuriteUnavailable` when the stack needs Azurite and it is not installed.
-    """
-    from ..spec.stack import PROJECT, config_from_stack_file, parse_stack_config
-    from ..program import stack_config
-
-    project, config, path = stack_config(project_dir, stack_name)
-    if project != PROJECT:
-        return None
-    spec = parse_stack_config(config_from_stack_file({"config": config}), source=str(path), project_dir=project_dir)
-    accounts = accounts_for(spec, subscription_id)
-    if not accounts:
-        return None
-    reason = unavailable_reason()
-    if reason:
-        raise AzuriteUnavailable(f"stack '{stack_name}' uploads repository files (script/sourceFile), and the local "
-                                 f"run serves them from Azurite: {reason}")
-    return Azurite(accounts, location=str(Path(state_dir) / "azurite") if state_dir is not None else None)
