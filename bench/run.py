@@ -1,10 +1,15 @@
 """`python bench/run.py`: every benchmark of issue #6, side by side in one run; prints a table, writes results.json.
 
-- program scale: the stack program offline (mocks) with 1, 10, 100 and 500 copies of the dev image, one subprocess
-  per size (honest peak RSS): wall time of the program run and peak memory.
+- program scale: the stack program offline under the SDK's mocks (`components.synth`, no engine, no provider) with 1,
+  10, 100 and 500 copies of the dev image, one subprocess per size (honest peak RSS): wall time of the program run and
+  peak memory; and, as its reference line, the SDK alone registering as many bare resources under the same mocks.
 - watch: ARM requests per build and detection delay, our providers vs `begin_run(...).result()` (bench/watch.py).
-- concurrency: the local run of a 12-image stack over the local run of the 1-image stack (same build length).
-- no-op update: the local run twice with one state directory; builds started and templates replaced by the second.
+- concurrency: `run_local` (the real Pulumi CLI on the emulator) of a 12-image stack over that of the 1-image stack
+  (same build length).
+- no-op update: `run_local` twice with one state directory; builds started (the emulator's count) and templates
+  replaced by the second, and the CLI's own `Resources:` summary of it.
+
+The engine's own cost against bare azure-native resources (no-op preview and up, the main job) is bench/engine.py.
 
 `--quick` uses 1/10/50 images for program scale and one watch round (a smoke run, not the published figures).
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -52,7 +58,8 @@ def sdk_floor(resources: int) -> dict:
     return row
 
 
-def _local(proj: Path, *, phase_seconds: float, state_dir: Path | None = None) -> float:
+def _local(proj: Path, *, phase_seconds: float, state_dir: Path | None = None) -> tuple[float, str]:
+    """Seconds of one `run_local` (`pulumi up` on a fresh emulator), and the CLI's output."""
     from components.local import run_local
 
     out, err = io.StringIO(), io.StringIO()
@@ -64,38 +71,40 @@ def _local(proj: Path, *, phase_seconds: float, state_dir: Path | None = None) -
         raise RuntimeError(f"local run failed ({code}):\n{err.getvalue()[-2000:]}")
     outputs = json.loads(out.getvalue())
     assert all(o["runState"] == "Succeeded" for o in outputs.values()), outputs
-    return seconds
+    return seconds, err.getvalue()
 
 
 def concurrency(tmp: Path) -> dict:
-    one = _local(project(tmp / "one", 1), phase_seconds=CONCURRENCY_PHASE_SECONDS)
-    many = _local(project(tmp / "many", CONCURRENCY_IMAGES), phase_seconds=CONCURRENCY_PHASE_SECONDS)
+    one, _ = _local(project(tmp / "one", 1), phase_seconds=CONCURRENCY_PHASE_SECONDS)
+    many, _ = _local(project(tmp / "many", CONCURRENCY_IMAGES), phase_seconds=CONCURRENCY_PHASE_SECONDS)
     print(f"  concurrency: 1 image {one:.1f}s, {CONCURRENCY_IMAGES} images {many:.1f}s", file=sys.stderr, flush=True)
     return {"phase_seconds": CONCURRENCY_PHASE_SECONDS, "one_image_seconds": round(one, 2),
             "images": CONCURRENCY_IMAGES, "stack_seconds": round(many, 2), "ratio": round(many / one, 3)}
 
 
 def noop(tmp: Path) -> dict:
+    from bench.engine import summary
+
     proj = project(tmp / "noop", 2)
     state_dir = tmp / "noop-state"
-    first = _local(proj, phase_seconds=0.2, state_dir=state_dir)
+    first, _ = _local(proj, phase_seconds=0.2, state_dir=state_dir)
     runs_before = sum(json.loads((state_dir / "emulator.json").read_text())["runs"].values())
-    second = _local(proj, phase_seconds=0.2, state_dir=state_dir)
+    second, report = _local(proj, phase_seconds=0.2, state_dir=state_dir)
     runs_after = sum(json.loads((state_dir / "emulator.json").read_text())["runs"].values())
-    last = json.loads((state_dir / "engine.json").read_text())["last_run"]
-    replaced = sum(n for k, n in last.items() if k.endswith("VirtualMachineImageTemplate.replace"))
-    unchanged = sum(n for k, n in last.items() if k.endswith(".same"))
-    print(f"  no-op update: first run {first:.1f}s, second {second:.1f}s, {unchanged} resources unchanged",
-          file=sys.stderr, flush=True)
-    return {"builds": runs_after - runs_before, "replacements": replaced, "unchanged_resources": unchanged,
-            "changes": last, "first_seconds": round(first, 2), "second_seconds": round(second, 2)}
+    changes = summary(report)  # the CLI's `Resources:` summary of the second `pulumi up`
+    replaced = len(re.findall(r"^\s*\+-\s+\S+:VirtualMachineImageTemplate \S+ replaced\b", report, re.M))
+    print(f"  no-op update: first run {first:.1f}s, second {second:.1f}s, {changes}", file=sys.stderr, flush=True)
+    return {"builds": runs_after - runs_before, "replacements": replaced,
+            "unchanged_resources": changes.get("unchanged", 0), "changes": changes,
+            "first_seconds": round(first, 2), "second_seconds": round(second, 2)}
 
 
 def table(results: dict) -> str:
     lines = ["| figure | value | goal |", "|---|---|---|"]
     scale = results["program_scale"]
     for n, row in scale.items():
-        lines.append(f"| program scale, {n} pipelines ({row['resources']} resources) | {row['seconds']:.2f} s, "
+        lines.append(f"| program scale (SDK mocks, no engine), {n} pipelines ({row['resources']} resources) | "
+                     f"{row['seconds']:.2f} s, "
                      f"{row['peak_mb']:.0f} MB peak | {'< 3 s' if n == '100' else ''} |")
     if "100" in scale and "500" in scale:
         lines.append(f"| program scale, time(500) / time(100) | {scale['500']['seconds'] / scale['100']['seconds']:.2f}"
@@ -110,10 +119,12 @@ def table(results: dict) -> str:
     lines.append(f"| watch: polling | both every {w['ours_poll_seconds']} s, phases of {w['phase_seconds']} s, "
                  f"{w['builds_each']} builds each | |")
     c = results["concurrency_detail"]
-    lines.append(f"| concurrency: {c['images']} images / 1 image | {c['stack_seconds']:.1f} s / "
+    lines.append(f"| concurrency (real CLI): {c['images']} images / 1 image | {c['stack_seconds']:.1f} s / "
                  f"{c['one_image_seconds']:.1f} s = {results['concurrency_ratio']:.3f} | <= 1.3 |")
     n = results["noop"]
-    lines.append(f"| no-op update: builds started, templates replaced | {n['builds']}, {n['replacements']} | 0, 0 |")
+    lines.append(f"| no-op update (real CLI): builds started, templates replaced | {n['builds']}, {n['replacements']} "
+                 f"| 0, 0 |")
+    lines.append(f"| no-op update (real CLI): the CLI's summary | {n['changes']} | only `unchanged` |")
     return "\n".join(lines)
 
 

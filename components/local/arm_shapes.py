@@ -36,6 +36,9 @@ class ArmShape:
     """Inputs besides the path parameters and `location` whose change replaces the resource."""
     read_only: tuple[str, ...] = ()
     """Further service-written properties of this type (see READ_ONLY)."""
+    singleton: bool = False
+    """A settings child that exists as long as its parent (`blobServices/default`): azure-native creates it with a PUT
+    whether or not it exists, and deleting it only forgets it."""
     generic: bool = False
     """azure-native's generic `resources.Resource`: any type at the api-version its `apiVersion` input names, its
     `properties` input sent as the ARM properties (not spread out of them)."""
@@ -91,6 +94,9 @@ SHAPES: dict[str, ArmShape] = {
         {"enableHttpsTrafficOnly": "supportsHttpsTrafficOnly"},
         computed=("primaryEndpoints",), read_only=("primaryEndpoints", "creationTime", "primaryLocation",
                                                    "statusOfPrimary")),
+    "azure-native:storage:BlobServiceProperties": ArmShape(
+        _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/{blobServicesName}",
+        "2024-01-01", singleton=True),
     "azure-native:storage:BlobContainer": ArmShape(
         _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}",
         "2024-01-01"),

@@ -202,7 +202,7 @@ class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
         if request.preview:
             return provider_pb2.CreateResponse(id="", properties=to_struct(_preview_outputs(shape, inputs)))
         rid = resource_id(shape, inputs, self.subscription)
-        if self._get(rid, shape, inputs) is not None:
+        if not shape.singleton and self._get(rid, shape, inputs) is not None:
             context.abort(grpc.StatusCode.UNKNOWN, f"cannot create already existing resource '{rid}'")
         arm = self._put(rid, shape, typ, inputs, context)
         return provider_pb2.CreateResponse(id=rid, properties=to_struct(outputs_of(typ, inputs, arm)))
@@ -231,6 +231,8 @@ class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
         from azure.core.exceptions import ResourceNotFoundError
 
         shape = SHAPES[_type_of(request)]
+        if shape.singleton:
+            return empty_pb2.Empty()
         try:
             self.client.resources.begin_delete_by_id(
                 request.id, api_version=shape.api_version_for(to_dict(request.properties))).result()

@@ -1,4 +1,5 @@
-"""Faults against the emulator, through the real stack program (component + providers + emulator together).
+"""Faults against the emulator, through the real stack program under the real Pulumi CLI (component, providers, engine
+and emulator together).
 
 Each scenario checks the end state Azure would hold afterwards (the emulator's own record): every build produced its
 artifacts or failed with a clear message, exactly one run per template (unless the service itself refused a run),
@@ -7,13 +8,17 @@ nothing left running, nothing lost. Provider-level fault handling is covered in 
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 import pytest
 
-from components.build_run import ImageBuildProvider, ImageBuildStartProvider
-from components.build_run import inputs as build_inputs
 from components.emulator import Faults
 
-from reliability_helpers import local_run, project, settled, succeeded_once_each
+from reliability_helpers import cancel, interrupted_run, local_run, project, settled, succeeded_once_each
+
+RUN_POST = re.compile(r"/imageTemplates/[^/]+/run$", re.I)
 
 
 @pytest.fixture
@@ -101,16 +106,39 @@ def test_a_build_failing_in_customization_fails_clearly_and_settles(tmp_path):
     settled(run)
 
 
-def test_deadline_exceeded_with_a_long_canceling_cancels_and_says_so(tmp_path, monkeypatch):
-    # buildTimeoutInMinutes 6 minus a margin of -5.99 min: the provider's deadline is 0.6 s, mid-build. Canceling
+SHORT_DEADLINE = """\
+# The stack program with the provider's deadline cut to 0.6 s (build_timeout_minutes 0.01 + margin 0) for every
+# build, while the templates keep their own buildTimeoutInMinutes (so the service does not time out first).
+import dataclasses
+import runpy
+from pathlib import Path
+
+import components.pipeline as pipeline
+
+_build_args = pipeline.build_args
+
+
+def build_args(*args, **kwargs):
+    return dataclasses.replace(_build_args(*args, **kwargs), build_timeout_minutes=0.01, deadline_margin_minutes=0)
+
+
+pipeline.build_args = build_args
+runpy.run_path(str(Path(__file__).with_name("stack_program.py")), run_name="__main__")
+"""
+
+
+def wrap_program(proj: Path, wrapper: str) -> None:
+    """The project's `__main__.py` becomes `stack_program.py`, run unchanged by a `__main__.py` that patches first."""
+    shutil.move(proj / "__main__.py", proj / "stack_program.py")
+    (proj / "__main__.py").write_text(wrapper)
+
+
+def test_deadline_exceeded_with_a_long_canceling_cancels_and_says_so(tmp_path):
+    # The provider's deadline is 0.6 s after the run's start, mid-build (the program passes it to the ImageBuild
+    # resource, which runs in the provider host: a wrapper __main__.py sets it, as a user's program could). Canceling
     # then lasts 6 status reads before the service reports Canceled.
-    monkeypatch.setitem(build_inputs.DEFAULTS, "deadline_margin_minutes", -5.99)
-
-    def edit(config):
-        for image in config["aib-images:images"].values():
-            image["template"]["properties"]["buildTimeoutInMinutes"] = 6
-
-    proj = project(tmp_path / "project", 1, edit=edit)
+    proj = project(tmp_path / "project", 1)
+    wrap_program(proj, SHORT_DEADLINE)
     run = local_run(proj, tmp_path / "state", faults=Faults(cancel_polls=6))
     assert run.code == 1
     assert "exceeded the provider's deadline" in run.stderr and "the build was canceled" in run.stderr
@@ -119,44 +147,46 @@ def test_deadline_exceeded_with_a_long_canceling_cancels_and_says_so(tmp_path, m
     settled(run)
 
 
-class _EngineDied(Exception):
-    pass
-
-
-def test_run_interrupted_while_waiting_is_resumed_without_a_second_build(tmp_path, monkeypatch):
+def test_run_interrupted_while_waiting_is_resumed_without_a_second_build(tmp_path):
+    """The engine (CLI, program, provider hosts) is killed while both builds run: after `pulumi cancel` (the dead
+    run's lock), the next `pulumi up` keeps the recorded starts and waits for the builds already running."""
     proj = project(tmp_path / "project", 2)
     state = tmp_path / "state"
 
-    def die(self, props):
-        raise _EngineDied("the engine was interrupted while waiting")
+    def both_customizing(output: str) -> bool:
+        return len(set(re.findall(r"\[aib\] (img-\d+)-\w+: Customizing", output))) == 2
 
-    with monkeypatch.context() as m:
-        m.setattr(ImageBuildProvider, "create", die)
-        first = local_run(proj, state)
-    assert first.code == 1 and "interrupted" in first.stderr
+    first = interrupted_run(proj, state, phase_seconds=0.5, on_output=both_customizing)
+    assert first.code != 0
     started = {n: t["runs"] for n, t in first.templates().items()}
     assert sorted(started.values()) == [1, 1]  # both builds are under way in "Azure"
+    assert {t["last"]["runState"] for t in first.templates().values()} == {"Running"}
 
+    cancel(first)
     resumed = local_run(proj, state)
     succeeded_once_each(resumed)
-    assert resumed.changes().get("ImageBuildStart.same") == 2  # the recorded starts were kept, not redone
-    assert not any(k.endswith(".replace") for k in resumed.changes())
+    assert "pending operations" in resumed.stderr  # the CLI saw the interrupted waits
+    changes = resumed.changes()
+    assert changes.get("ImageBuildStart.same") == 2, changes  # the recorded starts were kept, not redone
+    assert changes.get("ImageBuild.create") == 2, changes  # the interrupted waits, done again
+    assert not any(k.endswith(".replace") for k in changes), changes
 
 
-def test_run_interrupted_after_posting_the_run_adopts_it(tmp_path, monkeypatch):
-    """The POST went out but the engine died before recording the start: the next run adopts the running build."""
+def test_run_interrupted_after_posting_the_run_adopts_it(tmp_path):
+    """The POST went out but the engine died before recording the start (killed while the service answered it):
+    the next run adopts the running build."""
     proj = project(tmp_path / "project", 1)
     state = tmp_path / "state"
-    original = ImageBuildStartProvider.create
+    first = interrupted_run(proj, state, phase_seconds=0.5,
+                            on_request=lambda method, path, status: method == "POST" and bool(RUN_POST.search(path))
+                            and status < 300)
+    assert first.code != 0
+    (template,) = first.templates().values()
+    assert template["runs"] == 1
+    assert "ImageBuildStart img-0000-run created" not in first.stderr  # the start was never recorded
 
-    def post_then_die(self, props):
-        original(self, props)
-        raise _EngineDied("the engine was interrupted after starting the build")
-
-    with monkeypatch.context() as m:
-        m.setattr(ImageBuildStartProvider, "create", post_then_die)
-        first = local_run(proj, state)
-    assert first.code == 1
+    cancel(first)
     resumed = local_run(proj, state)
-    succeeded_once_each(resumed)
+    succeeded_once_each(resumed)  # one run: adopted, not started again
+    assert "pending operations" in resumed.stderr  # the CLI saw the interrupted start
     assert resumed.changes().get("ImageBuildStart.create") == 1

@@ -1,4 +1,9 @@
-"""Load: 50 image pipelines in one stack building at once on the emulator, 10% of Image Builder calls throttled."""
+"""Load: 20 image pipelines in one stack building at once under the real Pulumi CLI, 10% of Image Builder calls
+throttled.
+
+Twenty, not fifty: under the real engine every image is ~19 resources through the CLI, the azure-native stand-in and
+the dynamic-provider host, about 2 s of this 2-core machine per image (50 images took the whole suite's budget).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,14 @@ from components.emulator import Faults
 
 from reliability_helpers import local_run, project, succeeded_once_each
 
-IMAGES = 50
+IMAGES = 20
+PHASE = 0.5
+"""Seconds per build phase: a build (~8 phases) outlasts the few seconds over which the CLI starts the twenty runs."""
 
 
-def test_fifty_pipelines_build_at_once_under_throttling(tmp_path):
+def test_twenty_pipelines_build_at_once_under_throttling(tmp_path):
     faults = Faults(seed=11, throttle_rate=0.1, throttle_retry_after=0)
-    run = local_run(project(tmp_path / "project", IMAGES), tmp_path / "state", faults=faults)
+    run = local_run(project(tmp_path / "project", IMAGES), tmp_path / "state", faults=faults, phase_seconds=PHASE)
     succeeded_once_each(run)
     assert len(run.outputs) == IMAGES
     assert len({o["imageVersionId"] for o in run.outputs.values()}) == IMAGES  # no build's artifact was lost

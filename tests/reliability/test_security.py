@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
-import logging
+import base64
+import json
+import os
 
 import pytest
 
 import components.emulator.server as emulator_server
 from components import roles
+from components.local.run import UP_ARGS
 from components.spec import SpecError
-from components.spec.stack import parse_stack_config
+from components.spec.stack import parse_stack_config, stack_warnings
 
 from reliability_helpers import local_run, project
 
 INLINE = "sudo apt-get install -y --no-install-recommends jq unzip"  # an inline command of the dev image
+VALIDATION = "command -v jq"  # an inline command of its in-VM validation
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the key Pulumi's state marks an encrypted value with
+LOG_EVERYTHING = """\
+# Every Python process of the run (program, provider hosts, azure-native stand-in) logs everything at DEBUG to stderr,
+# which the engine relays with --debug: azure-core then logs each request with its headers.
+import logging
+import sys
+
+logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+"""
 
 
 @pytest.fixture(scope="module")
 def dev_run(tmp_path_factory):
-    """One local run of two dev images with state kept, every log record and the emulator's token captured."""
+    """One `pulumi up --debug` of two dev images with state kept, every Python process of the engine logging at DEBUG
+    (a `sitecustomize` on PYTHONPATH), and the emulator's token captured."""
     tmp = tmp_path_factory.mktemp("security")
     tokens: list[str] = []
     original_init = emulator_server.Emulator.__init__
@@ -27,47 +41,65 @@ def dev_run(tmp_path_factory):
         original_init(self, *args, **kwargs)
         tokens.append(self.token)
 
-    records: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(self.format(record))
-
-    handler = Collect(level=logging.DEBUG)
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)  # azure-core logs requests and headers at DEBUG
+    site = tmp / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(LOG_EVERYTHING)
     mp = pytest.MonkeyPatch()
     mp.setattr(emulator_server.Emulator, "__init__", remember_token)
+    mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     try:
-        run = local_run(project(tmp / "project", 2), tmp / "state")
+        run = local_run(project(tmp / "project", 2), tmp / "state", args=(*UP_ARGS, "--debug"))
     finally:
         mp.undo()
-        root.removeHandler(handler)
-        root.setLevel(old_level)
     assert run.code == 0, run.stderr[-3000:]
-    return run, tokens, records
+    return run, tokens
 
 
-def test_inline_commands_are_secret_in_engine_state_and_outputs(dev_run):
-    run, _, _ = dev_run
-    engine_text = (run.state_dir / "engine.json").read_text()
-    assert INLINE not in engine_text and "apt-get" not in engine_text
-    assert "__secret_ref__" in engine_text  # the template's customizers were recorded, as references
-    assert "apt-get" not in run.stdout and "apt-get" not in run.stderr
-    # The service itself received them (the build needs them): the secret was hidden, not dropped.
+def _providers(export: dict) -> bytes:
+    """Every serialized dynamic provider (`__provider`, base64 of a pickle) in the state, decoded."""
+    blobs = [(r.get(k) or {}).get("__provider") for r in export["deployment"]["resources"] for k in ("inputs", "outputs")]
+    return b"".join(base64.b64decode(b) for b in blobs if isinstance(b, str))
+
+
+def _secret(value) -> bool:
+    return isinstance(value, dict) and SECRET_SIG in value and "ciphertext" in value
+
+
+def test_inline_commands_are_secret_in_the_templates_state_and_hidden_in_logs(dev_run):
+    run, _ = dev_run
+    export = run.export()
+    templates = [r for r in export["deployment"]["resources"] if r["type"].endswith(":VirtualMachineImageTemplate")]
+    assert len(templates) == 2
+    for t in templates:  # the template's customizers and validators were recorded, encrypted
+        assert _secret(t["inputs"]["customize"]) and _secret(t["outputs"]["customize"]), t["urn"]
+        assert _secret(t["inputs"]["validate"]["inVMValidations"]) and _secret(t["outputs"]["validate"]), t["urn"]
+    assert b"apt-get" not in _providers(export)
+    for text in (run.stdout, run.stderr):  # the CLI's whole output, debug messages of every process included
+        assert "apt-get" not in text and VALIDATION not in text
+    # The secret was hidden, not dropped: the state holds it encrypted, and the service received it (the build needs it).
+    assert INLINE in run.export_text("--show-secrets")
     assert INLINE in (run.state_dir / "emulator.json").read_text()
 
 
-def test_no_token_in_any_log_or_output(dev_run):
-    run, tokens, records = dev_run
+def test_inline_commands_are_nowhere_in_plaintext_state(dev_run):
+    """Once failed: the engine hands the default dynamic provider the whole stack config (plaintext), which state
+    records; the program now gives its dynamic resources an explicit provider with no inputs."""
+    run, _ = dev_run
+    text = run.export_text()
+    leaks = [r["urn"] for r in run.export()["deployment"]["resources"] if "apt-get" in json.dumps(r)]
+    assert INLINE not in text and "apt-get" not in text and VALIDATION not in text, leaks
+
+
+def test_no_token_in_any_log_output_or_state(dev_run):
+    run, tokens = dev_run
     assert tokens and all(len(t) > 20 for t in tokens)
-    assert records, "azure-core logged nothing at DEBUG: the check would be vacuous"
+    # Not vacuous: the providers' azure-core logged the requests they sent to the emulator, headers included.
+    assert run.stderr.count("'Authorization': 'REDACTED'") >= 10, "no request headers were logged"
+    state = run.export_text("--show-secrets")
+    providers = _providers(json.loads(state))
     for token in tokens:
         assert token not in run.stdout and token not in run.stderr
-        assert not [r for r in records if token in r]
-        assert token not in (run.state_dir / "engine.json").read_text()
+        assert token not in state and token.encode() not in providers
 
 
 def _documented_actions() -> set[str]:
@@ -80,7 +112,7 @@ def _documented_actions() -> set[str]:
 
 
 def test_role_definitions_grant_only_documented_actions_never_at_subscription_scope(dev_run):
-    run, _, _ = dev_run
+    run, _ = dev_run
     resources = run.emulator["resources"]
     definitions = [r for k, r in resources.items() if "/microsoft.authorization/roledefinitions/" in k]
     assignments = [r for k, r in resources.items() if "/microsoft.authorization/roleassignments/" in k]
@@ -120,11 +152,19 @@ def _image(script_uri: str, allow_http: bool | None = None) -> dict:
     return {"resourceGroupName": "rg", "images": {"web": {"template": template}}}
 
 
+def _http_issues(config: dict) -> list[str]:
+    """What the spec says about a stack's plain-http URIs: its errors (SpecError) or, when valid, its warnings."""
+    try:
+        stack = parse_stack_config(config)
+    except SpecError as err:
+        return [str(err)]
+    return [str(w) for w in stack_warnings(stack) if "http" in str(w)]
+
+
 @pytest.mark.parametrize("uri", ["http://example.com/setup.sh", "HTTP://EXAMPLE.COM/setup.sh"])
-def test_plain_http_script_uri_is_refused_unless_allowed(uri):
-    with pytest.raises(SpecError) as info:
-        parse_stack_config(_image(uri))
-    assert "images.web.template.properties.customize[0].scriptUri" in str(info.value)
-    assert "allowHttpUris" in str(info.value)
-    parse_stack_config(_image(uri, allow_http=True))
-    parse_stack_config(_image("https://example.com/setup.sh"))
+def test_plain_http_script_uri_never_passes_silently_unless_allowed(uri):
+    # Refused (an error) or flagged (a warning; the policy pack then refuses it at preview): never silent.
+    (issue,) = _http_issues(_image(uri))
+    assert "images.web.template.properties.customize[0].scriptUri" in issue and "allowHttpUris" in issue
+    assert _http_issues(_image(uri, allow_http=True)) == []
+    assert _http_issues(_image("https://example.com/setup.sh")) == []

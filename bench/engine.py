@@ -1,0 +1,229 @@
+"""`python bench/engine.py`: what the component costs under the real Pulumi CLI; prints a table, writes results-engine.json.
+
+- no-op preview and no-op up, for 1, 10 and 30 images: a project of N dev images (`bench.stacks.project`) against a
+  baseline project declaring as many bare azure-native resources (one resource group, then user-assigned identities)
+  as the component project has custom resources in its `pulumi stack export`. Each project is deployed once with
+  `pulumi up`, then `pulumi preview` and `pulumi up --yes` (with its preview, as CI runs it) are timed, the two projects
+  alternating, median of 3 each. The figure is the ratio component / baseline, measured in the same process.
+  Every command is what `scripts/pulumi.sh` runs (`python -m components.local.engine ...`: the CLI, its language host,
+  the azure-native stand-in, the dynamic-provider host), each project on an emulator of its own in this process, so a
+  run's fixed cost (CLI start, plugin start) is in both sides of the ratio.
+- the main job: `bash scripts/local.sh` (dev stack) twice with a fresh `AIB_LOCAL_STATE_DIR`: cold (background cloud
+  started, stack created, everything deployed and built) then warm (a no-op update), after `scripts/bootstrap.sh`.
+
+`--sizes 1,10` runs fewer sizes; `--repeats N` changes the number of timed runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.stacks import project  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results-engine.json"
+SIZES = (1, 10, 30)
+REPEATS = 3
+STACK = "bench"
+PHASE_SECONDS = 0.2
+PREVIEW = ("preview", "--non-interactive")
+UP = ("up", "--yes", "--non-interactive")
+
+BASELINE_MAIN = '''\
+"""The baseline: COUNT bare azure-native resources, no component (one resource group, identities in it)."""
+import pulumi
+from pulumi_azure_native import managedidentity, resources
+
+count = int(pulumi.Config().require("count"))
+group = resources.ResourceGroup("rg", resource_group_name="rg-baseline", location="westeurope")
+for i in range(count - 1):
+    managedidentity.UserAssignedIdentity(f"id-{i:04d}", resource_group_name=group.name, resource_name_=f"id-{i:04d}",
+                                         location="westeurope")
+'''
+
+
+def baseline_project(folder: Path, count: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Pulumi.yaml").write_text("name: bench-baseline\nruntime:\n  name: python\n")
+    (folder / "__main__.py").write_text(BASELINE_MAIN)
+    (folder / f"Pulumi.{STACK}.yaml").write_text(f"config:\n  bench-baseline:count: \"{count}\"\n")
+    return folder
+
+
+def summary(text: str) -> dict[str, int]:
+    """The CLI's `Resources:` summary, by word: {'created': 42} or {'unchanged': 44}."""
+    at = text.rfind("\nResources:")
+    out: dict[str, int] = {}
+    if at < 0:
+        return out
+    for line in text[at:].splitlines()[1:]:
+        if not line.strip():
+            break
+        for count, word in re.findall(r"(\d+) (\w+)", line):  # `7 changes. 35 unchanged` shares a line
+            out[word] = int(count)
+    return out
+
+
+class Deployment:
+    """One project on an emulator of its own (and Azurite when the stack uploads repository files), state kept in
+    `state`; `run(*args)` is `scripts/pulumi.sh ARGS --stack bench` against it."""
+
+    def __init__(self, proj: Path, state: Path, resources: ExitStack) -> None:
+        from components.emulator import Emulator
+        from components.local.azurite import Azurite
+        from components.local.cloud import provider_timing
+        from components.local.run import check_stack
+
+        self.project = proj
+        state.mkdir(parents=True, exist_ok=True)
+        accounts = check_stack(proj, STACK)
+        azurite = resources.enter_context(Azurite(accounts, location=str(state / "azurite"))) if accounts else None
+        emulator = resources.enter_context(Emulator(
+            phase_seconds=PHASE_SECONDS, state_file=str(state / "emulator.json"),
+            blob_endpoint=azurite.endpoint if azurite else None, blob_account_key=azurite.key if azurite else None))
+        self.env = {**os.environ, **emulator.client_env(), **provider_timing(PHASE_SECONDS),
+                    "AIB_LOCAL_STATE_DIR": str(state)}
+
+    def run(self, *args: str) -> tuple[float, str]:
+        from components.local.run import engine_command
+
+        started = time.perf_counter()
+        done = subprocess.run(engine_command(*args, "--stack", STACK), cwd=self.project, env=self.env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"pulumi {' '.join(args)} in {self.project} exited {done.returncode}:\n"
+                               f"{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
+        return seconds, done.stdout + done.stderr
+
+    def custom_resources(self) -> int:
+        _, text = self.run("stack", "export")
+        deployment = json.loads(text[text.index("{"):])["deployment"]
+        return sum(1 for r in deployment.get("resources") or []
+                   if r.get("custom") and not r["type"].startswith("pulumi:providers:"))
+
+
+def noop(deployment: Deployment, args: tuple[str, ...]) -> float:
+    seconds, text = deployment.run(*args)
+    words = summary(text)
+    if set(words) != {"unchanged"}:
+        raise RuntimeError(f"not a no-op: pulumi {' '.join(args)} in {deployment.project}: {words}\n{text[-3000:]}")
+    return seconds
+
+
+def measure_size(n: int, tmp: Path, repeats: int) -> dict[str, Any]:
+    with ExitStack() as resources:
+        component = Deployment(project(tmp / f"component-{n}" / "project", n, stack=STACK),
+                               tmp / f"component-{n}" / "state", resources)
+        first_component, text = component.run(*UP)
+        count = component.custom_resources()
+        baseline = Deployment(baseline_project(tmp / f"baseline-{n}" / "project", count),
+                              tmp / f"baseline-{n}" / "state", resources)
+        first_baseline, _ = baseline.run(*UP)
+        assert baseline.custom_resources() == count
+        timings: dict[str, list[float]] = {"preview_component": [], "preview_baseline": [], "up_component": [],
+                                           "up_baseline": []}
+        for verb, args in (("preview", PREVIEW), ("up", UP)):
+            for _ in range(repeats):  # alternating, so drift in the machine's load hits both sides alike
+                timings[f"{verb}_component"].append(noop(component, args))
+                timings[f"{verb}_baseline"].append(noop(baseline, args))
+    med = {k: statistics.median(v) for k, v in timings.items()}
+    row = {"images": n, "resources": count, "component_resources_total": sum(summary(text).values()),
+           "first_up_component_s": round(first_component, 2), "first_up_baseline_s": round(first_baseline, 2),
+           **{f"{k}_s": round(v, 2) for k, v in med.items()},
+           "preview_ratio": round(med["preview_component"] / med["preview_baseline"], 3),
+           "up_ratio": round(med["up_component"] / med["up_baseline"], 3),
+           "samples": {k: [round(x, 2) for x in v] for k, v in timings.items()}}
+    print(f"  {n:>2} images ({count} resources): no-op preview {med['preview_component']:.1f}s vs "
+          f"{med['preview_baseline']:.1f}s = {row['preview_ratio']:.2f}; no-op up {med['up_component']:.1f}s vs "
+          f"{med['up_baseline']:.1f}s = {row['up_ratio']:.2f}; first up {first_component:.1f}s vs "
+          f"{first_baseline:.1f}s", file=sys.stderr, flush=True)
+    return row
+
+
+def _digest(paths: list[Path]) -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in paths if p.exists())).hexdigest()
+
+
+def main_job(tmp: Path) -> dict[str, Any]:
+    """`bash scripts/local.sh` twice on a fresh state folder: cold, then warm (a no-op update)."""
+    subprocess.run(["bash", str(ROOT / "scripts" / "bootstrap.sh")], check=True, capture_output=True)
+    state = tmp / "main-job"
+    env = {**os.environ, "AIB_LOCAL_STATE_DIR": str(state)}
+    watched = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
+    before = _digest(watched)
+    out: dict[str, Any] = {}
+    try:
+        for label in ("cold", "warm"):
+            started = time.perf_counter()
+            done = subprocess.run(["bash", str(ROOT / "scripts" / "local.sh")], cwd=ROOT, env=env,
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True)
+            seconds = time.perf_counter() - started
+            if done.returncode != 0:
+                raise RuntimeError(f"scripts/local.sh ({label}) exited {done.returncode}:\n{done.stdout[-3000:]}\n"
+                                   f"{done.stderr[-3000:]}")
+            out[f"{label}_s"] = round(seconds, 2)
+            out[f"{label}_summary"] = summary(done.stdout + done.stderr)
+            print(f"  scripts/local.sh {label}: {seconds:.1f}s {out[f'{label}_summary']}", file=sys.stderr, flush=True)
+    finally:
+        subprocess.run([sys.executable, "-m", "components.local.cloud", "stop", "--dir", str(state / "cloud")],
+                       cwd=ROOT, capture_output=True)
+    out["stack_files_untouched"] = _digest(watched) == before
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["| images | resources | no-op preview: component / baseline | no-op up: component / baseline | "
+             "first up: component / baseline |", "|---|---|---|---|---|"]
+    for row in results["sizes"]:
+        lines.append(f"| {row['images']} | {row['resources']} | {row['preview_component_s']:.1f} s / "
+                     f"{row['preview_baseline_s']:.1f} s = **{row['preview_ratio']:.2f}** | {row['up_component_s']:.1f} s /"
+                     f" {row['up_baseline_s']:.1f} s = **{row['up_ratio']:.2f}** | {row['first_up_component_s']:.1f} s / "
+                     f"{row['first_up_baseline_s']:.1f} s |")
+    job = results.get("main_job")
+    if job:
+        lines += ["", "| main job (`bash scripts/local.sh`, dev stack, after bootstrap) | wall time |", "|---|---|",
+                  f"| cold (fresh state folder: cloud started, stack created, deployed and built) | {job['cold_s']:.1f} s |",
+                  f"| warm (the same folder again: a no-op update) | {job['warm_s']:.1f} s |"]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--no-main-job", action="store_true", help="skip timing scripts/local.sh")
+    parser.add_argument("-o", "--output", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    results: dict[str, Any] = {"sizes": []}
+    with tempfile.TemporaryDirectory(prefix="aib-bench-engine-") as tmp:
+        for n in (int(s) for s in args.sizes.split(",")):
+            results["sizes"].append(measure_size(n, Path(tmp), args.repeats))
+        if not args.no_main_job:
+            results["main_job"] = main_job(Path(tmp))
+    results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                          "load_average": list(os.getloadavg()), "repeats": args.repeats,
+                          "total_seconds": round(time.monotonic() - started, 1)}
+    print(table(results))
+    Path(args.output).write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    print(f"\nwritten to {args.output} in {results['machine']['total_seconds']:.0f}s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
