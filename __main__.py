@@ -74,7 +74,15 @@ def declare_resource_group(plan: ResourceGroupPlan, adopt: bool) -> resources.Re
                                import_=import_option(found)))
 
 
-def exports(pipeline: ImagePipeline) -> dict[str, Any]:
+def validated(pipeline: ImagePipeline, image: Any) -> pulumi.Output[bool]:
+    """Whether this stack's build of the image passed in-VM validations: the run Succeeded and the template has
+    validations (AIB fails the run when a validator fails). Another stack promotes a version only when this is true."""
+    validations = image.template.properties.validate_
+    has_validations = bool(validations and validations.in_vm_validations)
+    return pipeline.run_state.apply(lambda state: has_validations and state == "Succeeded")
+
+
+def exports(pipeline: ImagePipeline, image: Any) -> dict[str, Any]:
     return {
         "templateId": pipeline.template_id,
         "templateName": pipeline.template_name,
@@ -87,31 +95,39 @@ def exports(pipeline: ImagePipeline) -> dict[str, Any]:
         "runState": pipeline.run_state,
         "runOutputs": pipeline.run_outputs,
         "imageVersionId": pipeline.image_version_id,
+        "validated": validated(pipeline, image),
         **({"lifecycle": pipeline.lifecycle_report} if pipeline.lifecycle is not None else {}),
     }
 
 
 def promoted_from_stack(image_name: str, image: Any, references: dict[str, pulumi.StackReference]
                         ) -> Optional[pulumi.Output[Any]]:
-    """The image version id another stack exports, when `lifecycle.promotion.fromStack` names one (one
-    `StackReference` per stack, shared by the images that read it); else None.
+    """The promotion record of the image version another stack exports, when `lifecycle.promotion.fromStack` names
+    one (one `StackReference` per stack, shared by the images that read it); else None.
 
     `fromOutput` is dotted: its first part is the stack output, the rest are keys inside it (default
-    `<image>.imageVersionId`, what `exports` writes)."""
+    `<image>.imageVersionId`, what `exports` writes). The record is `{version_id, image_definition_id, validated,
+    stack, output}`: the definition and the validated flag are read beside the version (`exports` writes
+    `imageDefinitionId` and `validated` next to `imageVersionId`), and the lifecycle provider's check refuses a
+    version that is not of the definition that stack builds for this image, not this image's, or not validated."""
     promotion = image.lifecycle.promotion if image.lifecycle else None
     if promotion is None or not promotion.from_stack:
         return None
     stack_name = promotion.from_stack
     if stack_name not in references:
         references[stack_name] = pulumi.StackReference(f"promote-from-{stack_name.replace('/', '-')}", stack_name)
-    output, *keys = (promotion.from_output or f"{image_name}.imageVersionId").split(".")
+    path = promotion.from_output or f"{image_name}.imageVersionId"
+    output, *keys = path.split(".")
 
-    def dig(value: Any) -> Any:
-        for key in keys:
+    def record(value: Any) -> dict[str, Any]:
+        for key in keys[:-1]:
             value = value.get(key) if isinstance(value, dict) else None
-        return value
+        beside = value if isinstance(value, dict) else {}
+        version = beside.get(keys[-1]) if keys else value
+        return {"version_id": version if isinstance(version, str) else None, "stack": stack_name, "output": path,
+                "image_definition_id": beside.get("imageDefinitionId"), "validated": beside.get("validated")}
 
-    return references[stack_name].get_output(output).apply(dig)
+    return references[stack_name].get_output(output).apply(record)
 
 
 def main() -> dict[str, ImagePipeline]:
@@ -148,7 +164,7 @@ def main() -> dict[str, ImagePipeline]:
                 promote_version_id=promoted_from_stack(name, image, references)),
                 pulumi.ResourceOptions(providers=[provider]))
             pipelines[name] = pipeline
-            pulumi.export(name, exports(pipeline))
+            pulumi.export(name, exports(pipeline, image))
     return pipelines
 
 

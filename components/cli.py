@@ -46,17 +46,33 @@ def _emit(text: str, output: Optional[str], env: Env) -> None:
         env.stdout.write(text)
 
 
-def _import_file(path: Path, env: Env) -> list:
+def _import_file(path: Path, env: Env, inputs=None, *, print_notices: bool = True) -> list:
     """Every image template in an AIB or ARM JSON file, its upgrade notices printed; errors name the file."""
     from .arm.import_arm import import_document
     from .documents import read_structured
 
     try:
-        imported = import_document(read_structured(path))
+        imported = import_document(read_structured(path), inputs=inputs, fallback_name=path.stem)
     except SpecError as exc:
         raise SpecError(exc.issues, str(path)) from None
-    _print_notices([n for i in imported for n in i.notices], env)
+    if print_notices:
+        _print_notices([n for i in imported for n in i.notices], env)
     return imported
+
+
+def _deployment_inputs(args):
+    """The parameters file's values and the deployment scope options of import-arm."""
+    from .arm.import_arm import DeploymentInputs, parameter_values
+    from .documents import read_structured
+
+    values = {}
+    if args.parameters:
+        try:
+            values = parameter_values(read_structured(Path(args.parameters)))
+        except SpecError as exc:
+            raise SpecError(exc.issues, args.parameters) from None
+    return DeploymentInputs(parameters=values, subscription_id=args.subscription, resource_group=args.resource_group,
+                            location=args.location)
 
 
 def _print_notices(notices, env: Env) -> None:
@@ -89,21 +105,37 @@ def _print_lints(warnings, env: Env) -> None:
 
 
 def cmd_import_arm(args, env: Env) -> ExitStatus:
-    """Print the stack-config YAML that reproduces an AIB or ARM template (paste it under `config:`)."""
-    from .documents import imported_as_config, to_yaml
+    """Print the stack-config YAML that reproduces an AIB or ARM template (paste it under `config:`), with a notice
+    for each choice made and each thing validate or the policy pack would later refuse or warn about."""
+    from .arm.pinning import Pinner
+    from .documents import import_notices, imported_as_config, to_yaml
+    from .spec.stack import project_name
 
-    imported = _import_file(Path(args.path), env)
-    text = to_yaml(imported_as_config(imported))
-    _emit(text, args.output, env)
+    imported = _import_file(Path(args.path), env, _deployment_inputs(args), print_notices=False)
+    config = imported_as_config(imported, project_name(env.project_dir))
+    _print_notices(import_notices(imported, config, pinner=Pinner(pin=args.pin), project_dir=env.project_dir), env)
+    _emit(to_yaml(config), args.output, env)
     return ExitStatus.OK
 
 
 def _stack_file(env: Env, stack: str) -> Path:
+    """The stack's file, checked to be readable YAML (as is Pulumi.yaml) before any verb runs on it, so a syntax error
+    is one path-named error in every verb, never a traceback from deep inside."""
     path = env.project_dir / "stacks" / f"Pulumi.{stack}.yaml"
     if not path.exists():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (env.project_dir / "stacks").glob("Pulumi.*.yaml"))
         raise SpecError([], f"no stack {stack!r} (stacks/{path.name} is missing; known: {', '.join(known) or 'none'})")
+    _check_readable(path, env.project_dir / "Pulumi.yaml")
     return path
+
+
+def _check_readable(*paths: Path) -> None:
+    """Raise the path-named SpecError of the first file that is not valid YAML."""
+    from .documents import read_structured
+
+    for path in paths:
+        if path.exists():
+            read_structured(path)
 
 
 def _load_stack(env: Env, stack: str):
@@ -122,6 +154,8 @@ def cmd_render(args, env: Env) -> ExitStatus:
         from .documents import load
         from .synth import synth
 
+        if args.stack:
+            _stack_file(env, args.stack)
         if args.path:
             load(Path(args.path))  # what validate checks, with the same path-named errors, before running anything
         result = synth(args.stack or "render", project_dir=env.project_dir,
@@ -149,7 +183,7 @@ def cmd_synth(args, env: Env) -> ExitStatus:
     from .synth import format_text, synth
 
     warnings = lint_stack(_load_stack(env, args.stack))
-    result = synth(args.stack, project_dir=env.project_dir)
+    result = synth(args.stack, project_dir=env.project_dir, show_secrets=args.show_secrets)
     if args.json:
         result = {**result, "warnings": [str(w) for w in warnings]}
         env.stdout.write(json.dumps(result, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n")
@@ -199,6 +233,10 @@ def cmd_bump_trigger(args, env: Env) -> ExitStatus:
     """Set rebuildTrigger of images in stacks/Pulumi.<stack>.yaml (comments kept), so the next `pulumi up` rebuilds."""
     from .bump import bump
 
+    stacks = args.stack or [p.name[len("Pulumi."):-len(".yaml")]
+                            for p in sorted((env.project_dir / "stacks").glob("Pulumi.*.yaml"))]
+    for stack in stacks:
+        _stack_file(env, stack)
     done = bump(env.project_dir, stacks=args.stack or (), images=args.image or (), value=args.value,
                 dry_run=args.dry_run)
     for b in done:
@@ -243,12 +281,20 @@ def build_parser() -> argparse.ArgumentParser:
     imp = verb("import-arm", cmd_import_arm)
     imp.add_argument("path", help="AIB JSON template or ARM deployment template")
     imp.add_argument("-o", "--output", help="write the YAML to this file instead of stdout")
+    imp.add_argument("--parameters", metavar="FILE", help="an ARM parameters file with the deployment's values")
+    imp.add_argument("--subscription", help="subscription().subscriptionId (default: a <subscription-id> placeholder)")
+    imp.add_argument("--resource-group", help="resourceGroup().name (default: a <resource-group> placeholder)")
+    imp.add_argument("--location", help="resourceGroup().location (default: a <location> placeholder)")
+    imp.add_argument("--pin", action="store_true",
+                     help="download each remote script and file once and write its sha256Checksum")
     render = verb("render", cmd_render)
     render.add_argument("path", nargs="?", help="anything validate accepts")
     render.add_argument("--stack", help="a stack name (stacks/Pulumi.<stack>.yaml)")
     synth = verb("synth", cmd_synth)
     synth.add_argument("--stack", required=True)
     synth.add_argument("--json", action="store_true", help="one JSON object: resources and templates")
+    synth.add_argument("--show-secrets", action="store_true",
+                       help="keep SAS tokens and inline commands (hidden by default: synth output lands in CI logs)")
     local = verb("local", cmd_local)
     local.add_argument("--stack", default="dev")
     local.add_argument("--json", action="store_true", help="print the stack outputs as JSON")

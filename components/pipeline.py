@@ -293,7 +293,7 @@ class ImagePipeline(pulumi.ComponentResource):
         self.tags_patch = TemplateTags(
             f"{self.plan.name}-tags", subscription_id=self.plan.subscription_id,
             resource_group_name=self.plan.resource_group, image_template_name=self.template.name,
-            tags=image.template.tags or {}, api_version=document["apiVersion"], arm_endpoint=args.arm_endpoint,
+            tags=document.get("tags") or {}, api_version=document["apiVersion"], arm_endpoint=args.arm_endpoint,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.template]))
         self.trigger: Optional[vmi.Trigger] = None
         if image.source_image_trigger:

@@ -26,7 +26,7 @@ def stack_file_schema() -> dict:
     # In a stack file a template may leave `location` to `aib-images:location` (filled in before validation).
     template = defs.get("ImageTemplateSpec", {})
     template["required"] = [r for r in template.get("required", []) if r != "location"]
-    properties = {f"{PROJECT}:{key}": value for key, value in config.get("properties", {}).items()}
+    properties = {f"{PROJECT}:{key}": as_cli_writes(value) for key, value in config.get("properties", {}).items()}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Pulumi stack config for aib-images",
@@ -47,6 +47,21 @@ def stack_file_schema() -> dict:
         },
         "$defs": defs,
     }
+
+
+def as_cli_writes(schema: dict) -> dict:
+    """A top-level key's schema that also takes what `pulumi config set KEY VALUE` writes: a string ("false", "90").
+    The program reads such values as JSON, so both forms mean the same; values set with `--path` keep their type."""
+    kind = schema.get("type")
+    if kind == "boolean":
+        return {**_without_type(schema), "anyOf": [{"type": "boolean"}, {"enum": ["true", "false"]}]}
+    if kind == "integer":
+        return {**_without_type(schema), "anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^-?\d+$"}]}
+    return schema
+
+
+def _without_type(schema: dict) -> dict:
+    return {k: v for k, v in schema.items() if k != "type"}
 
 
 def schema_text() -> str:

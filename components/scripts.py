@@ -5,7 +5,13 @@ A step may name a file next to the stack (`script: scripts/setup.sh`, `sourceFil
 
 - the storage account (unless the config names one in `scriptsStorageAccountId`): one per pipeline, named from the
   subscription, resource group and image (`naming.scripts_account_name`), so every blob URL is known at preview and
-  goes into the rendered template (and its hash). Shared-key access off, public blob access off, TLS 1.2, https only.
+  goes into the rendered template (and its hash). Shared-key access off, public blob access off, cross-tenant
+  object replication off, TLS 1.2, https only; blob soft delete and versioning on (`storage.BlobServiceProperties`),
+  so a replaced or deleted script can be recovered and audited. `ScriptsNetwork` optionally denies public network
+  access except from the listed subnets and IP ranges. Caveat: the build VM then reaches the account only through
+  one of those subnets (a build in an existing VNet, `vmProfile.vnetConfig`), and the deployer uploading the files
+  needs an allowed IP range or a network path too. Infrastructure (double) encryption is not set: it can only be
+  chosen when an account is created, so existing stacks would have to replace their account;
   Per pipeline rather than per stack so the component stays self-contained (it needs nothing from the stack program)
   and each image's identity can read its own scripts and nothing else;
 - the blob container (public access None): `scripts`, or `aib-<stack>-<image>` in a caller-named account;
@@ -33,7 +39,7 @@ from .spec.errors import SpecError
 from .spec.local_files import LocalAsset, has_local_files, resolve_images, resolve_template
 from .spec.stack import ImageConfig, StackConfig
 
-__all__ = ["LocalAsset", "ScriptStorage", "ScriptsDeclared", "declare_script_storage", "has_local_files",
+__all__ = ["LocalAsset", "ScriptStorage", "ScriptsDeclared", "ScriptsNetwork", "declare_script_storage", "has_local_files",
            "resolve_local_files", "resolve_template", "script_storage"]
 
 
@@ -85,6 +91,55 @@ def script_storage(image: ImageConfig, *, image_name: str, subscription_id: str,
                          image.scripts_container or naming.SCRIPTS_CONTAINER, created=True)
 
 
+#: Days a deleted blob (or blob version) and a deleted container stay recoverable.
+SOFT_DELETE_DAYS = 7
+
+
+@dataclasses.dataclass(frozen=True)
+class ScriptsNetwork:
+    """Network access to a created scripts storage account. Default: reachable from any network (with Entra ID)."""
+
+    deny_public: bool = False
+    """Deny every network except `subnet_ids` and `ip_ranges` (ARM networkAcls defaultAction Deny; trusted Azure
+    services bypass). The build VM must then reach the account through one of the subnets."""
+    subnet_ids: tuple[str, ...] = ()
+    """Subnets allowed in (each needs the Microsoft.Storage service endpoint)."""
+    ip_ranges: tuple[str, ...] = ()
+    """Public IP addresses or CIDR ranges allowed in (for example the deployer's, which uploads the files)."""
+
+    def rule_set(self) -> Optional[storage.NetworkRuleSetArgs]:
+        if not self.deny_public:
+            return None
+        return storage.NetworkRuleSetArgs(
+            default_action=storage.DefaultAction.DENY, bypass=storage.Bypass.AZURE_SERVICES,
+            virtual_network_rules=[storage.VirtualNetworkRuleArgs(virtual_network_resource_id=s)
+                                   for s in self.subnet_ids],
+            ip_rules=[storage.IPRuleArgs(i_p_address_or_range=r) for r in self.ip_ranges])
+
+
+def _declare_account(name: str, where: ScriptStorage, *, location: str, tags: dict[str, str],
+                     network: ScriptsNetwork, opts: pulumi.ResourceOptions) -> storage.StorageAccount:
+    """The scripts storage account, hardened, and its blob service's soft delete and versioning."""
+    account = storage.StorageAccount(
+        f"{name}-scripts",
+        storage.StorageAccountArgs(
+            account_name=where.account_name, resource_group_name=where.resource_group, location=location,
+            kind=storage.Kind.STORAGE_V2, sku=storage.SkuArgs(name=storage.SkuName.STANDARD_LRS),
+            allow_shared_key_access=False, allow_blob_public_access=False, allow_cross_tenant_replication=False,
+            minimum_tls_version=storage.MinimumTlsVersion.TLS1_2, enable_https_traffic_only=True,
+            network_rule_set=network.rule_set(), tags=tags),
+        opts)
+    retention = storage.DeleteRetentionPolicyArgs(enabled=True, days=SOFT_DELETE_DAYS)
+    storage.BlobServiceProperties(
+        f"{name}-scripts-blob-service",
+        storage.BlobServicePropertiesArgs(
+            account_name=where.account_name, resource_group_name=where.resource_group, blob_services_name="default",
+            is_versioning_enabled=True, delete_retention_policy=retention,
+            container_delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=SOFT_DELETE_DAYS)),
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[account])))
+    return account
+
+
 @dataclasses.dataclass
 class ScriptsDeclared:
     account: Optional[storage.StorageAccount]
@@ -96,20 +151,14 @@ class ScriptsDeclared:
 
 
 def declare_script_storage(name: str, where: ScriptStorage, assets: list[LocalAsset], *, location: str,
-                           tags: dict[str, str], manage_roles: bool, opts: pulumi.ResourceOptions) -> ScriptsDeclared:
-    """The storage account (when created), the container, the deployer's upload role and one blob per file."""
+                           tags: dict[str, str], manage_roles: bool, opts: pulumi.ResourceOptions,
+                           network: ScriptsNetwork = ScriptsNetwork()) -> ScriptsDeclared:
+    """The storage account (when created, hardened: see the module docstring), the container, the deployer's upload
+    role and one blob per file. `network`: who may reach a created account (default: any network)."""
     account: Optional[storage.StorageAccount] = None
     container_opts = opts
     if where.created:
-        account = storage.StorageAccount(
-            f"{name}-scripts",
-            storage.StorageAccountArgs(
-                account_name=where.account_name, resource_group_name=where.resource_group, location=location,
-                kind=storage.Kind.STORAGE_V2, sku=storage.SkuArgs(name=storage.SkuName.STANDARD_LRS),
-                allow_shared_key_access=False, allow_blob_public_access=False,
-                minimum_tls_version=storage.MinimumTlsVersion.TLS1_2, enable_https_traffic_only=True,
-                tags=tags),
-            opts)
+        account = _declare_account(name, where, location=location, tags=tags, network=network, opts=opts)
         container_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[account]))
     container = storage.BlobContainer(
         f"{name}-scripts-container",

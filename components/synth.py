@@ -6,7 +6,8 @@ in-process under `pulumi.runtime.set_mocks`, and returns every registered resour
 parent, inputs, dependencies, options), the stack outputs and the rendered AIB template of each `ImagePipeline`.
 The mocks answer the way Azure would shape things: ids built from the ARM path, principal and client ids as GUIDs,
 the template identity as a map (pulumi-facts §4 pitfall), the client-config invoke, and plausible build outputs.
-Secret values are shown as `[secret]`. The program runs through `components.program.run_program`, which resets the
+Secret values are shown as `[secret]`; with `show_secrets=False` (the `synth` verb without `--show-secrets`), SAS
+tokens anywhere in the result and the inline commands of the rendered templates are redacted too (`components.redact`). The program runs through `components.program.run_program`, which resets the
 runtime state it uses, so `synth` can run repeatedly in one process.
 """
 
@@ -25,6 +26,8 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 from . import program as engine
 from .local.arm_shapes import output_inputs
 from .program import RecordingMonitor, mask, pulumi_config, reveal, stack_config
+from .redact import redact_value
+from .spec.rules import CHECKSUM_OPT_OUT_TAG
 
 from .spec.stack import PROJECT, config_from_stack_file, parse_stack_config
 
@@ -180,14 +183,16 @@ def run_program(program: Callable[[], Any], *, mocks: Optional[pulumi.runtime.Mo
     return engine.run_program(program, mocks=mocks or AibMocks(), **kwargs)
 
 
-def synth(stack_name: str, *, project_dir: str | Path, config_file: Optional[str | Path] = None) -> dict[str, Any]:
+def synth(stack_name: str, *, project_dir: str | Path, config_file: Optional[str | Path] = None,
+          show_secrets: bool = True) -> dict[str, Any]:
     """Run `project_dir/__main__.py` for `stack_name` offline; return `{"resources", "outputs", "templates"}`.
 
     `resources`: one entry per registered resource in registration order: `type`, `name`, `parent` (the parent's
     logical name, None at the top), `inputs` (camelCase as sent, secrets as `[secret]`), `dependencies` (logical
     names), `options` (the non-default resource options). `templates`: image name → the AIB JSON its
     `ImagePipeline` renders. `config_file`: a stack file to use instead of the project's `Pulumi.<stack>.yaml`.
-    Raises `SpecError` for an invalid stack config, before the program runs.
+    `show_secrets`: keep SAS tokens and the templates' inline commands (default True: `render` prints the exact
+    template; the `synth` verb passes False unless `--show-secrets`). Pulumi secrets stay `[secret]` either way. Raises `SpecError` for an invalid stack config, before the program runs.
     """
     project_dir = Path(project_dir).resolve()
     project, config, path = stack_config(project_dir, stack_name,
@@ -206,8 +211,9 @@ def synth(stack_name: str, *, project_dir: str | Path, config_file: Optional[str
     finally:
         if added:
             sys.path.remove(str(project_dir))
-    return {"resources": resources_of(monitor), "outputs": mask(monitor.stack_outputs),
-            "templates": templates_of(program_globals or {}), "files": files_of(program_globals or {})}
+    result = {"resources": resources_of(monitor), "outputs": mask(monitor.stack_outputs),
+              "templates": templates_of(program_globals or {}), "files": files_of(program_globals or {})}
+    return result if show_secrets else redact_value(result)
 
 
 def resources_of(monitor: RecordingMonitor) -> list[dict[str, Any]]:
@@ -250,6 +256,18 @@ def files_of(program_globals: Mapping[str, Any]) -> dict[str, list[dict]]:
     return dict(sorted(found.items()))
 
 
+def opt_out_lines(templates: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The steps of each template that fetch remote content unpinned by `checksumOptOut`, with the reason."""
+    lines: list[str] = []
+    for image, template in templates.items():
+        opt_outs = {k[len(CHECKSUM_OPT_OUT_TAG):]: v for k, v in (template.get("tags") or {}).items()
+                    if k.startswith(CHECKSUM_OPT_OUT_TAG)}
+        if opt_outs:
+            lines += ["", f"Checksum opt-outs of {image} (remote content not pinned with sha256Checksum):"]
+            lines += [f"    {step}: {reason}" for step, reason in sorted(opt_outs.items())]
+    return lines
+
+
 # Inputs worth a line in the text listing, per type token suffix.
 _SHOWN = {
     "ResourceGroup": ("resourceGroupName", "location"),
@@ -290,6 +308,7 @@ def format_text(result: Mapping[str, Any]) -> str:
     if result.get("templates"):
         lines.append("")
         lines.append("Templates: " + ", ".join(f"{k} -> {v.get('name')}" for k, v in result["templates"].items()))
+    lines += opt_out_lines(result.get("templates") or {})
     for image, files in (result.get("files") or {}).items():
         lines.append("")
         lines.append(f"Repository files of {image} (uploaded; the template downloads them and checks the sha256):")

@@ -7,7 +7,10 @@ passed with `--policy-pack-config`).
 
 - `aib-pinned-downloads`: every download is pinned with `sha256Checksum`: Shell/PowerShell `scriptUri` and File
   `sourceUri`, in customizers and in in-VM validators, so a changed file fails the build instead of landing in the
-  image.
+  image; and no inline command downloads code and runs it unchecked (`curl ... | sh`, `iwr ... | iex`,
+  `Invoke-Expression (New-Object Net.WebClient).DownloadString(...)`). A step may opt out with a reason (the stack
+  config's `checksumOptOut`, which the project renders as the template tag `aib-images.checksumOptOut.<step>`).
+- `aib-checksum-opt-outs` (advisory): reports every such opt-out with its reason, so the waiver shows in the report.
 - `aib-https-uris`: script and file URIs are https (a plain-http download can be tampered with on the way).
 - `aib-build-timeout`: `buildTimeoutInMinutes` is set (0 means the service's 240-minute default) and at most
   `maxMinutes` (default 480), so a hung build does not hold a VM for 16 hours.
@@ -83,6 +86,16 @@ _SUBSCRIPTION_OR_ABOVE = re.compile(
     r"^(/|/subscriptions/[^/]+/?|/providers/microsoft\.management/managementgroups/[^/]+/?)$", re.IGNORECASE)
 _RESOURCE_GROUP_NAME = re.compile(r"/resourceGroups/([^/]+)", re.IGNORECASE)
 _DOWNLOAD_KEYS = {"Shell": "scriptUri", "PowerShell": "scriptUri", "File": "sourceUri"}
+#: Template tags carrying a step's checksum opt-out reason: this prefix + the step's path (`customize[0]`).
+OPT_OUT_TAG = "aib-images.checksumOptOut."
+# Inline commands that download code and run it unchecked. The pack runs in its own environment (policy/venv), without
+# the project's packages, so it keeps its own copy of the pattern `components.spec.rules.FETCH_AND_RUN` warns with.
+_FETCH = (r"(?:\bcurl|\bwget|\biwr|\birm|Invoke-WebRequest|Invoke-RestMethod|Start-BitsTransfer"
+          r"|\(?\s*New-Object\s+(?:System\.)?Net\.WebClient\s*\)?\s*\.\s*Download(?:String|Data))")
+_RUN = r"(?:(?:sudo\s+(?:-\S+\s+)*)?(?:ba|z|da|k|c|tc)?sh|pwsh|powershell(?:\.exe)?|iex|Invoke-Expression)(?![\w.-])"
+_FETCH_AND_RUN = re.compile(rf"{_FETCH}[^\n|;]*\|\s*{_RUN}|{_RUN}\s+(?:-\S+\s+)*(?:<\(|-c\s+[\"']?\$\()\s*{_FETCH}"
+                            rf"|(?:\biex|Invoke-Expression)\s*[( ]\s*[(\s]*{_FETCH}|\[scriptblock\]::Create\([(\s]*{_FETCH}",
+                            re.IGNORECASE)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
@@ -110,6 +123,30 @@ def _label(path: str, step: Mapping[str, Any]) -> str:
     return f"{path} ({step['name']})" if step.get("name") else path
 
 
+def _without_query(uri: Any) -> str:
+    """A URI without its query: a SAS token there is a secret, and policy messages are printed and stored."""
+    return str(uri).split("?", 1)[0]
+
+
+def _opt_outs(props: Mapping[str, Any]) -> dict[str, str]:
+    """Step path -> opt-out reason, from the template's `aib-images.checksumOptOut.<step>` tags."""
+    tags = props.get("tags")
+    return {key[len(OPT_OUT_TAG):]: str(reason) for key, reason in (tags.items() if isinstance(tags, Mapping) else ())
+            if str(key).startswith(OPT_OUT_TAG) and str(reason or "").strip()}
+
+
+def _unpinned(step: Mapping[str, Any]) -> Optional[tuple[str, str]]:
+    """(what a step fetches without a pin, how to pin it), or None."""
+    key = _DOWNLOAD_KEYS.get(str(step.get("type")))
+    if key and step.get(key) and not _SHA256.match(str(step.get("sha256Checksum") or "")):
+        return (f"{key} {_without_query(step[key])!r} has no sha256Checksum",
+                "add the file's SHA-256, 64 hex characters")
+    if _FETCH_AND_RUN.search("\n".join(str(line) for line in _items(step.get("inline")))):
+        return ("inline commands download code and run it unchecked",
+                "download to a file and check its SHA-256 before running it, or use scriptUri with sha256Checksum")
+    return None
+
+
 def _normalized_id(resource_id: str) -> str:
     return str(resource_id or "").rstrip("/").lower()
 
@@ -134,13 +171,17 @@ def resource_group_name(resource_id: str) -> str:
 # --- rules on template inputs ----------------------------------------------------------------------------------------
 
 def pinned_download_problems(props: Mapping[str, Any]) -> list[str]:
-    problems = []
-    for path, step in _steps(props):
-        key = _DOWNLOAD_KEYS.get(str(step.get("type")))
-        if key and step.get(key) and not _SHA256.match(str(step.get("sha256Checksum") or "")):
-            problems.append(f"{_label(path, step)}: {key} {step[key]!r} has no sha256Checksum "
-                            "(add the file's SHA-256, 64 hex characters)")
-    return problems
+    """Every step that fetches remote content unpinned and does not opt out (tag `aib-images.checksumOptOut.<step>`)."""
+    opted_out = _opt_outs(props)
+    return [f"{_label(path, step)}: {unpinned[0]} ({unpinned[1]}; or opt out with a reason: checksumOptOut)"
+            for path, step in _steps(props) if path not in opted_out and (unpinned := _unpinned(step))]
+
+
+def checksum_opt_out_reports(props: Mapping[str, Any]) -> list[str]:
+    """One line per step that fetches remote content unpinned under an opt-out, with the stated reason."""
+    opted_out = _opt_outs(props)
+    return [f"{_label(path, step)}: {unpinned[0]}, by opt-out: {opted_out[path]!r}"
+            for path, step in _steps(props) if path in opted_out and (unpinned := _unpinned(step))]
 
 
 def https_uri_problems(props: Mapping[str, Any]) -> list[str]:
@@ -149,7 +190,7 @@ def https_uri_problems(props: Mapping[str, Any]) -> list[str]:
         for key in ("scriptUri", "sourceUri"):
             uri = step.get(key)
             if uri and not str(uri).lower().startswith("https://"):
-                problems.append(f"{_label(path, step)}: {key} {uri!r} is not https")
+                problems.append(f"{_label(path, step)}: {key} {_without_query(uri)!r} is not https")
     return problems
 
 
@@ -375,6 +416,10 @@ POLICIES = [
     _resource_policy("aib-pinned-downloads",
                      "Image template scripts and files downloaded from a URI are pinned with sha256Checksum.",
                      TEMPLATE, lambda args: pinned_download_problems(args.props)),
+    _resource_policy("aib-checksum-opt-outs",
+                     "Steps that fetch remote content without sha256Checksum by opt-out, with the stated reason.",
+                     TEMPLATE, lambda args: checksum_opt_out_reports(args.props),
+                     enforcement_level=EnforcementLevel.ADVISORY),
     _resource_policy("aib-https-uris", "Image template script and file URIs are https.", TEMPLATE,
                      lambda args: https_uri_problems(args.props)),
     _resource_policy("aib-build-timeout", "Image template builds have an explicit, bounded timeout.", TEMPLATE,

@@ -2,7 +2,8 @@
 
 Pure and deterministic: the same spec gives byte-identical JSON (`dumps`). Project extensions are
 resolved here (the deprovision override becomes its customizer; a repository `script`/`sourceFile` becomes the
-`scriptUri`/`sourceUri` of its blob under `scripts_url`, with its sha256Checksum) and never sent as such. The API
+`scriptUri`/`sourceUri` of its blob under `scripts_url`, with its sha256Checksum; a step's `checksumOptOut` becomes
+the template tag `aib-images.checksumOptOut.<step>`, where the policy pack reads it) and never sent as such. The API
 version is the one pulumi-azure-native speaks (2024-02-01) unless a field only 2025-10-01 has is used.
 """
 
@@ -18,6 +19,7 @@ from ..spec.customizers import FileFields, PowerShellCustomizer, ScriptStep, She
 from ..spec.errors import Issue, SpecError
 from ..spec.local_files import blob_name
 from ..spec.platform import image_os
+from ..spec.rules import checksum_opt_outs
 
 NEWEST_API_VERSION = "2025-10-01"
 _EXTENSIONS = {"os_type", "hyper_v_generation", "allow_http_uris", "deprovision", "type", "api_version", "name",
@@ -70,13 +72,27 @@ def _uploaded(step: Any, path: str, scripts_url: Optional[str]) -> Any:
                                                                                step.source_file or "")})
 
 
+def _without_opt_out(step: Any) -> Any:
+    """The step without `checksumOptOut` (carried as a template tag instead, see `render_tags`)."""
+    if getattr(step, "checksum_opt_out", None) is None:
+        return step
+    return step.model_copy(update={"checksum_opt_out": None})
+
+
 def _steps_with_uris(steps: Optional[list], section: str, scripts_url: Optional[str]) -> Optional[list]:
     if steps is None:
         return None
-    return [_uploaded(s, f"{section}[{i}]", scripts_url)
-            if (isinstance(s, ScriptStep) and s.script is not None)
-            or (isinstance(s, FileFields) and s.source_file is not None) else s
+    return [_without_opt_out(_uploaded(s, f"{section}[{i}]", scripts_url)
+                             if (isinstance(s, ScriptStep) and s.script is not None)
+                             or (isinstance(s, FileFields) and s.source_file is not None) else s)
             for i, s in enumerate(steps)]
+
+
+def render_tags(spec: ImageTemplateSpec) -> Optional[dict[str, str]]:
+    """The template's tags plus one `aib-images.checksumOptOut.<step>` tag per opted-out step, sorted; None when
+    there are none. Tags stay out of `template_hash`, so an opt-out does not rename the template."""
+    tags = {**(spec.tags or {}), **checksum_opt_outs(spec)}
+    return dict(sorted(tags.items())) if spec.tags is not None or tags else None
 
 
 def render_properties(spec: ImageTemplateSpec, *, staging_resource_group: Optional[str] = None,
@@ -114,8 +130,9 @@ def render_template(spec: ImageTemplateSpec, *, name: Optional[str] = None, iden
     if name or spec.name:
         out["name"] = name or spec.name
     out["location"] = spec.location
-    if spec.tags is not None:
-        out["tags"] = dict(sorted(spec.tags.items()))
+    tags = render_tags(spec)
+    if tags is not None:
+        out["tags"] = tags
     out["identity"] = render_identity(spec, identity_id)
     out["properties"] = render_properties(spec, staging_resource_group=staging_resource_group,
                                           scripts_url=scripts_url)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from typing import Iterable, Optional
+from urllib.parse import urlsplit
+
+from ..redact import redact_lines, redact_text
 
 #: The service's text when the template identity's role assignments have not reached AIB yet (or are missing).
 AUTH_TEXT = "Not authorized to access the resource"
@@ -23,7 +26,11 @@ _LOG_URL = re.compile(r"https://\S+?/customization\.log")
 
 
 class BuildError(Exception):
-    """A build could not be started, failed, was canceled, or must not be deleted; ``str`` is the full explanation."""
+    """A build could not be started, failed, was canceled, or must not be deleted; ``str`` is the full explanation,
+    with SAS tokens redacted (service messages and logs quote script URLs)."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(redact_text(str(message)))
 
 
 class TemplateNotFound(BuildError):
@@ -36,6 +43,23 @@ def log_url_from_message(message: Optional[str]) -> Optional[str]:
     return match.group(0) if match else None
 
 
+def blob_host(url: str) -> str:
+    """`scheme://host[:port]` of a blob URL, lower-case."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def foreign_log_problem(url: str, staging_blob_endpoints: Iterable[str]) -> Optional[str]:
+    """Why the log at `url` must not be fetched (it is not on a storage account of the run's staging resource group),
+    or None. The URL comes from the service's message; reading it with the deployment's credential sends a Storage
+    token to its host, so only the staging storage account's own blob endpoint is trusted."""
+    allowed = {blob_host(endpoint) for endpoint in staging_blob_endpoints}
+    if blob_host(url) in allowed:
+        return None
+    return (f"the log URL's host {urlsplit(url).netloc!r} is not the blob endpoint of a storage account in the "
+            "template's staging resource group, so it was not fetched")
+
+
 def log_location_hint(staging_resource_group: Optional[str]) -> str:
     """Where the log lives when the service did not name the URL."""
     where = f"staging resource group '{staging_resource_group}'" if staging_resource_group \
@@ -46,6 +70,7 @@ def log_location_hint(staging_resource_group: Optional[str]) -> str:
 def failure_text(template: str, resource_group: str, phase: Optional[str], elapsed: str, message: str,
                  log_location: str, log_tail: Optional[Iterable[str]], log_problem: Optional[str],
                  state: str = "Failed") -> str:
+    """The build error's text; SAS tokens in the message, the log and its location are redacted (`redact`)."""
     lines = [
         f"Image build of template '{template}' (resource group '{resource_group}') failed "
         f"in phase {phase or 'unknown'} ({elapsed}).",
@@ -60,4 +85,4 @@ def failure_text(template: str, resource_group: str, phase: Optional[str], elaps
         lines.append(f"(The build log could not be read with the deployment's credential: {log_problem}. "
                      f"Grant 'Storage Blob Data Reader' on the staging storage account to see it here.)")
     lines.append(REBUILD_HINT.format(state=state))
-    return "\n".join(lines)
+    return "\n".join(redact_lines(lines))

@@ -19,8 +19,9 @@ from azure.core.exceptions import (HttpResponseError, ResourceNotFoundError, Ser
                                    ServiceResponseError)
 
 from ..diagnose.analysis import explain_failure
-from .errors import (AUTH_TEXT, REBUILD_HINT, BuildError, TemplateNotFound, failure_text, log_location_hint,
-                     log_url_from_message)
+from ..redact import redact_lines
+from .errors import (AUTH_TEXT, REBUILD_HINT, BuildError, TemplateNotFound, failure_text, foreign_log_problem,
+                     log_location_hint, log_url_from_message)
 from . import inputs
 from .inputs import BuildSettings
 from .progress import Progress, format_elapsed
@@ -31,6 +32,8 @@ SUCCEEDED = "Succeeded"
 TRANSIENT_BUDGET_SECONDS = 900
 # After POST /run, how long to wait for lastRunStatus to show the new run before posting again.
 RUN_VISIBLE_SECONDS = 120
+#: Storage api-version for listing the staging resource group's storage accounts (where the build log may live).
+STORAGE_API_VERSION = "2023-05-01"
 
 
 def _text(err: BaseException) -> str:
@@ -129,6 +132,7 @@ class BuildSession:
                  sleep: Callable[[float], None] = time.sleep, now: Callable[[], dt.datetime] = _utcnow,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.s = settings
+        self.client = client
         self.templates = client.virtual_machine_image_templates
         self.progress = progress
         self.poll_seconds = poll_seconds
@@ -273,9 +277,7 @@ class BuildSession:
                 started_at = status.started_at
             if status.active:
                 label = status.run_sub_state if status.run_state == "Running" else status.run_state
-                if label != last_label:
-                    self.progress(label or status.run_state or "Running", self.elapsed(status))
-                    last_label = label
+                self.progress.phase(label or status.run_state or "Running", self.elapsed(status), status.message)
                 if self.clock() >= deadline_at:
                     self._deadline_exceeded(status)
                 self._sleep_until(deadline_at, self._next_poll(status))
@@ -328,16 +330,35 @@ class BuildSession:
         location = url or log_location_hint(status.staging_resource_group)
         tail, problem = None, None
         if url and self.read_log is not None:
-            try:
-                tail = self.read_log(url)
-            except Exception as err:  # noqa: BLE001 - the log is a courtesy; the failure is what matters
-                problem = _text(err)[:200]
+            tail, problem = self._log_tail(url, status.staging_resource_group)
         if status.run_state == "PartiallySucceeded":
             status = dataclasses.replace(status, message=f"only some distribution targets succeeded "
                                                          f"(PartiallySucceeded). {status.message}")
         return failure_text(self.s.image_template_name, self.s.resource_group_name, status.run_sub_state,
                             format_elapsed(self.elapsed(status)), status.message, location, tail, problem,
                             state=status.run_state or "Failed") + explain_failure(status.message, tail)
+
+    def _log_tail(self, url: str, staging_group: Optional[str]) -> tuple[Optional[list[str]], Optional[str]]:
+        """(the log's last lines, redacted; or why they are missing). Only read from a storage account of the run's
+        staging resource group: the URL comes from the service's message, and the read carries our Storage token."""
+        try:
+            problem = foreign_log_problem(url, self._staging_blob_endpoints(staging_group))
+            return (None, problem) if problem else (redact_lines(self.read_log(url) if self.read_log else []), None)
+        except Exception as err:  # noqa: BLE001 - the log is a courtesy; the failure is what matters
+            return None, _text(err)[:200]
+
+    def _staging_blob_endpoints(self, staging_group: Optional[str]) -> list[str]:
+        """Blob endpoints of the storage accounts in the staging resource group (an id, `exactStagingResourceGroup`)."""
+        from azure.core.rest import HttpRequest
+
+        if not staging_group:
+            return []
+        response = self.client.send_request(HttpRequest(
+            "GET", f"{staging_group.rstrip('/')}/providers/Microsoft.Storage/storageAccounts"
+                   f"?api-version={STORAGE_API_VERSION}"))
+        response.raise_for_status()
+        return [((account.get("properties") or {}).get("primaryEndpoints") or {}).get("blob")
+                or f"https://{account.get('name')}.blob.core.windows.net/" for account in response.json().get("value", [])]
 
     # -- canceling -------------------------------------------------------------------------------------------
     def cancel_and_wait(self, *, only_run: Optional[str] = None) -> RunStatus:

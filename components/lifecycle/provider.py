@@ -26,9 +26,9 @@ from .gallery import Definition, delete_version, get_version, list_versions, set
 from .plan import Plan, Retention, Version, plan_retention, promotion_target, version_key
 
 #: Inputs, each a reason to run the policy again when it changes.
-INPUTS = ("image_definition_id", "retention", "promotion_mode", "promote_version_id", "just_built_version_id",
-          "build_run_state", "build_started_at", "validated", "dry_run", "api_version", "arm_endpoint",
-          "poll_seconds")
+INPUTS = ("image_definition_id", "retention", "promotion_mode", "promote_version_id", "promotion_source",
+          "just_built_version_id", "build_run_state", "build_started_at", "validated", "dry_run", "api_version",
+          "arm_endpoint", "poll_seconds")
 #: Outputs (besides the echoed inputs).
 OUTPUTS = ("kept", "excluded", "deleted", "promoted", "end_of_life", "reasons", "notes", "applied", "evaluated_at")
 MODES = ("afterValidation", "manual")
@@ -38,6 +38,57 @@ _DEFINITION_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/provide
 
 class LifecycleError(RuntimeError):
     """A lifecycle step failed; the message names the version and the operation."""
+
+
+def with_promotion_source(news: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs with a promotion record from another stack (`promote_version_id` given as `{version_id,
+    image_definition_id, validated, stack, output}`, what the stack program reads through a StackReference) split into
+    `promote_version_id` (the id) and `promotion_source` (the rest), so state and diffs see a plain id."""
+    record = news.get("promote_version_id")
+    if not isinstance(record, Mapping):
+        return dict(news)
+    return {**news, "promote_version_id": record.get("version_id"), "promotion_source": dict(record)}
+
+
+def _same(a: Any, b: Any) -> bool:
+    return str(a or "").rstrip("/").lower() == str(b or "").rstrip("/").lower()
+
+
+def _source_problems(source: Mapping[str, Any], version: str, version_definition: str, definition: str) -> list[str]:
+    """Why a version another stack exports may not be promoted here: it is not of the definition that stack builds
+    for this image, or that stack does not report it validated."""
+    where = f"stack {source.get('stack')!r} ({source.get('output')})"
+    exported = source.get("image_definition_id")
+    if not exported:
+        return [f"{where} exports no imageDefinitionId beside the version, so its origin cannot be checked "
+                "(hint: promote from an aib-images stack's <image>.imageVersionId)"]
+    problems = []
+    if not _same(exported, version_definition):
+        problems.append(f"{version} belongs to {version_definition}, but {where} builds {exported} for this image")
+    elif not _same(exported, definition):
+        problems.append(f"{where} builds {exported}, not this image's definition {definition}")
+    if source.get("validated") is not True:
+        problems.append(f"{where} does not report {version} as validated (validated: {source.get('validated')!r}; "
+                        "its build must succeed with in-VM validations)")
+    return problems
+
+
+def promotion_problems(news: Mapping[str, Any]) -> list[str]:
+    """Why `promote_version_id` may not be promoted for `image_definition_id` (unknown values are skipped)."""
+    version, definition, source = (news.get(k) for k in ("promote_version_id", "image_definition_id",
+                                                         "promotion_source"))
+    if not version or any(is_unknown(v) for v in (version, definition, source)) or not isinstance(definition, str):
+        return []
+    try:
+        version_definition = split_version_id(str(version))[0].id
+    except ValueError:
+        return [f"must be a gallery image version id, but {version!r} was provided"]
+    if isinstance(source, Mapping):
+        return _source_problems(source, str(version), version_definition, definition)
+    if not _same(version_definition, definition):
+        return [f"{version} is a version of {version_definition}, not of this image's definition {definition} "
+                "(promoting it would change nothing here)"]
+    return []
 
 
 def validate(news: Mapping[str, Any]) -> list[CheckFailure]:
@@ -57,6 +108,8 @@ def validate(news: Mapping[str, Any]) -> list[CheckFailure]:
     if not is_unknown(mode) and mode not in (None, *MODES):
         failures.append(CheckFailure("promotion_mode", f"promotion_mode: must be one of {list(MODES)}, but {mode!r} "
                                                        f"was provided"))
+    failures += [CheckFailure("promote_version_id", f"promote_version_id: cannot promote: {problem}")
+                 for problem in promotion_problems(news)]
     return failures
 
 
@@ -67,7 +120,8 @@ class ImageVersionLifecycleProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        return CheckResult(news, validate(news))
+        inputs = with_promotion_source(news)
+        return CheckResult(inputs, validate(inputs))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in INPUTS if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
@@ -171,11 +225,13 @@ def _client(props: Mapping[str, Any], definition: Definition, *, quick: bool = F
 
 def offline_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
     """What `synth` reports for the resource: the policy evaluated as a dry run over the only version it knows (the
-    one the mocked build returns), with no Azure call."""
+    one the mocked build returns), with no Azure call. A promotion `check` would refuse is reported, not promoted."""
+    props = with_promotion_source(props)
     just_built = props.get("just_built_version_id") or None
+    refused = promotion_problems(props)
     target, why = promotion_target(props.get("promotion_mode"), just_built=just_built,
                                    run_state=props.get("build_run_state"), validated=bool(props.get("validated")),
-                                   version=props.get("promote_version_id"))
+                                   version=None if refused else props.get("promote_version_id"))
     plan = Plan()
     if props.get("retention") and just_built:
         _, name = split_version_id(str(just_built))
@@ -184,6 +240,7 @@ def offline_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
     return {"kept": list(plan.kept), "excluded": list(plan.excluded), "deleted": list(plan.deleted),
             "promoted": [target] if target else [], "end_of_life": dict(plan.end_of_life),
             "reasons": dict(plan.reasons), "notes": ([why] if props.get("promotion_mode") else []) +
+            [f"refused: {problem}" for problem in refused] +
             ["synth: dry run, the gallery's other versions are not listed offline"],
             "applied": False, "dry_run": True, "evaluated_at": None}
 

@@ -26,8 +26,12 @@ class LifecycleArgs:
     ``components.spec.lifecycle.RetentionPolicy``). Default None: no version is excluded or deleted."""
     promotion_mode: Optional[pulumi.Input[str]] = None
     """``afterValidation`` or ``manual``. Default None: nothing is promoted."""
-    promote_version_id: Optional[pulumi.Input[str]] = None
-    """``manual``: the image version id to promote (a literal, or another stack's output). Default None."""
+    promote_version_id: Optional[pulumi.Input[Any]] = None
+    """``manual``: the image version id to promote (a literal), or another stack's promotion record ``{version_id,
+    image_definition_id, validated, stack, output}`` (the provider's check splits it into the id and
+    ``promotion_source`` and refuses a version that is not of this definition or not validated there). Default None."""
+    promotion_source: Optional[pulumi.Input[dict]] = None
+    """Where ``promote_version_id`` came from (set by the provider's check from a promotion record). Default None."""
     just_built_version_id: Optional[pulumi.Input[Optional[str]]] = None
     """The version the stack's build just made: never excluded or deleted; promoted after validation. Default None
     (no build)."""

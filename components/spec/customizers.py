@@ -7,6 +7,10 @@ sourceFile/sourceUri, runAsSystem needs runElevated), so each rule lives in one 
 `script` and `sourceFile` are project extensions: a file in the repository, relative to the project folder. The
 pipeline uploads it to a private blob container and renders `scriptUri`/`sourceUri` and `sha256Checksum` itself
 (`spec/local_files.py` checks and hashes the files, `arm/render.py` fills the URIs).
+
+`checksumOptOut` is a project extension too: the stated reason a step downloads (or fetches and runs) remote content
+without `sha256Checksum`. It is never sent as such: `arm/render.py` strips it from the step and carries it as the
+template tag `aib-images.checksumOptOut.<step path>`, where the policy pack's `aib-pinned-downloads` reads it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
+from ..redact import redact_text
 from .base import SpecModel
 from .errors import rule_error
 from .formats import SHA256_PATTERN, is_go_duration
@@ -23,6 +28,10 @@ from .formats import SHA256_PATTERN, is_go_duration
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, description="SHA-256 of the file, 64 hex characters.")]
+# The reason becomes a tag value: "The tag value is limited to 256 characters"
+# (https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations).
+OptOutReason = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S",
+                                    description="Why this step's remote content is not pinned (at most 256 characters).")]
 
 
 def check_uri(value: Optional[str]) -> Optional[str]:
@@ -31,7 +40,7 @@ def check_uri(value: Optional[str]) -> Optional[str]:
     if value is None:
         return value
     if not re.match(r"^(https?)://[^\s/]+", value, re.IGNORECASE):
-        raise ValueError(f"{value!r} is not an http(s) URL (hint: use https://<host>/<path>)")
+        raise ValueError(f"{redact_text(value)!r} is not an http(s) URL (hint: use https://<host>/<path>)")
     return value
 
 
@@ -66,6 +75,10 @@ class ScriptStep(Step):
     """SHA-256 of the script at scriptUri (or of `script`, which it then pins); the build fails if the content differs."""
     inline: Optional[list[str]] = None
     """Commands run in order. Inline commands may hold secrets: they are stored as Pulumi secrets."""
+    checksum_opt_out: Optional[OptOutReason] = None
+    """Extension: why scriptUri has no sha256Checksum, or why inline commands fetch and run remote code unpinned. Not
+    sent to the service; shown by synth and reported by the policy pack (template tag
+    `aib-images.checksumOptOut.<step>`). Default: none (validate warns about unpinned remote content)."""
 
     _check_uri = field_validator("script_uri")(check_uri)
     _check_path = field_validator("script")(check_local_path)
@@ -74,6 +87,11 @@ class ScriptStep(Step):
     def local_file(self) -> Optional[str]:
         """The repository file this step runs, if any."""
         return self.script
+
+    @property
+    def remote_uri(self) -> Optional[str]:
+        """The URL the build VM downloads this step's content from, if any."""
+        return self.script_uri
 
     @model_validator(mode="after")
     def _exactly_one_source(self):
@@ -115,6 +133,9 @@ class FileFields(Step):
     destination: str = Field(min_length=1)
     """Full path of the file on the build VM; on Linux only /tmp is writable."""
     sha256_checksum: Optional[Sha256] = None
+    checksum_opt_out: Optional[OptOutReason] = None
+    """Extension: why sourceUri has no sha256Checksum. Not sent to the service; shown by synth and reported by the
+    policy pack (template tag `aib-images.checksumOptOut.<step>`). Default: none (validate warns)."""
 
     _check_uri = field_validator("source_uri")(check_uri)
     _check_path = field_validator("source_file")(check_local_path)
@@ -123,6 +144,11 @@ class FileFields(Step):
     def local_file(self) -> Optional[str]:
         """The repository file this step downloads, if any."""
         return self.source_file
+
+    @property
+    def remote_uri(self) -> Optional[str]:
+        """The URL the build VM downloads the file from, if any."""
+        return self.source_uri
 
     @model_validator(mode="after")
     def _exactly_one_source(self):

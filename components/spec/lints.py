@@ -18,6 +18,12 @@ from .stack import StackConfig
 TS = "https://learn.microsoft.com/azure/virtual-machines/linux/image-builder-troubleshoot"
 WU_RESTART = "https://github.com/danielsollondon/azvmimagebuilder/issues/66"
 TEMPLATE_REF = "https://learn.microsoft.com/azure/virtual-machines/linux/image-builder-json"
+AIB_SECURITY = ("https://learn.microsoft.com/azure/virtual-machines/image-builder-overview"
+                "#confidential-vm-and-trusted-launch-support")
+#: Security types AIB builds from and distributes to ("TrustedLaunchSupported and ConfidentialVMSupported images";
+#: TrustedLaunch and ConfidentialVM are "Not supported": AIB_SECURITY).
+AIB_SECURITY_TYPES = ("Standard", "TrustedLaunchSupported", "ConfidentialVmSupported",
+                      "TrustedLaunchAndConfidentialVmSupported")
 DEFAULT_TIMEOUT = 240
 #: Rough minutes per step type, the build's fixed cost and the replication per extra region, for the timeout lint.
 STEP_MINUTES = {"WindowsUpdate": 60, "WindowsRestart": 10, "PowerShell": 10, "Shell": 5, "File": 2}
@@ -123,10 +129,23 @@ def lint_template(spec: ImageTemplateSpec, lints: Iterable[Callable[[ImageTempla
     return [issue for lint in lints for issue in lint(spec)]
 
 
+def unsupported_security_type(image) -> list[Issue]:
+    """A created image definition whose security type AIB does not build images for (TrustedLaunch, ConfidentialVM:
+    use the *Supported types)."""
+    security = image.gallery.image_definition.security_type
+    if not image.gallery.create or security is None or security in AIB_SECURITY_TYPES:
+        return []
+    return [Issue("gallery.imageDefinition.securityType", f"{security!r} is not supported by Image Builder",
+                  f"use {security}Supported".replace("ConfidentialVMSupported", "ConfidentialVmSupported")
+                  + f" (or TrustedLaunchAndConfidentialVmSupported; {AIB_SECURITY})")]
+
+
 def lint_stack(stack: StackConfig, prefix: Optional[str] = "images") -> list[Issue]:
     """Every lint of every image, paths rooted at `images.<name>.template` (or `<name>` with prefix None)."""
     out = []
     for name, image in stack.images.items():
         root = f"{prefix}.{name}.template" if prefix else name
         out += [Issue(f"{root}.{i.path}", i.message, i.hint) for i in lint_template(image.template)]
+        image_root = f"{prefix}.{name}" if prefix else name
+        out += [Issue(f"{image_root}.{i.path}", i.message, i.hint) for i in unsupported_security_type(image)]
     return out

@@ -17,6 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Optional
 
+import re
+
+from ..redact import redact_text
 from .customizers import FileFields, LINUX_ONLY, WINDOWS_ONLY, ScriptStep
 from .distributors import SharedImageDistributor
 from .errors import Issue
@@ -38,12 +41,93 @@ class RuleContext:
 Rule = Callable[[ImageTemplateSpec, RuleContext], Iterable[Issue]]
 
 
+CHECKSUM_OPT_OUT_TAG = "aib-images.checksumOptOut."
+"""Prefix of the template tags that carry each step's `checksumOptOut` reason (key: prefix + `customize[0]` or
+`validate.inVMValidations[0]`, the step's path as the policy pack names it)."""
+MAX_TAGS = 50
+"""ARM: "Each resource, resource group, and subscription can have a maximum of 50 tag name-value pairs"
+(https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations)."""
+
+_FETCH = (r"(?:\bcurl|\bwget|\biwr|\birm|Invoke-WebRequest|Invoke-RestMethod|Start-BitsTransfer"
+          r"|\(?\s*New-Object\s+(?:System\.)?Net\.WebClient\s*\)?\s*\.\s*Download(?:String|Data))")
+_RUN = (r"(?:(?:sudo\s+(?:-\S+\s+)*)?(?:ba|z|da|k|c|tc)?sh|pwsh|powershell(?:\.exe)?|iex|Invoke-Expression)"
+        r"(?![\w.-])")
+FETCH_AND_RUN = re.compile(
+    rf"{_FETCH}[^\n|;]*\|\s*{_RUN}"                          # curl -fsSL URL | sudo bash;  iwr URL | iex
+    rf"|{_RUN}\s+(?:-\S+\s+)*<\(\s*{_FETCH}"                 # bash <(curl -s URL)
+    rf"|{_RUN}\s+(?:-\S+\s+)*-c\s+[\"']?\$\(\s*{_FETCH}"     # sh -c "$(wget -qO- URL)"
+    rf"|(?:\biex|Invoke-Expression)\s*[( ]\s*[(\s]*{_FETCH}"   # iex (New-Object Net.WebClient).DownloadString(URL)
+    rf"|\[scriptblock\]::Create\([(\s]*{_FETCH}",             # & ([scriptblock]::Create((irm URL)))
+    re.IGNORECASE)
+"""Inline commands that download code and run it in one go, with nothing checking what was downloaded."""
+
+
 def _steps(spec: ImageTemplateSpec):
     for i, step in enumerate(spec.properties.customize or []):
         yield f"properties.customize[{i}]", step
     validate = spec.properties.validate_
     for i, step in enumerate((validate.in_vm_validations or []) if validate else []):
         yield f"properties.validate.inVMValidations[{i}]", step
+
+
+def step_tag_path(path: str) -> str:
+    """`properties.customize[0]` -> `customize[0]`: a step's path as the policy pack and the tags name it."""
+    return path.removeprefix("properties.")
+
+
+def fetches_and_runs(step) -> bool:
+    """Whether a step's inline commands download code and run it unpinned (`curl ... | sh`, `iwr ... | iex`)."""
+    return isinstance(step, ScriptStep) and bool(FETCH_AND_RUN.search("\n".join(step.inline or [])))
+
+
+def _opt_out(step) -> Optional[str]:
+    """The step's checksumOptOut reason, if it has one."""
+    return step.checksum_opt_out if isinstance(step, (ScriptStep, FileFields)) else None
+
+
+def unpinned_download(step) -> bool:
+    """Whether a step downloads a URL without sha256Checksum."""
+    return isinstance(step, (ScriptStep, FileFields)) and bool(step.remote_uri) and not step.sha256_checksum
+
+
+def checksum_opt_outs(spec: ImageTemplateSpec) -> dict[str, str]:
+    """Tag key -> reason for every step with `checksumOptOut` (what render adds to the template's tags)."""
+    return {CHECKSUM_OPT_OUT_TAG + step_tag_path(path): reason for path, step in _steps(spec)
+            if (reason := _opt_out(step))}
+
+
+def unpinned_remote_content(spec, ctx):
+    """Warning (the policy pack's aib-pinned-downloads refuses it at preview). The service downloads scriptUri and
+    sourceUri without a checksum, and runs whatever inline commands fetch; pinning is the project's rule ("every
+    remote byte that reaches the image is pinned"), waived per step by checksumOptOut with a reason."""
+    for path, step in _steps(spec):
+        if _opt_out(step) or not isinstance(step, (ScriptStep, FileFields)):
+            continue
+        if unpinned_download(step):
+            key = "scriptUri" if isinstance(step, ScriptStep) else "sourceUri"
+            yield Issue(f"{path}.{key}", f"{redact_text(step.remote_uri or '')!r} is downloaded without "
+                        "sha256Checksum", "add sha256Checksum (sha256sum of the file), or state why not with "
+                        "checksumOptOut: \"<reason>\"")
+        if fetches_and_runs(step):
+            yield Issue(f"{path}.inline", "downloads code and runs it unpinned (a pipe or eval of curl, wget, "
+                        "Invoke-WebRequest or WebClient output)", "download to a file and check its SHA-256 before "
+                        "running it (or use scriptUri with sha256Checksum), or state why not with checksumOptOut")
+
+
+def opt_out_without_effect(spec, ctx):
+    """Warning. checksumOptOut waives pinning; on a step that is pinned or fetches nothing it waives nothing."""
+    for path, step in _steps(spec):
+        if _opt_out(step) and not (unpinned_download(step) or fetches_and_runs(step)):
+            yield Issue(f"{path}.checksumOptOut", "the step has no unpinned remote content to opt out for",
+                        "remove checksumOptOut")
+
+
+def opt_out_tags_fit(spec, ctx):
+    """Error. Each checksumOptOut becomes a template tag, and ARM allows at most 50 tags on a resource (MAX_TAGS)."""
+    count = len({**(spec.tags or {}), **checksum_opt_outs(spec)})
+    if count > MAX_TAGS:
+        yield Issue("tags", f"the template would carry {count} tags (its own plus one per checksumOptOut), more than "
+                    f"the {MAX_TAGS} ARM allows", "pin some steps with sha256Checksum, or drop tags")
 
 
 def build_timeout(spec, ctx):
@@ -117,7 +201,7 @@ def https_uris(spec, ctx):
         key, uri = ("scriptUri", step.script_uri) if isinstance(step, ScriptStep) else \
             ("sourceUri", step.source_uri) if isinstance(step, FileFields) else ("", None)
         if uri and uri.lower().startswith("http://"):
-            yield Issue(f"{path}.{key}", f"{uri!r} is plain http",
+            yield Issue(f"{path}.{key}", f"{redact_text(uri)!r} is plain http",
                         "use https, or set allowHttpUris: true if you must")
     workload = spec.properties.optimize.workload if spec.properties.optimize else None
     if workload and workload.script_uri and workload.script_uri.lower().startswith("http://"):
@@ -213,12 +297,13 @@ def _norm(region: str) -> str:
 
 RULES: tuple[Rule, ...] = (
     build_timeout, unique_run_output_names, os_specific_steps, gallery_region_replicated,
-    created_gallery_in_deployment_subscription,
+    created_gallery_in_deployment_subscription, opt_out_tags_fit,
 )
 """Errors: the template is refused."""
 WARNINGS: tuple[Rule, ...] = (
     distribute_not_empty, unique_step_names, checksum_without_uri, empty_target_regions, proxy_without_subnet,
-    https_uris, source_validation_only, versioning_with_explicit_version,
+    https_uris, source_validation_only, versioning_with_explicit_version, unpinned_remote_content,
+    opt_out_without_effect,
 )
 """Warnings: reported by `validate` (exit 0), never refused; the service accepts these templates."""
 

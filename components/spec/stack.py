@@ -24,6 +24,23 @@ from .models import ImageTemplateSpec
 from .rules import RuleContext, check_rules, check_warnings
 
 PROJECT = "aib-images"
+"""The project's name in this repository's Pulumi.yaml; a copy renamed there reads its keys under its own name
+(`project_name`)."""
+
+
+def project_name(project_dir: Optional[str | Path]) -> str:
+    """The `name` in `<project_dir>/Pulumi.yaml`: Pulumi namespaces a project's config keys by it (`<name>:images`).
+    PROJECT when there is no readable Pulumi.yaml."""
+    import yaml
+
+    if project_dir is None:
+        return PROJECT
+    try:
+        doc = yaml.safe_load((Path(project_dir) / "Pulumi.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return PROJECT
+    name = doc.get("name") if isinstance(doc, dict) else None
+    return name if isinstance(name, str) and name else PROJECT
 
 
 class GalleryImageFeature(SpecModel):
@@ -40,7 +57,7 @@ class ImageDefinitionOptions(SpecModel):
     sku: Optional[str] = None
     """Default: the stack name."""
     os_state: Literal["Generalized", "Specialized"] = "Generalized"
-    security_type: Optional[Literal["Standard", "TrustedLaunchSupported", "TrustedLaunch",
+    security_type: Optional[Literal["Standard", "TrustedLaunchSupported", "TrustedLaunch", "ConfidentialVmSupported",
                                     "TrustedLaunchAndConfidentialVmSupported", "ConfidentialVM"]] = None
     """Default: TrustedLaunchSupported for Gen2 images, none for Gen1."""
     features: Optional[list[GalleryImageFeature]] = None
@@ -214,12 +231,12 @@ def stack_warnings(stack: StackConfig, subscription_id: Optional[str] = None) ->
             for name, image in stack.images.items() for i in check_warnings(image.template, ctx)]
 
 
-def config_from_stack_file(doc: Mapping) -> dict:
-    """The project's keys from a `Pulumi.<stack>.yaml` document, namespace stripped."""
-    config = (doc or {}).get("config") or {}
+def config_from_stack_file(doc: Mapping, project: str = PROJECT) -> dict:
+    """The project's keys (namespace `project`) from a `Pulumi.<stack>.yaml` document, namespace stripped."""
+    config = (doc or {}).get("config") if isinstance(doc, Mapping) else None
     out = {}
-    for key, value in config.items():
+    for key, value in (config if isinstance(config, Mapping) else {}).items():
         namespace, _, name = str(key).partition(":")
-        if namespace == PROJECT and name:
+        if namespace == project and name:
             out[name] = value
     return out

@@ -148,31 +148,30 @@ def test_synth_reports_a_dry_run_in_the_stack_outputs(tmp_path):
 
 
 class _DevStackMocks(AibMocks):
-    """Offline mocks where the stack reference `contoso/aib-images/dev` exports dev's image version."""
+    """Offline mocks where the stack reference `contoso/aib-images/dev` exports dev's image version, its definition
+    and whether it passed validation (what `__main__.exports` writes per image)."""
 
-    def __init__(self) -> None:
+    def __init__(self, exported: dict) -> None:
         super().__init__()
+        self.exported = exported
         self.references: list[str] = []
 
     def new_resource(self, args):
         if args.typ == "pulumi:pulumi:StackReference":
             self.references.append(args.inputs["name"])
-            return args.resource_id, {**dict(args.inputs), "outputs": {"ubuntu-2204": {"imageVersionId": DEV_VERSION}},
+            return args.resource_id, {**dict(args.inputs), "outputs": {"ubuntu-2204": self.exported},
                                       "secret_output_names": []}
         return super().new_resource(args)
 
 
-@pytest.mark.parametrize("from_output, promoted", [
-    ("ubuntu-2204.imageVersionId", DEV_VERSION),   # dev's export, read through the StackReference
-    ("ubuntu-2204.missing", None),                  # a wrong output name promotes nothing
-])
-def test_prod_promotes_what_dev_exports(from_output, promoted):
+def _prod_promoting_from_dev(from_output: str, exported: dict):
+    """prod's stack program offline, its win2022 image promoting what dev exports; (lifecycle inputs, report)."""
     project, config, _ = stack_config(ROOT, "prod")
     image = config["aib-images:images"]["win2022"]
     image["lifecycle"] = {"promotion": {"mode": "manual", "fromStack": "contoso/aib-images/dev",
                                         "fromOutput": from_output}}
     flat, secrets = pulumi_config(project, config)
-    mocks = _DevStackMocks()
+    mocks = _DevStackMocks(exported)
     sys.path.insert(0, str(ROOT))
     try:
         monitor, _ = run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
@@ -181,6 +180,41 @@ def test_prod_promotes_what_dev_exports(from_output, promoted):
         sys.path.remove(str(ROOT))
     assert mocks.references == ["contoso/aib-images/dev"]
     [life] = [r for r in monitor.registrations if r["type"] == LIFECYCLE_TYPE]
-    assert reveal(life["inputs"]).get("promote_version_id") == promoted
-    report = monitor.stack_outputs["win2022"]["lifecycle"]
-    assert report["promoted"] == ([promoted] if promoted else []) and report["dryRun"] is True
+    return reveal(life["inputs"]), monitor.stack_outputs["win2022"]["lifecycle"], monitor.stack_outputs
+
+
+
+
+@pytest.mark.parametrize("from_output, exported, version_of_prod, promoted", [
+    # dev built the version into prod's definition and validated it: promoted
+    ("ubuntu-2204.imageVersionId", {"imageVersionId": "PROD/versions/1.0.3", "imageDefinitionId": "PROD",
+                                    "validated": True}, True, True),
+    # not validated there
+    ("ubuntu-2204.imageVersionId", {"imageVersionId": "PROD/versions/1.0.3", "imageDefinitionId": "PROD",
+                                    "validated": False}, True, False),
+    # a version of dev's own definition: promoting it would change nothing in prod's
+    ("ubuntu-2204.imageVersionId", {"imageVersionId": DEV_VERSION, "imageDefinitionId": DEV_VERSION.split(
+        "/versions/")[0], "validated": True}, False, False),
+    # a wrong output name promotes nothing (and refuses nothing)
+    ("ubuntu-2204.missing", {"imageVersionId": DEV_VERSION}, False, None),
+])
+def test_prod_promotes_only_a_validated_version_of_its_own_definition(from_output, exported, version_of_prod,
+                                                                     promoted):
+    probe, _, _ = _prod_promoting_from_dev("ubuntu-2204.missing", {})
+    definition = probe["image_definition_id"]
+    exported = {k: v.replace("PROD", definition) if isinstance(v, str) else v for k, v in exported.items()}
+    inputs, report, _ = _prod_promoting_from_dev(from_output, exported)
+    record = inputs["promote_version_id"]
+    assert record["stack"] == "contoso/aib-images/dev" and record["output"] == from_output
+    if promoted is None:
+        assert record.get("version_id") is None and report["promoted"] == []
+        return
+    assert record["version_id"] == exported["imageVersionId"] and record["validated"] == exported["validated"]
+    assert report["promoted"] == ([exported["imageVersionId"]] if promoted else []) and report["dryRun"] is True
+    assert any(n.startswith("refused: ") for n in report["notes"]) == (not promoted)
+
+
+def test_every_image_exports_its_definition_and_a_validated_flag():
+    outputs = synth("dev", project_dir=ROOT)["outputs"]["ubuntu-2204"]
+    assert outputs["imageDefinitionId"].endswith("/images/ubuntu-2204")
+    assert outputs["validated"] is True  # the dev template runs in-VM validations and the mocked run Succeeded

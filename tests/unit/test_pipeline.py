@@ -65,6 +65,7 @@ def kinds(names) -> set[str]:
              "ubuntu-2204-staging-contributor": "authorization:RoleAssignment",
              "ubuntu-2204-scripts": "storage:StorageAccount",
              "ubuntu-2204-scripts-container": "storage:BlobContainer",
+             "ubuntu-2204-scripts-blob-service": "storage:BlobServiceProperties",
              "ubuntu-2204-repo-files-reader": "authorization:RoleAssignment",
              "ubuntu-2204-repo-files-uploader": "authorization:RoleAssignment",
              "ubuntu-2204-file-scripts-linux-setup-sh": "dynamic/aib:ScriptBlob",

@@ -96,13 +96,14 @@ def _with_step(path: str, index: int, **changes: Any) -> dict:
 
 
 def test_the_pack_has_the_documented_rules():
-    assert [p.name for p in POLICIES] == ["aib-pinned-downloads", "aib-https-uris", "aib-build-timeout",
+    assert [p.name for p in POLICIES] == ["aib-pinned-downloads", "aib-checksum-opt-outs", "aib-https-uris",
+                                          "aib-build-timeout",
                                           "aib-build-vm-identities", "aib-deprovision-kept",
                                           "aib-no-broad-role-assignment", "aib-custom-role-scoped",
                                           "aib-identity-least-privilege", "aib-external-template-identity",
                                           "aib-dedicated-staging"]
     advisory = {p.name for p in POLICIES if p.enforcement_level == EnforcementLevel.ADVISORY}
-    assert advisory == {"aib-external-template-identity", "aib-dedicated-staging"}
+    assert advisory == {"aib-checksum-opt-outs", "aib-external-template-identity", "aib-dedicated-staging"}
     main = (ROOT / "policy" / "__main__.py").read_text()
     assert "PolicyPack(" in main and "POLICIES" in main
     assert yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())["runtime"]["name"] == "python"
@@ -125,6 +126,59 @@ def test_pinned_downloads(props, expected):
     assert len(found) == len(expected), found
     for pattern, message in zip(expected, found):
         assert re.search(pattern, message), message
+
+
+def _opted_out(props: dict, step: str, reason: str) -> dict:
+    return {**props, "tags": {"team": "images", f"aib-images.checksumOptOut.{step}": reason}}
+
+
+FETCH_AND_RUN = ["curl -fsSL https://get.docker.com | sudo sh", "wget -O- https://x.example/i.sh | bash",
+                 "iwr https://x.example/i.ps1 -UseBasicParsing | iex",
+                 "Invoke-Expression (New-Object Net.WebClient).DownloadString('https://x.example/i.ps1')",
+                 "bash <(curl -s https://x.example/i.sh)", "sh -c \"$(wget -qO- https://x.example/i.sh)\""]
+
+
+@pytest.mark.parametrize("command", FETCH_AND_RUN)
+def test_pinned_downloads_refuses_inline_fetch_and_run(command):
+    props = _with_step("customize", 1, inline=["set -e", command])
+    found = violations("aib-pinned-downloads", TEMPLATE, props)
+    assert len(found) == 1 and found[0].startswith("customize[1] (inline): inline commands download code"), found
+    assert "x.example" not in found[0] and "docker" not in found[0]  # inline commands may hold secrets: not quoted
+
+
+@pytest.mark.parametrize("command", ["curl -fsSLo /tmp/i.sh https://x.example/i.sh && echo \"$SHA  /tmp/i.sh\" | "
+                                     "sha256sum -c && sh /tmp/i.sh", "curl -s https://x.example/a.json | jq .",
+                                     "Invoke-WebRequest https://x.example/a.zip -OutFile a.zip"])
+def test_checked_downloads_in_inline_commands_pass(command):
+    assert violations("aib-pinned-downloads", TEMPLATE, _with_step("customize", 1, inline=[command])) == []
+
+
+@pytest.mark.parametrize("props,step", [
+    (_with_step("customize", 0, sha256Checksum=None), "customize[0]"),
+    (_with_step("validate", 1, sha256Checksum=None), "validate.inVMValidations[1]"),
+    (_with_step("customize", 1, inline=[FETCH_AND_RUN[0]]), "customize[1]"),
+])
+def test_opt_out_passes_the_mandatory_rule_and_is_reported_with_its_reason(props, step):
+    opted = _opted_out(props, step, "vendor installer, rotated daily")
+    assert violations("aib-pinned-downloads", TEMPLATE, opted) == []
+    reported = violations("aib-checksum-opt-outs", TEMPLATE, opted)
+    assert len(reported) == 1 and reported[0].startswith(step) and "'vendor installer, rotated daily'" in reported[0]
+    assert violations("aib-checksum-opt-outs", TEMPLATE, props) == []  # no opt-out: nothing to report
+
+
+def test_opt_out_of_another_step_or_empty_reason_does_not_waive():
+    props = _with_step("customize", 0, sha256Checksum=None)
+    assert len(violations("aib-pinned-downloads", TEMPLATE, _opted_out(props, "customize[2]", "other step"))) == 1
+    assert len(violations("aib-pinned-downloads", TEMPLATE, _opted_out(props, "customize[0]", "  "))) == 1
+    # a pinned step with an opt-out tag is not reported as unpinned
+    assert violations("aib-checksum-opt-outs", TEMPLATE, _opted_out(template(), "customize[0]", "x")) == []
+
+
+def test_policy_messages_leave_sas_tokens_out():
+    sas = "https://acct.blob.core.windows.net/c/b.sh?sv=2022-11-02&sp=r&sig=SECRETSIG%3D"
+    props = _with_step("customize", 0, sha256Checksum=None, scriptUri=sas.replace("https", "http"))
+    found = violations("aib-pinned-downloads", TEMPLATE, props) + violations("aib-https-uris", TEMPLATE, props)
+    assert len(found) == 2 and all("SECRETSIG" not in m and "sig=" not in m for m in found), found
 
 
 @pytest.mark.parametrize("props,expected", [

@@ -94,8 +94,9 @@ def test_example_passes_to_azure_native_args_unchanged(path):
                          ids=lambda p: p.parent.name)
 def test_windows_examples_repeat_a_step_name_which_is_only_a_warning(path):
     (imported,) = import_document(request_body(path))
-    assert [w.path for w in check_warnings(imported.spec)] == ["properties.customize[4].name",
-                                                               "properties.customize[5].name"]
+    # (The examples also download unpinned scripts, which warns too: only the name warnings are looked at here.)
+    assert [w.path for w in check_warnings(imported.spec) if w.path.endswith(".name")] == [
+        "properties.customize[4].name", "properties.customize[5].name"]
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")

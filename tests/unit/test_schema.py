@@ -76,6 +76,22 @@ def test_typos_and_wrong_types_are_rejected(edit, where):
     assert errors and any(where in e for e in errors), errors
 
 
+def test_what_pulumi_config_set_writes_is_accepted_by_the_schema_and_the_program(tmp_path):
+    """`pulumi config set aib-images:createResourceGroup false` writes the string "false" (the real CLI does; only
+    `--path` keeps types): the editor must not flag what the CLI wrote and the program accepts."""
+    doc = _dev()
+    doc["config"][f"{PROJECT}:createResourceGroup"] = "false"
+    doc["config"][f"{PROJECT}:adoptExisting"] = "true"
+    assert _errors(doc) == []
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")  # the project the repository files belong to
+    for folder in ("scripts", "files"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["validate", str(path)], Env(stdout=out, stderr=err, project_dir=ROOT)) == 0, err.getvalue()
+
+
 def test_other_namespaces_stay_free():
     doc = _dev()
     doc["config"]["azure-native:subscriptionId"] = "x"

@@ -212,8 +212,31 @@ def test_storage_account_and_container_are_private(run_pulumi, project):
     assert account["allowBlobPublicAccess"] is False
     assert account["minimumTlsVersion"] == "TLS1_2"
     assert account["enableHttpsTrafficOnly"] is True
+    assert account["allowCrossTenantReplication"] is False
+    assert "networkRuleSet" not in account  # reachable from any network unless ScriptsNetwork denies it
     container = run.inputs("web-scripts-container")
     assert container["publicAccess"] == "None" and container["containerName"] == "scripts"
+    blob_service = run.inputs("web-scripts-blob-service")
+    assert blob_service["accountName"] == account["accountName"] and blob_service["blobServicesName"] == "default"
+    assert blob_service["isVersioningEnabled"] is True
+    assert blob_service["deleteRetentionPolicy"] == {"enabled": True, "days": 7}
+    assert blob_service["containerDeleteRetentionPolicy"] == {"enabled": True, "days": 7}
+
+
+def test_scripts_network_denies_public_access_but_the_listed_subnets_and_ranges(run_pulumi):
+    import pulumi
+
+    from components.scripts import ScriptStorage, ScriptsNetwork, declare_script_storage
+
+    subnet = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/virtualNetworks/v/subnets/build"
+    where = ScriptStorage(SUB, RG, "stscripts0123", "scripts", created=True)
+    run = run_pulumi(lambda: declare_script_storage(
+        "web", where, [], location="westeurope", tags={}, manage_roles=False, opts=pulumi.ResourceOptions(),
+        network=ScriptsNetwork(deny_public=True, subnet_ids=(subnet,), ip_ranges=("203.0.113.7",))))
+    rules = run.inputs("web-scripts")["networkRuleSet"]
+    assert rules["defaultAction"] == "Deny" and rules["bypass"] == "AzureServices"
+    assert [r["virtualNetworkResourceId"] for r in rules["virtualNetworkRules"]] == [subnet]
+    assert [r["iPAddressOrRange"] for r in rules["ipRules"]] == ["203.0.113.7"]
 
 
 def test_roles_are_scoped_to_the_container_only(run_pulumi, project):

@@ -86,7 +86,8 @@ def test_misspelt_key_suggests_closest_and_unrelated_lists_allowed():
     doc["properties"]["customize"][0]["colour"] = "blue"
     issues = {i.path: i for i in issues_of(doc)}
     assert issues[f"{CU}[0].inlin"].hint == "did you mean 'inline'?"
-    assert issues[f"{CU}[0].colour"].hint == "allowed: inline, name, script, scriptUri, sha256Checksum, type"
+    assert issues[f"{CU}[0].colour"].hint == ("allowed: checksumOptOut, inline, name, script, scriptUri, sha256Checksum, "
+                                              "type")
 
 
 @pytest.mark.parametrize("path,missing", [
@@ -194,7 +195,9 @@ def test_rule_errors_are_all_reported_together():
     doc["properties"]["distribute"].pop()
     warnings = [w.path for w in check_warnings(parse_template(doc))]
     assert sorted(warnings) == sorted([
-        "properties.customize[0].scriptUri",
+        "properties.customize[0].scriptUri",  # plain http
+        "properties.customize[0].scriptUri",  # no sha256Checksum
+        "properties.customize[1].sourceUri",  # no sha256Checksum
         "properties.validate.sourceValidationOnly",
     ])
 

@@ -14,7 +14,18 @@ from tests.unit.spec_samples import (
     VHD_TARGET, WINDOWS, issues_of, linux_template, set_at, windows_template,
 )
 
-L, W = linux_template, windows_template
+def _pinned(builder):
+    """The sample template with its File steps pinned, so that only the rule under test warns."""
+    def build(**top):
+        doc = builder(**top)
+        for step in doc["properties"].get("customize") or []:
+            if step.get("type") == "File":
+                step["sha256Checksum"] = SHA
+        return doc
+    return build
+
+
+L, W = _pinned(linux_template), _pinned(windows_template)
 CU, VAL, DIST = "properties.customize", "properties.validate.inVMValidations", "properties.distribute"
 OTHER_VNET_SUBNET = f"{RG}/providers/Microsoft.Network/virtualNetworks/other-vnet/subnets/aci"
 GALLERY_CTX = RuleContext(gallery_locations={GALLERY.lower(): "northeurope"})
@@ -219,7 +230,8 @@ WARNING = [
     ("shell-http", L, [(f"{CU}[0]", dict(SHELL_URI, scriptUri="http://example.com/setup.sh"))], None,
      [f"{CU}[0].scriptUri"], "'http://example.com/setup.sh' is plain http"),
     ("file-http", L, [(f"{CU}[1].sourceUri", "http://example.com/motd")], None, [f"{CU}[1].sourceUri"], "plain http"),
-    ("validator-http", L, [(f"{VAL}[0]", {"type": "Shell", "scriptUri": "HTTP://example.com/v.sh"})], None,
+    ("validator-http", L, [(f"{VAL}[0]", {"type": "Shell", "scriptUri": "HTTP://example.com/v.sh",
+                                          "sha256Checksum": SHA})], None,
      [f"{VAL}[0].scriptUri"], "plain http"),
     ("powershell-http", W, [(f"{CU}[0]", dict(POWERSHELL_URI, scriptUri="http://example.com/i.ps1"))], None,
      [f"{CU}[0].scriptUri"], "plain http"),
@@ -239,7 +251,63 @@ WARNING = [
                                                     ("deprovision", {"commands": ["sync"]})], None,
      ["deprovision"], "sourceValidationOnly builds nothing"),
     ("distribute-empty", L, [(DIST, [])], None, [DIST], "no distribution target: the build publishes nothing"),
+    # Every remote byte pinned: the service accepts unpinned downloads, so validate warns (the pack refuses).
+    ("script-unpinned", L, [(f"{CU}[0]", dict(SHELL_URI, sha256Checksum=None))], None,
+     [f"{CU}[0].scriptUri"], "'https://example.com/setup.sh' is downloaded without sha256Checksum"),
+    ("file-unpinned", L, [(f"{CU}[1].sha256Checksum", DELETE)], None, [f"{CU}[1].sourceUri"], "without sha256Checksum"),
+    ("validator-unpinned", L, [(f"{VAL}[0]", {"type": "Shell", "scriptUri": "https://e.com/v.sh"})], None,
+     [f"{VAL}[0].scriptUri"], "without sha256Checksum"),
+    ("sas-redacted", L, [(f"{CU}[0]", {"type": "Shell", "scriptUri": "https://a.blob.core.windows.net/c/s.sh?"
+                                                                      "sv=2022-11-02&sp=r&sig=SECRET%3D"})], None,
+     [f"{CU}[0].scriptUri"], "?sv=[redacted]&sp=[redacted]&sig=[redacted]' is downloaded"),
+    ("curl-pipe-sh", L, [(f"{CU}[0].inline", ["set -e", "curl -fsSL https://get.example.com | sudo bash -s"])], None,
+     [f"{CU}[0].inline"], "downloads code and runs it unpinned"),
+    ("iwr-iex", W, [(f"{CU}[0].inline", ["iwr https://x.example/i.ps1 -UseBasicParsing | iex"])], None,
+     [f"{CU}[0].inline"], "downloads code and runs it unpinned"),
+    ("webclient-downloadstring", W, [(f"{CU}[0].inline", [
+        "Invoke-Expression (New-Object Net.WebClient).DownloadString('https://x.example/i.ps1')"])], None,
+     [f"{CU}[0].inline"], "downloads code and runs it unpinned"),
+    ("opt-out-on-pinned-step", L, [(f"{CU}[1].checksumOptOut", "vendor file")], None,
+     [f"{CU}[1].checksumOptOut"], "no unpinned remote content to opt out for"),
 ]
+
+
+@pytest.mark.parametrize("builder,edits", [
+    (L, [(f"{CU}[1].sha256Checksum", DELETE), (f"{CU}[1].checksumOptOut", "rotated daily by the vendor")]),
+    (L, [(f"{CU}[0].inline", ["curl -fsSL https://get.example.com | sh"]), (f"{CU}[0].checksumOptOut", "vendor")]),
+    (L, [(f"{VAL}[0]", {"type": "Shell", "scriptUri": "https://e.com/v.sh", "checksumOptOut": "generated per run"})]),
+])
+def test_opt_out_with_a_reason_silences_the_warning(builder, edits):
+    doc = _build(builder, edits)
+    assert check_warnings(parse_template(doc)) == []
+
+
+@pytest.mark.parametrize("command", [
+    "curl -fsSLo /tmp/i.sh https://x.example/i.sh && echo \"$SHA  /tmp/i.sh\" | sha256sum -c - && sh /tmp/i.sh",
+    "curl -s https://x.example/v.json | jq -r .version", "wget -q https://x.example/a.tgz && tar xzf a.tgz",
+    "Invoke-WebRequest https://x.example/a.msi -OutFile a.msi; (Get-FileHash a.msi).Hash",
+    "echo 'curl is documented' | tee /tmp/notes",
+])
+def test_downloads_that_are_not_run_unchecked_are_not_flagged(command):
+    doc = _build(L, [(f"{CU}[0].inline", [command])])
+    assert check_warnings(parse_template(doc)) == []
+
+
+@pytest.mark.parametrize("reason,fragment", [("", "at least 1 character"), (" ", "does not match"),
+                                              ("x" * 257, "at most 256")])
+def test_opt_out_reason_must_fit_a_tag_value(reason, fragment):
+    with pytest.raises(SpecError) as caught:
+        parse_template(_build(L, [(f"{CU}[1].sha256Checksum", DELETE), (f"{CU}[1].checksumOptOut", reason)]))
+    assert f"{CU}[1].checksumOptOut" in str(caught.value) and fragment in str(caught.value)
+
+
+def test_opt_outs_beyond_the_arm_tag_limit_are_an_error():
+    steps = [{"type": "Shell", "name": f"s{i}", "scriptUri": f"https://e.com/{i}.sh", "checksumOptOut": "vendor"}
+             for i in range(50)]
+    doc = _build(L, [(f"{CU}", steps), ("tags", {"team": "images"})])
+    with pytest.raises(SpecError) as caught:
+        parse_template(doc)
+    assert "tags: the template would carry 51 tags" in str(caught.value)
 
 
 @pytest.mark.parametrize("builder,edits,context,paths,fragment",
@@ -377,3 +445,15 @@ def test_spec_error_lists_each_issue_on_its_own_line():
 def test_template_must_be_a_mapping(data, kind):
     issues = issues_of(data)
     assert [(i.path, i.message) for i in issues] == [("", f"a template must be a mapping, not {kind}")]
+
+
+@pytest.mark.parametrize("security,warned", [("TrustedLaunch", True), ("ConfidentialVM", True),
+                                             ("TrustedLaunchSupported", False), (None, False),
+                                             ("TrustedLaunchAndConfidentialVmSupported", False)])
+def test_image_definition_security_types_aib_does_not_support_are_warned(security, warned):
+    from components.spec.lints import lint_stack
+
+    image = {"template": _build(L, []), "gallery": {"imageDefinition": {"securityType": security}}}
+    stack = parse_stack_config({"location": "westeurope", "images": {"ubuntu": image}})
+    found = [w for w in lint_stack(stack) if w.path == "images.ubuntu.gallery.imageDefinition.securityType"]
+    assert bool(found) == warned and all("image-builder-overview" in w.hint for w in found)

@@ -97,3 +97,22 @@ def test_a_stack_using_every_2025_10_01_field_synthesizes_a_generic_template_at_
     assert template["inputs"]["apiVersion"] == "2025-10-01"
     assert template["inputs"]["resourceName"] == result["templates"]["ubuntu-2204"]["name"]
     assert result["templates"]["ubuntu-2204"]["apiVersion"] == "2025-10-01"
+
+
+def test_checksum_opt_outs_show_in_the_synth_listing_and_the_template_tags(tmp_path):
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    image = doc["config"]["aib-images:images"]["ubuntu-2204"]
+    image["template"]["properties"]["customize"].append(
+        {"type": "File", "name": "vendor", "sourceUri": "https://vendor.example/agent.conf?sv=1&sig=SECRET",
+         "destination": "/tmp/agent.conf", "checksumOptOut": "the vendor regenerates it per tenant"})
+    index = len(image["template"]["properties"]["customize"]) - 1
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml.safe_dump(doc))
+    result = synth("dev", project_dir=ROOT, config_file=stack_file, show_secrets=False)
+    template = result["templates"]["ubuntu-2204"]
+    assert template["tags"][f"aib-images.checksumOptOut.customize[{index}]"] == "the vendor regenerates it per tenant"
+    assert all("checksumOptOut" not in step for step in template["properties"]["customize"])
+    text = format_text(result)
+    assert f"customize[{index}]: the vendor regenerates it per tenant" in text and "SECRET" not in str(result)
