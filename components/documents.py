@@ -7,6 +7,7 @@ Everything comes back as one validated `StackConfig` plus import notices, so `va
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,9 @@ from typing import Any
 import yaml
 
 from .arm.import_arm import ImportedTemplate, Notice, import_document
+from .arm.pinning import Pinner
 from .spec import Issue, SpecError
-from .spec.stack import PROJECT, StackConfig, config_from_stack_file, parse_stack_config
+from .spec.stack import PROJECT, StackConfig, config_from_stack_file, parse_stack_config, project_name
 
 
 @dataclass
@@ -48,38 +50,118 @@ def read_structured(path: Path) -> Any:
                                    f"{getattr(exc, 'msg', None) or getattr(exc, 'problem', exc)}")], str(path)) from None
 
 
-def stack_config_keys(doc: Any) -> dict:
-    """The project's config keys from a stack file or from bare `aib-images:` keys."""
+def stack_config_keys(doc: Any, project: str = PROJECT) -> dict:
+    """The project's config keys (namespace `project`) from a stack file or from bare `<project>:` keys."""
     if isinstance(doc, dict) and "config" in doc:
-        return config_from_stack_file(doc)
-    if isinstance(doc, dict) and any(str(k).startswith(PROJECT + ":") for k in doc):
-        return config_from_stack_file({"config": doc})
-    raise SpecError([Issue("", f"no '{PROJECT}:' keys found",
-                           f"expected a Pulumi.<stack>.yaml with config: {PROJECT}:images, or import-arm output")])
+        return config_from_stack_file(doc, project)
+    if isinstance(doc, dict) and any(str(k).startswith(project + ":") for k in doc):
+        return config_from_stack_file({"config": doc}, project)
+    raise SpecError([Issue("", f"no '{project}:' keys found",
+                           f"expected a Pulumi.<stack>.yaml with config: {project}:images, or import-arm output")])
 
 
-def imported_as_config(imported: list[ImportedTemplate]) -> dict:
-    """Stack config keys that reproduce imported templates (what `import-arm` prints).
+def imported_as_config(imported: list[ImportedTemplate], project: str = PROJECT) -> dict:
+    """Stack config keys that reproduce imported templates (what `import-arm` prints)."""
+    return {f"{project}:images": {item.name: _image_config(item)[0] for item in imported}}
+
+
+def _image_config(item: ImportedTemplate) -> tuple[dict, list[Notice]]:
+    """One imported template as an image entry, with a notice for each choice made for it.
 
     The template's identity becomes the pipeline's `identityId` (the pipeline then uses it rather than creating
     one), which also keeps the long resource id out of a YAML mapping key. A template that distributes to a gallery
     names one that exists already, so the gallery is imported as existing (`gallery.create: false`), never as one to
     create in the deployer's subscription.
     """
-    images = {}
+    at = f"images.{item.name}"
+    template = item.spec.to_aib()
+    for key in ("type", "apiVersion", "name", "identity"):
+        template.pop(key, None)
+    if not template.get("allowHttpUris"):
+        template.pop("allowHttpUris", None)
+    image: dict[str, Any] = {"template": template}
+    notices = [Notice(at, f"image name {item.name!r}, from the template's name" if item.named else
+                      f"image name {item.name!r}, from the file's name (the template has none)")]
+    if any(d.get("type") == "SharedImage" for d in template.get("properties", {}).get("distribute") or []):
+        image = {"gallery": {"create": False}, **image}
+        notices.append(Notice(f"{at}.gallery.create", "false: the gallery and image definition the template "
+                                                      "distributes to exist already; the stack will not create them"))
+    if item.spec.identity is not None:
+        image = {"identityId": item.spec.identity.identity_id, **image}
+        notices.append(Notice(f"{at}.identityId", "the template's identity, used as is (the pipeline creates none "
+                                                  "and grants it the build's roles unless manageRoles: false)"))
+    return image, notices
+
+
+def import_notices(imported: list[ImportedTemplate], config: dict, *, pinner: Pinner,
+                   project_dir: Path) -> list[Notice]:
+    """Everything `import-arm` decided, and everything validate, synth or the policy pack would refuse or warn about
+    later, as notices on the config paths of `config` (whose unpinned downloads `pinner` pins or reports)."""
+    notices = [n for item in imported for n in item.notices]
+    images = next(iter(config.values()))
     for item in imported:
-        template = item.spec.to_aib()
-        for key in ("type", "apiVersion", "name", "identity"):
-            template.pop(key, None)
-        if not template.get("allowHttpUris"):
-            template.pop("allowHttpUris", None)
-        image: dict[str, Any] = {"template": template}
-        if any(d.get("type") == "SharedImage" for d in template.get("properties", {}).get("distribute") or []):
-            image = {"gallery": {"create": False}, **image}
-        if item.spec.identity is not None:
-            image = {"identityId": item.spec.identity.identity_id, **image}
-        images[item.name] = image
-    return {f"{PROJECT}:images": images}
+        notices += _image_config(item)[1]
+        template = images[item.name]["template"]
+        notices += [Notice(p, m) for p, m in pinner.apply(template, f"images.{item.name}.template")]
+        notices += policy_notices(template, f"images.{item.name}.template", project_dir)
+    return notices + validation_notices(config, project_dir)
+
+
+def validation_notices(config: dict, project_dir: Path) -> list[Notice]:
+    """What `validate` (and every later verb) will say about the imported config: warnings, lints and refusals."""
+    from .spec.lints import lint_stack
+    from .spec.stack import stack_warnings
+
+    try:
+        stack = parse_stack_config(stack_config_keys(config, project_name(project_dir)), project_dir=project_dir)
+    except SpecError as exc:
+        return [Notice(i.path, f"validate will refuse this: {i.message}" + (f" (hint: {i.hint})" if i.hint else ""))
+                for i in exc.issues]
+    return [Notice(i.path, f"validate will warn: {i.message}" + (f" (hint: {i.hint})" if i.hint else ""))
+            for i in [*stack_warnings(stack), *lint_stack(stack)]]
+
+
+def policy_notices(template: dict, path: str, project_dir: Path) -> list[Notice]:
+    """The policy pack's template rules (`policy/golden_image_rules.py`, with `policy/config.json`) run on one
+    imported template, so a refusal at `pulumi preview --policy-pack` is known at import. Unpinned downloads
+    (aib-pinned-downloads) are the `Pinner`'s notices."""
+    rules = _policy_rules(project_dir)
+    if rules is None:
+        return [Notice(path, "the policy pack (policy/golden_image_rules.py) was not found; its rules were not checked")]
+    settings = _policy_settings(project_dir)
+    props = template.get("properties") or {}
+    checks = {
+        "aib-https-uris": rules.https_uri_problems(props),
+        "aib-build-timeout": rules.build_timeout_problems(
+            props, int(settings.get("aib-build-timeout", {}).get("maxMinutes", rules.DEFAULT_MAX_BUILD_MINUTES))),
+        "aib-build-vm-identities": rules.build_vm_identity_problems(
+            props, settings.get("aib-build-vm-identities", {}).get("allowedIdentities", ())),
+        "aib-deprovision-kept": rules.deprovision_problems(props),
+    }
+    return [Notice(f"{path}.properties", f"the policy pack ({name}) will refuse this: {problem}")
+            for name, problems in checks.items() for problem in problems]
+
+
+def _policy_rules(project_dir: Path) -> Any:
+    """The policy pack's rule functions, loaded from the project's file (the pack is no package of its own)."""
+    path = project_dir / "policy" / "golden_image_rules.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("aib_policy_rules", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError:  # pulumi-policy missing from this environment (AIB_LOCK=runtime)
+        return None
+    return module
+
+
+def _policy_settings(project_dir: Path) -> dict:
+    settings = project_dir / "policy" / "config.json"
+    try:
+        return {k: v for k, v in json.loads(settings.read_text(encoding="utf-8")).items() if isinstance(v, dict)}
+    except (OSError, ValueError):
+        return {}
 
 
 def project_root(path: Path) -> Path:
@@ -105,15 +187,16 @@ def load(path: Path) -> Loaded:
     """Validate the file at `path` into a stack config; SpecError names the file and each path."""
     doc = read_structured(path)
     root = project_root(path)
+    project = project_name(root)
     try:
         if path.suffix.lower() == ".json":
-            imported = import_document(doc)
+            imported = import_document(doc, fallback_name=path.stem)
             if problems := standalone_problems(imported):
                 raise SpecError(problems)
-            keys = stack_config_keys(imported_as_config(imported))
+            keys = stack_config_keys(imported_as_config(imported, project), project)
             return Loaded(parse_stack_config(keys, project_dir=root), "template",
                           [n for i in imported for n in i.notices])
-        return Loaded(parse_stack_config(stack_config_keys(doc), project_dir=root), "stack")
+        return Loaded(parse_stack_config(stack_config_keys(doc, project), project_dir=root), "stack")
     except SpecError as exc:
         raise SpecError(exc.issues, str(path)) from None
 

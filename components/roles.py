@@ -40,6 +40,8 @@ BUILTIN_NAMES = {CONTRIBUTOR: "Contributor", STORAGE_BLOB_DATA_READER: "Storage 
 GALLERY_READ = ("Microsoft.Compute/galleries/read", "Microsoft.Compute/galleries/images/read",
                 "Microsoft.Compute/galleries/images/versions/read")
 GALLERY_WRITE = (*GALLERY_READ, "Microsoft.Compute/galleries/images/versions/write")
+SOURCE_GALLERY_READ = ("Microsoft.Compute/galleries/read",)
+SOURCE_VERSION_READ = ("Microsoft.Compute/galleries/images/read", "Microsoft.Compute/galleries/images/versions/read")
 MANAGED_IMAGE_WRITE = ("Microsoft.Compute/images/read", "Microsoft.Compute/images/write",
                        "Microsoft.Compute/images/delete")
 MANAGED_IMAGE_READ = ("Microsoft.Compute/images/read",)
@@ -124,9 +126,11 @@ def is_direct_shared(image_version_id: str) -> bool:
 
 
 def grant_source_reader(spec: ImageTemplateSpec) -> list[Grant]:
-    """Custom role "source image reader" on the source image: images/read on a ManagedImage source; galleries/read,
-    galleries/images/read and galleries/images/versions/read on the image definition of a SharedImageVersion source.
-    Marketplace (PlatformImage) sources need nothing."""
+    """Custom role "source image reader" on the source image: images/read on a ManagedImage source; for a
+    SharedImageVersion source, galleries/images/read and galleries/images/versions/read on its image definition and,
+    as a role of its own, galleries/read on its gallery (the service reads the gallery itself, which an assignment on
+    a definition below it does not cover; nothing else of the gallery). Marketplace (PlatformImage) sources need
+    nothing."""
     source = spec.properties.source
     if isinstance(source, ManagedImageSource):
         return [Grant("source-reader", "source image reader", source.image_id, MANAGED_IMAGE_READ,
@@ -134,8 +138,11 @@ def grant_source_reader(spec: ImageTemplateSpec) -> list[Grant]:
     if isinstance(source, SharedImageVersionSource) and is_direct_shared(source.image_version_id):
         return []  # a Direct Shared Gallery is shared with the subscription or tenant: no role grants access to it
     if isinstance(source, SharedImageVersionSource):
-        return [Grant("source-reader", "source image reader", image_definition_id(source.image_version_id),
-                      GALLERY_READ, reason="AIB reads the source gallery image version")]
+        definition = image_definition_id(source.image_version_id)
+        return [Grant("source-reader", "source image reader", definition, SOURCE_VERSION_READ,
+                      reason="AIB reads the source gallery image version"),
+                Grant("source-gallery-reader", "source gallery reader", definition.rsplit("/images/", 1)[0],
+                      SOURCE_GALLERY_READ, reason="AIB reads the gallery of the source image version")]
     return []
 
 

@@ -5,8 +5,10 @@ Older documents are upgraded on the way in, each change reported as a `Notice` w
 read-only fields are dropped, keys are matched case-insensitively where the old service did so,
 and retired field names become their successors (distribute `tags` -> `artifactTags`, `script` ->
 `scriptUri`, vnetConfig name/subnetName/resourceGroupName -> `subnetId`, `replicationRegions` ->
-`targetRegions`). ARM expressions (`[parameters('x')]`) cannot be evaluated here and are reported
-by path. Only this module reads AIB dicts; everything after it works on the spec.
+`targetRegions`). In an ARM deployment template, the expressions image templates use (`[parameters('x')]`,
+variables, concat, format, resourceId, subscription(), resourceGroup()) are evaluated (`arm.expressions`) with the
+parameter values of a parameters file and the deployment scope given; what cannot be evaluated is reported by path,
+naming the function. Only this module reads AIB dicts; everything after it works on the spec.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import Any, Iterator, Literal, Optional, get_args, get_origin
 from pydantic import BaseModel
 
 from ..spec import KNOWN_API_VERSIONS, TEMPLATE_TYPE, ImageTemplateSpec, Issue, SpecError, parse_template
+from ..spec.distributors import NAME_PATTERN
 from ..spec.errors import annotation_members, format_path, join_path
+from .expressions import Deployment, Failure, evaluate_tree
 
 STRICT_FROM = "2024-02-01"  # the service parses case-sensitively and strictly from this version on
 _READ_ONLY_TOP = ("id", "systemData", "managedBy", "resourceGroup", "etag", "plan", "sku", "kind")
@@ -29,6 +33,7 @@ _EXPRESSION = re.compile(r"^\[(?!\[).*\]$", re.DOTALL)
 # Outside an ARM deployment nothing evaluates expressions, and `[ -f /etc/x ]` is a plain shell test:
 # only a function call (`[parameters('x')]`, `[concat(...)]`) is reported there.
 _CALL_EXPRESSION = re.compile(r"^\[\s*[A-Za-z_][\w.]*\s*\(")  # and ends in "]" (checked apart: no backtracking)
+_PLACEHOLDER = re.compile(r"<[A-Za-z][\w-]*>")  # `<subscriptionID>`, `<region>`: a sample's blank to fill in
 
 
 @dataclass(frozen=True)
@@ -48,27 +53,118 @@ class ImportedTemplate:
     path: str = ""
     """Where the template sat in the input (`resources[2]` in an ARM deployment template, else '')."""
     notices: list[Notice] = field(default_factory=list)
+    named: bool = True
+    """False when the template has no `name` (then `name` is a stand-in the document's importer replaces)."""
 
 
-def import_document(doc: Any, *, source: str = "") -> list[ImportedTemplate]:
+@dataclass(frozen=True)
+class DeploymentInputs:
+    """What `az deployment group create` would be given: a parameters file's values and the deployment scope.
+    Scope values left out evaluate to placeholders (`<subscription-id>`), each reported by a notice."""
+
+    parameters: dict[str, Any] = field(default_factory=dict)
+    subscription_id: Optional[str] = None
+    resource_group: Optional[str] = None
+    location: Optional[str] = None
+
+
+def import_document(doc: Any, *, source: str = "", inputs: Optional[DeploymentInputs] = None,
+                    fallback_name: str = "imported") -> list[ImportedTemplate]:
     """Every image template in `doc` (an AIB template or an ARM deployment template), as specs.
 
-    Raises SpecError listing every problem across all templates in the document.
+    Each gets its own name: the template's `name`, else `fallback_name` (the file's name), numbered when the
+    document holds several. Raises SpecError listing every problem across all templates in the document.
     """
     located = list(_find_templates(doc))
     if not located:
         raise SpecError([Issue("", "no Microsoft.VirtualMachineImages/imageTemplates found",
                                "expected an AIB template (with 'properties') or an ARM template with 'resources'")],
                         source)
+    deployment = _deployment(doc, inputs or DeploymentInputs()) if located[0][0] else None
     imported, issues = [], []
     for path, raw in located:
         try:
-            imported.append(import_template(raw, path=path))
+            imported.append(_import_located(raw, path, deployment))
         except SpecError as exc:
             issues += exc.issues
     if issues:
         raise SpecError(issues, source)
+    return _named_apart(imported, fallback_name)
+
+
+def parameter_values(doc: Any) -> dict[str, Any]:
+    """The values of an ARM parameters file (`{"parameters": {"name": {"value": ...}}}`, the format `az deployment
+    group create --parameters @FILE` reads). Key Vault references need a deployment: refused by path."""
+    parameters = doc.get("parameters") if isinstance(doc, dict) else None
+    if not isinstance(parameters, dict):
+        raise SpecError([Issue("parameters", "missing: an ARM parameters file has a 'parameters' object",
+                               'expected {"parameters": {"name": {"value": ...}}}')])
+    values, issues = {}, []
+    for name, entry in parameters.items():
+        if isinstance(entry, dict) and "value" in entry:
+            values[name] = entry["value"]
+        elif isinstance(entry, dict) and "reference" in entry:
+            issues.append(Issue(f"parameters.{name}.reference", "a Key Vault reference cannot be resolved by "
+                                "import-arm", "give the value itself, then set it with pulumi config set --secret"))
+        else:
+            issues.append(Issue(f"parameters.{name}", "expected an object with 'value'", '{"value": ...}'))
+    if issues:
+        raise SpecError(issues)
+    return values
+
+
+def _deployment(doc: dict, inputs: DeploymentInputs) -> Deployment:
+    definitions = doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {}
+    variables = doc.get("variables") if isinstance(doc.get("variables"), dict) else {}
+    return Deployment(parameters=inputs.parameters, definitions=definitions, variables=variables,
+                      subscription_id=inputs.subscription_id, resource_group=inputs.resource_group,
+                      location=inputs.location)
+
+
+def _import_located(raw: dict, path: str, deployment: Optional[Deployment]) -> ImportedTemplate:
+    """One template of a document; in an ARM deployment template, its expressions evaluated first."""
+    if deployment is None:
+        return import_template(raw, path=path)
+    evaluated, failures = evaluate_tree(raw, deployment)
+    if failures:
+        raise SpecError([_failure_issue(path, f) for f in failures])
+    item = import_template(evaluated, path=path, expressions_evaluated=True)
+    item.notices[:0] = _placeholder_notices(evaluated, path)
+    return item
+
+
+def _failure_issue(path: str, failure: Failure) -> Issue:
+    function = failure.error.function
+    return Issue(join_path(path, format_path(failure.loc)),
+                 f"ARM expression {failure.expression!r} cannot be evaluated ({function}): {failure.error}",
+                 "import-arm evaluates parameters, variables, concat, format, resourceId, subscription, "
+                 "resourceGroup, toLower and toUpper; replace the rest with its value")
+
+
+def _placeholder_notices(value: Any, path: str) -> list[Notice]:
+    """A notice for each value still holding a `<placeholder>` (the sample's blank, or a scope not given)."""
+    return [Notice(join_path(path, p), f"{v!r} holds the placeholder {', '.join(_PLACEHOLDER.findall(v))}: fill it "
+                                       "in (import-arm --subscription/--resource-group/--location fill those of "
+                                       "subscription() and resourceGroup())")
+            for p, v in _strings(value) if _PLACEHOLDER.search(v)]
+
+
+def _named_apart(imported: list[ImportedTemplate], fallback_name: str) -> list[ImportedTemplate]:
+    """Give nameless templates the file's name, and make every name in the document distinct."""
+    seen: dict[str, int] = {}
+    for item in imported:
+        base = item.name if item.named else image_name(fallback_name)
+        seen[base] = seen.get(base, 0) + 1
+        item.name = base if seen[base] == 1 else f"{base}-{seen[base]}"
+        if item.name != item.spec.name and item.spec.name is not None:
+            item.spec = item.spec.model_copy(update={"name": item.name})
     return imported
+
+
+def image_name(text: str) -> str:
+    """`text` made into a valid image name (letters, digits, '-', '_', '.'), e.g. from a file's name."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-._") or "imported"
+    return name if re.match(NAME_PATTERN, name) else "imported"
 
 
 def _find_templates(doc: Any) -> Iterator[tuple[str, dict]]:
@@ -82,13 +178,18 @@ def _find_templates(doc: Any) -> Iterator[tuple[str, dict]]:
         yield "", doc
 
 
-def import_template(raw: dict, *, path: str = "") -> ImportedTemplate:
-    """One AIB template dict -> spec, with the upgrade notices. Raises SpecError with paths under `path`."""
+def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = False) -> ImportedTemplate:
+    """One AIB template dict -> spec, with the upgrade notices. Raises SpecError with paths under `path`.
+
+    `expressions_evaluated`: `raw` comes out of `arm.expressions` (ARM has already unescaped `[[`), so no string in
+    it is an expression any more."""
     notices: list[Notice] = []
     api_version = str(raw.get("apiVersion") or STRICT_FROM)
-    expressions = [Issue(join_path(path, p), f"ARM expression {v!r} cannot be evaluated here",
-                         "replace it with its value (import-arm reads templates, it does not deploy them)")
-                   for p, v in _expressions(raw, pattern=_EXPRESSION if path else _CALL_EXPRESSION)]
+    pattern = _EXPRESSION if path else _CALL_EXPRESSION
+    expressions = [] if expressions_evaluated else [
+        Issue(join_path(path, p), f"ARM expression {v!r} cannot be evaluated here",
+              "replace it with its value (import-arm reads templates, it does not deploy them)")
+        for p, v in _strings(raw) if v.strip().endswith("]") and pattern.match(v.strip())]
     if expressions:
         raise SpecError(expressions)
     if api_version not in KNOWN_API_VERSIONS:
@@ -117,7 +218,8 @@ def import_template(raw: dict, *, path: str = "") -> ImportedTemplate:
         raise SpecError(repo_issues + rest, exc.source) from None
     if repo_issues:
         raise SpecError(repo_issues)
-    return ImportedTemplate(name=name, spec=spec, api_version=api_version, path=path, notices=notices)
+    return ImportedTemplate(name=name, spec=spec, api_version=api_version, path=path, notices=notices,
+                            named=bool(raw.get("name")))
 
 
 def _repository_file_keys(doc: dict, path: str) -> list[Issue]:
@@ -141,14 +243,17 @@ def _repository_file_keys(doc: dict, path: str) -> list[Issue]:
     return issues
 
 
-def _expressions(value: Any, loc: tuple = (), pattern: re.Pattern = _EXPRESSION) -> Iterator[tuple[str, str]]:
+def _strings(value: Any, loc: tuple = ()) -> Iterator[tuple[str, str]]:
+    """(path, text) of every string in a JSON value, mapping keys included (an identity id is a key)."""
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _expressions(v, (*loc, k), pattern)
+            if isinstance(k, str):
+                yield format_path((*loc, k)), k
+            yield from _strings(v, (*loc, k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _expressions(v, (*loc, i), pattern)
-    elif isinstance(value, str) and value.strip().endswith("]") and pattern.match(value.strip()):
+            yield from _strings(v, (*loc, i))
+    elif isinstance(value, str):
         yield format_path(loc), value
 
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from typing import Callable, Optional
 
 Sink = Callable[[str], None]
+HEARTBEAT_SECONDS = 300.0
+"""While a phase lasts (Customizing can take an hour), a line at least this often, so a CI log never goes silent."""
 
 LOGGER = logging.getLogger("components.build_run")
 _stderr_lock = threading.Lock()
@@ -43,13 +46,30 @@ def format_elapsed(seconds: float) -> str:
 class Progress:
     """Reports events of one template's build to a sink and to the module logger."""
 
-    def __init__(self, template_name: str, sink: Optional[Sink] = None) -> None:
+    def __init__(self, template_name: str, sink: Optional[Sink] = None, *,
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.template_name = template_name
         self._sink = stderr_sink if sink is None else sink
+        self._heartbeat_seconds = heartbeat_seconds
+        self._clock = clock
+        self._phase: Optional[str] = None
+        self._last_line_at = 0.0
 
-    def __call__(self, event: str, elapsed_seconds: Optional[float] = None) -> None:
+    def phase(self, label: str, elapsed_seconds: Optional[float] = None, message: str = "") -> None:
+        """Called on every poll of a running build: one line when the phase changes, and then a heartbeat every
+        `heartbeat_seconds` while it lasts (`still Customizing (+1h05m): <the run status message>`), naming the step
+        when the service's run status message says which."""
+        now = self._clock()
+        if label != self._phase:
+            self._phase, self._last_line_at = label, now
+            self(label, elapsed_seconds)
+        elif now - self._last_line_at >= self._heartbeat_seconds:
+            self._last_line_at = now
+            self(f"still {label}", elapsed_seconds, detail=" ".join(message.split())[:160])
+
+    def __call__(self, event: str, elapsed_seconds: Optional[float] = None, *, detail: str = "") -> None:
         suffix = f" ({format_elapsed(elapsed_seconds)})" if elapsed_seconds is not None else ""
-        line = f"[aib] {self.template_name}: {event}{suffix}"
+        line = f"[aib] {self.template_name}: {event}{suffix}" + (f": {detail}" if detail else "")
         LOGGER.info(line)
         try:
             self._sink(line)

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 from azure.mgmt.core.tools import parse_resource_id
 
+from ..spec.formats import is_direct_shared_image_version
 from ..spec.distributors import ManagedImageDistributor, SharedImageDistributor
 from ..spec.platform import image_generation, image_os
 from ..spec.sources import ManagedImageSource, SharedImageVersionSource
@@ -47,8 +48,14 @@ def referenced(stack: StackConfig) -> Iterator[tuple[str, dict]]:
             yield subnet, {"addressPrefix": "10.0.0.0/24"}
         if isinstance(props.source, ManagedImageSource):
             yield props.source.image_id, {"storageProfile": {"osDisk": {"osType": image_props["osType"]}}}
-        if isinstance(props.source, SharedImageVersionSource) and not props.source.image_version_id.endswith("latest"):
-            yield props.source.image_version_id, {"publishingProfile": {}}
+        if isinstance(props.source, SharedImageVersionSource) and not is_direct_shared_image_version(
+                props.source.image_version_id):
+            # The definition first, with the OS the build reads from it; then the version (unless 'latest').
+            version = props.source.image_version_id
+            yield version.split("/versions/")[0], _definition_properties(version, image_props)
+            if not version.lower().endswith("/latest"):
+                yield version, {"publishingProfile": {}, "storageProfile": {"osDiskImage": {
+                    "osType": image_props["osType"]}}}
         for identity in (props.vm_profile.user_assigned_identities or []) if props.vm_profile else []:
             yield identity, {}
         if image.identity_id:
@@ -60,8 +67,12 @@ def referenced(stack: StackConfig) -> Iterator[tuple[str, dict]]:
                 yield _resource_group(d.image_id), {}
             if isinstance(d, SharedImageDistributor) and not image.gallery.create:
                 definition = d.gallery_image_id.split("/versions/")[0]
-                yield definition, {**image_props, "identifier": {"publisher": "existing", "offer": "existing",
-                                                                 "sku": parse_resource_id(definition)["resource_name"]}}
+                yield definition, _definition_properties(definition, image_props)
+
+
+def _definition_properties(definition: str, image_props: dict) -> dict:
+    return {**image_props, "identifier": {"publisher": "existing", "offer": "existing",
+                                          "sku": parse_resource_id(definition.split("/versions/")[0])["resource_name"]}}
 
 
 def seed(stack: StackConfig, client: Any) -> list[str]:

@@ -157,3 +157,52 @@ def test_every_verb_has_help(verb, capsys):
         main([verb, "--help"])
     assert exit_info.value.code == 0
     assert len(capsys.readouterr().out.splitlines()) > 3
+
+
+def project_with_broken_stack(tmp_path: Path) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: aib-images\nruntime: python\n")
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.bad.yaml").write_text("config:\n  aib-images:images: {a: [1, 2}\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv", [
+    ["synth", "--stack", "bad"], ["render", "--stack", "bad"], ["local", "--stack", "bad"],
+    ["diagnose", "--stack", "bad", "--local"], ["preflight", "--stack", "bad", "--local"],
+    ["bump-trigger", "--stack", "bad", "--dry-run"], ["bump-trigger", "--dry-run"]])
+def test_yaml_syntax_error_is_a_path_named_error_in_every_verb(tmp_path, argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, Env(stdout=out, stderr=err, project_dir=project_with_broken_stack(tmp_path)))
+    assert code == 2 and "Traceback" not in err.getvalue()
+    assert "Pulumi.bad.yaml" in err.getvalue() and "not valid YAML (line 2)" in err.getvalue()
+
+
+def test_import_arm_with_parameters_file_prints_valid_config(tmp_path):
+    samples = ROOT / "tests" / "fixtures" / "azvmimagebuilder"
+    text = (samples / "armTemplateWinSIG.json").read_text()
+    for placeholder, value in json.loads((samples / "placeholders.json").read_text()).items():
+        text = text.replace(placeholder, value)
+    source = tmp_path / "win.json"
+    source.write_text(text)
+    code, out, err = call("import-arm", str(source), "--parameters", str(samples / "armTemplateWinSIG.parameters.json"),
+                          "-o", str(tmp_path / "out.yaml"))
+    assert code == 0, err
+    assert "notice: images.armTemplateWinSIG.gallery.create: false" in err
+    code, out, err = call("validate", str(tmp_path / "out.yaml"))
+    assert code == 0, err
+
+
+def test_import_arm_without_parameter_values_names_each_path(tmp_path):
+    source = ROOT / "tests" / "fixtures" / "azvmimagebuilder" / "armTemplateWinSIG.json"
+    code, _, err = call("import-arm", str(source))
+    assert code == 2 and "resources[0].location: ARM expression \"[parameters('svclocation')]\"" in err
+
+
+def test_renamed_project_reads_its_own_namespace(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: golden\nruntime: python\n")
+    config = {"config": {"golden:images": {"ubuntu": {"identityId": IDENTITY, "gallery": {"create": False},
+                                                      "template": {k: v for k, v in template().items()
+                                                                   if k in ("location", "properties")}}}}}
+    (tmp_path / "Pulumi.s.yaml").write_text(json.dumps(config))
+    code, out, err = call("validate", str(tmp_path / "Pulumi.s.yaml"))
+    assert code == 0, err

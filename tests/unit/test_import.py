@@ -82,7 +82,7 @@ def test_import_of_rest_api_create_example_is_unchanged():
 def test_rest_api_windows_example_duplicate_customizer_names_are_accepted():
     # The published example reuses one customizer name; nothing in the spec or the docs forbids it (a warning).
     (imported,) = import_document(load_fixture("rest_2024-02-01_create_windows.json"))
-    assert [w.path for w in check_warnings(imported.spec)] == ["properties.customize[4].name",
+    assert [w.path for w in check_warnings(imported.spec) if w.path.endswith(".name")] == ["properties.customize[4].name",
                                                                "properties.customize[5].name"]
 
 
@@ -224,7 +224,8 @@ def test_arm_expression_reported_by_path(path, expression, reported):
     issue = info.value.issues[0]
     if reported:
         assert issue.path == f"resources[1].{reported}"
-        assert issue.message == f"ARM expression {expression!r} cannot be evaluated here"
+        assert issue.message.startswith(f"ARM expression {expression!r} cannot be evaluated (parameters): ")
+        assert "declares no parameter" in issue.message
     else:  # an expression as a key is no value to evaluate: it fails as a malformed id, still under its path
         assert issue.path.startswith("resources[1].identity.userAssignedIdentities.")
 

@@ -93,13 +93,16 @@ def test_managed_image_target_and_sources():
         image["template"]["osType"] = "Linux"
         image["template"]["hyperVGeneration"] = "V2"
     gs = by_key(grants("dev", edit))
-    assert set(gs) == {"managed-image-writer", "source-reader", "staging-contributor"}
+    assert set(gs) == {"managed-image-writer", "source-reader", "source-gallery-reader", "staging-contributor"}
     assert gs["managed-image-writer"].scope == image_rg
     assert gs["managed-image-writer"].actions == ("Microsoft.Compute/images/read", "Microsoft.Compute/images/write",
                                                   "Microsoft.Compute/images/delete")
     reader = gs["source-reader"]
     assert reader.scope.endswith("/galleries/g/images/base")
     assert not any(a.endswith("/write") for a in reader.actions)
+    # The gallery itself is read too; an assignment on the definition below it does not cover that.
+    assert gs["source-gallery-reader"].scope.endswith("/galleries/g")
+    assert gs["source-gallery-reader"].actions == ("Microsoft.Compute/galleries/read",)
 
 
 def test_scripts_container_reader_and_build_vm_identities():
