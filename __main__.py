@@ -25,7 +25,7 @@ from components.pipeline import (ImagePipeline, ImagePipelineArgs, SharedResourc
                                  import_option)
 from components.plan import ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack
 from components.spec.errors import SpecError
-from components.spec.stack import PROJECT, StackConfig, parse_stack_config
+from components.spec.stack import StackConfig, parse_stack_config
 
 PROJECT_DIR = str(Path(__file__).resolve().parent)
 """Repository files (`script: scripts/setup.sh`) are relative to this folder, the one holding Pulumi.yaml."""
@@ -41,21 +41,26 @@ def _value(raw: Any) -> Any:
     return raw
 
 
+def namespace() -> str:
+    """The project's config namespace: its name in Pulumi.yaml (`aib-images`, or whatever a fork renamed it to)."""
+    return pulumi.get_project()
+
+
 def config_keys() -> list[str]:
-    """Every `aib-images:` key the engine passed (not only the known ones, so typos are reported)."""
+    """Every key of the project's namespace the engine passed (not only the known ones, so typos are reported)."""
     keys = {*runtime_config.get_config_env(), *runtime_config.CONFIG.get()}
-    return sorted(k for k in keys if k.startswith(PROJECT + ":"))
+    return sorted(k for k in keys if k.startswith(namespace() + ":"))
 
 
 def secret_config_keys() -> set[str]:
     """Keys set with `pulumi config set --secret` (with `--path`, the whole top-level key is marked, not the leaf)."""
-    return {k[len(PROJECT) + 1:] for k in config_keys() if runtime_config.is_config_secret(k)}
+    return {k.split(":", 1)[1] for k in config_keys() if runtime_config.is_config_secret(k)}
 
 
 def read_stack_config(subscription_id: Optional[str] = None) -> StackConfig:
-    """Every `aib-images:` key, validated (with the checks that need the deployment's subscription)."""
-    data = {k[len(PROJECT) + 1:]: _value(runtime_config.get_config(k)) for k in config_keys()}
-    return parse_stack_config(data, source=f"stack '{pulumi.get_stack()}' config ({PROJECT}:*)",
+    """Every key of the project's namespace, validated (with the checks that need the deployment's subscription)."""
+    data = {k.split(":", 1)[1]: _value(runtime_config.get_config(k)) for k in config_keys()}
+    return parse_stack_config(data, source=f"stack '{pulumi.get_stack()}' config ({namespace()}:*)",
                               project_dir=PROJECT_DIR, subscription_id=subscription_id)
 
 
@@ -139,7 +144,7 @@ def main() -> dict[str, ImagePipeline]:
         raise pulumi.RunError(str(err)) from None
     secret_keys = secret_config_keys()
     if stack.name_key and "nameKey" not in secret_keys:
-        raise pulumi.RunError(f"{PROJECT}:nameKey: set in plain text, so the names it keys protect nothing "
+        raise pulumi.RunError(f"{namespace()}:nameKey: set in plain text, so the names it keys protect nothing "
                               "(hint: pulumi config set --secret nameKey \"$(openssl rand -hex 32)\")")
     plan = plan_stack(stack, subscription_id=subscription_id, project=pulumi.get_project(),
                       stack_name=pulumi.get_stack(), name_key=stack.name_key or None)

@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .spec.errors import Issue, SpecError
-from .spec.stack import PROJECT, config_from_stack_file, parse_stack_config
+from .spec.stack import PROJECT, config_from_stack_file, parse_stack_config, project_name
 
-IMAGES_KEY = f"{PROJECT}:images"
+
+def images_key(project: str = PROJECT) -> str:
+    """The stack-file key of the images: the project's config namespace (Pulumi.yaml `name`), then `images`."""
+    return f"{project}:images"
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ def _yaml():
 
 
 def bump_text(text: str, value: str, images: Optional[Sequence[str]] = None, *,
-              source: str = "") -> tuple[str, list[tuple[str, Optional[str]]]]:
+              source: str = "", project: str = PROJECT) -> tuple[str, list[tuple[str, Optional[str]]]]:
     """`text` (a stack file) with `rebuildTrigger: value` on `images` (default: every image); and each image's old
     value. Raises `SpecError` for an unknown image name or when the result would not validate."""
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString
@@ -54,13 +57,14 @@ def bump_text(text: str, value: str, images: Optional[Sequence[str]] = None, *,
     yaml = _yaml()
     doc = yaml.load(text)
     config = (doc or {}).get("config") if hasattr(doc, "get") else None
-    all_images = config.get(IMAGES_KEY) if config is not None and hasattr(config, "get") else None
+    key = images_key(project)
+    all_images = config.get(key) if config is not None and hasattr(config, "get") else None
     if not all_images or not hasattr(all_images, "items"):
-        raise SpecError([Issue(f"config.{IMAGES_KEY}", "no images in this stack file")], source)
+        raise SpecError([Issue(f"config.{key}", "no images in this stack file")], source)
     names = list(images) if images else list(all_images)
     unknown = [n for n in names if n not in all_images]
     if unknown:
-        raise SpecError([Issue(f"config.{IMAGES_KEY}.{n}", f"no image {n!r}", f"known: {', '.join(all_images)}")
+        raise SpecError([Issue(f"config.{key}.{n}", f"no image {n!r}", f"known: {', '.join(all_images)}")
                          for n in unknown], source)
     previous: list[tuple[str, Optional[str]]] = []
     for name in names:
@@ -79,7 +83,7 @@ def bump_text(text: str, value: str, images: Optional[Sequence[str]] = None, *,
     new_text = out.getvalue()
     import yaml as pyyaml
 
-    parse_stack_config(config_from_stack_file(pyyaml.safe_load(new_text)), source=source)
+    parse_stack_config(config_from_stack_file(pyyaml.safe_load(new_text), project), source=source)
     return new_text, previous
 
 
@@ -107,15 +111,16 @@ def bump(project_dir: Path, *, stacks: Sequence[str] = (), images: Sequence[str]
     """Bump the selected images (default: all) of the selected stacks (default: all) to `value` (default: this
     month). Every file is edited and validated in memory first, so a bad name or an invalid result writes nothing."""
     value = value or default_value()
+    project = project_name(project_dir)
     edits: list[tuple[Path, str, str, list[tuple[str, Optional[str]]]]] = []
     matched: set[str] = set()
     for path in stack_files(project_dir, stacks):
         text = path.read_text(encoding="utf-8")
-        present = _image_names(text)
+        present = _image_names(text, project)
         selected = [i for i in images if i in present] if images else present
         matched.update(selected)
         if selected:
-            new_text, previous = bump_text(text, value, selected, source=str(path))
+            new_text, previous = bump_text(text, value, selected, source=str(path), project=project)
             edits.append((path, text, new_text, previous))
     unmatched = [i for i in images if i not in matched]
     if unmatched:
@@ -128,8 +133,8 @@ def bump(project_dir: Path, *, stacks: Sequence[str] = (), images: Sequence[str]
     return done
 
 
-def _image_names(text: str) -> list[str]:
+def _image_names(text: str, project: str) -> list[str]:
     import yaml as pyyaml
 
     doc = pyyaml.safe_load(text) or {}
-    return list((doc.get("config") or {}).get(IMAGES_KEY) or {})
+    return list((doc.get("config") or {}).get(images_key(project)) or {})

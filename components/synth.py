@@ -29,7 +29,7 @@ from .program import RecordingMonitor, mask, pulumi_config, reveal, stack_config
 from .redact import redact_value
 from .spec.rules import CHECKSUM_OPT_OUT_TAG
 
-from .spec.stack import PROJECT, config_from_stack_file, parse_stack_config
+from .spec.stack import images_config, parse_stack_config
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
@@ -197,8 +197,9 @@ def synth(stack_name: str, *, project_dir: str | Path, config_file: Optional[str
     project_dir = Path(project_dir).resolve()
     project, config, path = stack_config(project_dir, stack_name,
                                          Path(config_file) if config_file is not None else None)
-    if project == PROJECT:
-        parse_stack_config(config_from_stack_file({"config": config}), source=str(path), project_dir=project_dir)
+    keys = images_config(project, config)
+    if keys is not None:
+        parse_stack_config(keys, source=str(path), project_dir=project_dir)
     flat, secret_keys = pulumi_config(project, config)
     main = project_dir / "__main__.py"
     added = str(project_dir) not in sys.path

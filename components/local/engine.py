@@ -119,14 +119,14 @@ def stack_spec(project_dir: Path, stack: Optional[str]):
         return None
     from ..program import stack_config
     from ..spec import SpecError
-    from ..spec.stack import PROJECT, config_from_stack_file, parse_stack_config
+    from ..spec.stack import images_config, parse_stack_config
 
     try:
         project, config, path = stack_config(project_dir, stack)
-        if project != PROJECT or not path.exists():
+        keys = images_config(project, config)
+        if keys is None or not path.exists():
             return None
-        return parse_stack_config(config_from_stack_file({"config": config}), source=str(path),
-                                  project_dir=project_dir)
+        return parse_stack_config(keys, source=str(path), project_dir=project_dir)
     except (SpecError, OSError, ValueError):
         return None
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, Optional, TextIO
 
 from ..spec import SpecError
-from ..spec.stack import PROJECT, config_from_stack_file, parse_stack_config
+from ..spec.stack import images_config, parse_stack_config
 from ..program import stack_config
 from .azurite import Azurite, AzuriteUnavailable, accounts_for, unavailable_reason
 from .cloud import PHASE_SECONDS, SUBSCRIPTION, provider_timing
@@ -36,9 +36,10 @@ def engine_command(*args: str) -> list[str]:
 def check_stack(project_dir: Path, stack: str) -> list[str]:
     """Validate an aib-images stack before anything starts (SpecError with paths); its storage accounts."""
     project, config, path = stack_config(project_dir, stack)
-    if project != PROJECT:
+    keys = images_config(project, config)
+    if keys is None:
         return []
-    spec = parse_stack_config(config_from_stack_file({"config": config}), source=str(path), project_dir=project_dir)
+    spec = parse_stack_config(keys, source=str(path), project_dir=project_dir)
     return accounts_for(spec, SUBSCRIPTION)
 
 

@@ -231,6 +231,13 @@ def stack_warnings(stack: StackConfig, subscription_id: Optional[str] = None) ->
             for name, image in stack.images.items() for i in check_warnings(image.template, ctx)]
 
 
+def images_config(project: str, config: Mapping) -> Optional[dict]:
+    """A stack's keys in the project's namespace when they declare images (an image-pipeline stack, whatever the
+    project is called); None for any other project's stack."""
+    keys = config_from_stack_file({"config": config}, project)
+    return keys if "images" in keys else None
+
+
 def config_from_stack_file(doc: Mapping, project: str = PROJECT) -> dict:
     """The project's keys (namespace `project`) from a `Pulumi.<stack>.yaml` document, namespace stripped."""
     config = (doc or {}).get("config") if isinstance(doc, Mapping) else None

@@ -157,3 +157,15 @@ def test_a_template_needing_2025_10_01_is_deployed_and_built_at_that_version(loc
                                                  "plan", "properties", "sku", "tags"]
     assert stack.outputs()["one"]["imageVersionId"].endswith("/versions/0.0.1")
     assert "unchanged" in changes(stack.up()), "a no-op up leaves it alone"
+
+
+def test_a_renamed_project_reads_its_own_config_namespace(local_stack):
+    """A fork calls the project `contoso-images`: its stack files say `contoso-images:images`, and everything reads
+    that namespace (the program, the local seeding, synth)."""
+    stack = local_stack(e2e_config({"one": minimal_image("one")}))
+    project_file = stack.project / "Pulumi.yaml"
+    project_file.write_text(project_file.read_text().replace("aib-images", "contoso-images"))
+    stack.stack_file.write_text(stack.stack_file.read_text().replace("aib-images:", "contoso-images:"))
+    stack.up()
+    assert stack.outputs()["one"]["runState"] == "Succeeded"
+    assert template_name(stack).startswith("one-")
