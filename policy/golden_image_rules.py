@@ -284,7 +284,7 @@ def role_definition_problems(props: Mapping[str, Any]) -> list[str]:
 # --- rules on the whole stack ----------------------------------------------------------------------------------------
 
 def _of_type(resources: Iterable[Any], resource_type: str) -> list[Any]:
-    return [r for r in resources if r.resource_type == resource_type]
+    return [r for r in map(_typed, resources) if r.resource_type == resource_type]
 
 
 def _identity_ids(template_props: Mapping[str, Any]) -> list[str]:
@@ -390,8 +390,37 @@ def staging_problems(resources: Iterable[Any]) -> list[tuple[str, Optional[str]]
 
 # --- the policies ----------------------------------------------------------------------------------------------------
 
+GENERIC = "azure-native:resources:Resource"
+
+
+def _is_generic_template(resource: Any) -> bool:
+    return (resource.resource_type == GENERIC
+            and str(resource.props.get("resourceProviderNamespace") or "").lower() == "microsoft.virtualmachineimages"
+            and str(resource.props.get("resourceType") or "").lower() == "imagetemplates")
+
+
+class _AsTypedTemplate:
+    """A template declared through azure-native's generic resource (api-versions the typed one cannot create), seen
+    as the typed template: its ARM properties at the top, beside location, tags and identity. Everything else (urn,
+    name, config, dependencies) is the resource's own."""
+
+    def __init__(self, resource: Any) -> None:
+        self._resource = resource
+        self.resource_type = TEMPLATE
+        self.props = {**dict(resource.props.get("properties") or {}),
+                      **{k: resource.props.get(k) for k in ("location", "tags", "identity")}}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._resource, name)
+
+
+def _typed(resource: Any) -> Any:
+    return _AsTypedTemplate(resource) if _is_generic_template(resource) else resource
+
+
 def _resource_policy(name: str, description: str, resource_type: str, check, **kwargs) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        args = _typed(args)
         if args.resource_type != resource_type:
             return
         for problem in check(args):

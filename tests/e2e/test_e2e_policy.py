@@ -43,3 +43,16 @@ def test_a_mandatory_violation_fails_the_preview_with_the_rule_and_resource(loca
     assert "one-template" in preview.stdout
     assert "can't run policy" not in preview.stdout
     assert stack.templates() == {}, "nothing was created"
+
+
+def test_a_template_at_2025_10_01_is_held_to_the_same_rules(local_stack):
+    """Declared through azure-native's generic resource, the template still meets every template rule."""
+    image = minimal_image("one")
+    image["template"]["properties"]["distribute"][0]["replicationMode"] = "Shallow"
+    image["template"]["properties"]["buildTimeoutInMinutes"] = 900
+    stack = local_stack(e2e_config({"one": image}))
+    with_pack(stack)
+    preview = stack.pulumi("preview", "--non-interactive", "--policy-pack", "policy", "--policy-pack-config",
+                           "policy/config.json", check=False)
+    assert preview.returncode != 0
+    assert "aib-build-timeout" in preview.stdout and "azure-native:resources:Resource: one-template" in preview.stdout
