@@ -209,8 +209,7 @@ class ImagePipeline(pulumi.ComponentResource):
         where = self.plan.scripts
         if where is None or not self.local_files:
             return
-        self.scripts_storage = ScriptStorage(where.subscription_id, where.resource_group, where.account_name,
-                                             where.container_name, created=where.created)
+        self.scripts_storage = where
         self.scripts = declare_script_storage(
             name, self.scripts_storage, self.local_files, location=image.template.location, tags=self.tags,
             manage_roles=image.manage_roles, opts=self._child)

@@ -124,22 +124,27 @@ class GrantPlan:
 
 
 @dataclasses.dataclass(frozen=True)
-class ScriptsLocation:
-    """Where an image's repository files go (the same decision as `scripts.script_storage`, made here for naming)."""
+class ScriptStorage:
+    """Where one image's repository files live (all known before anything is created)."""
 
     subscription_id: str
     resource_group: str
     account_name: str
     container_name: str
     created: bool
+    """True when the pipeline creates the storage account (no scriptsStorageAccountId)."""
+
+    @property
+    def account_id(self) -> str:
+        return naming.storage_account_id(self.subscription_id, self.resource_group, self.account_name)
 
     @property
     def container_id(self) -> str:
-        return naming.blob_container_id(naming.storage_account_id(self.subscription_id, self.resource_group,
-                                                                  self.account_name), self.container_name)
+        return naming.blob_container_id(self.account_id, self.container_name)
 
     @property
     def url(self) -> str:
+        """The container URL the rendered template's scriptUri/sourceUri start with."""
         return f"{naming.blob_endpoint(self.account_name)}/{self.container_name}"
 
 
@@ -165,7 +170,7 @@ class ImagePlan:
     subscription_id: str
     resource_group: str
     identity: IdentityPlan
-    scripts: Optional[ScriptsLocation]
+    scripts: Optional[ScriptStorage]
     staging_group: Optional[str]
     """Name of the staging resource group the pipeline creates (None: an existing one, or the service's)."""
     staging_id: Optional[str]
@@ -274,7 +279,7 @@ def plan_image(name: str, image: ImageConfig, *, image_name: str, subscription_i
     spec = image.template
     owner = f"{project}/{stack_name}/{name}"
     identity = identity_plan(name, image, image_name, subscription_id, resource_group)
-    scripts = scripts_location(image, image_name=image_name, subscription_id=subscription_id,
+    scripts = script_storage(image, image_name=image_name, subscription_id=subscription_id,
                                resource_group=resource_group, project=project, stack_name=stack_name)
     scripts_url = scripts.url if scripts else None
     existing_staging = spec.properties.staging_resource_group
@@ -321,24 +326,24 @@ def identity_plan(name: str, image: ImageConfig, image_name: str, subscription_i
                         resource_group, subscription_id, f"{name}-identity")
 
 
-def scripts_location(image: ImageConfig, *, image_name: str, subscription_id: str, resource_group: str,
-                     project: str, stack_name: str) -> Optional[ScriptsLocation]:
+def script_storage(image: ImageConfig, *, image_name: str, subscription_id: str, resource_group: str,
+                   project: str, stack_name: str) -> Optional[ScriptStorage]:
     """Where repository files go: a container in `scriptsStorageAccountId`, or an account of the pipeline's own;
     None without repository files."""
     if not has_local_files(image.template):
         return None
     if image.scripts_storage_account_id:
         p = naming.parts(image.scripts_storage_account_id)
-        return ScriptsLocation(p["subscription"], p["resource_group"], p["name"],
+        return ScriptStorage(p["subscription"], p["resource_group"], p["name"],
                                image.scripts_container or naming.scripts_container_name(project, stack_name,
                                                                                        image_name), created=False)
-    return ScriptsLocation(subscription_id, resource_group,
+    return ScriptStorage(subscription_id, resource_group,
                            naming.scripts_account_name(subscription_id, resource_group, image_name),
                            image.scripts_container or naming.SCRIPTS_CONTAINER, created=True)
 
 
 def identity_grants(name: str, image: ImageConfig, owner: str, staging_id: Optional[str],
-                    scripts: Optional[ScriptsLocation]) -> list[GrantPlan]:
+                    scripts: Optional[ScriptStorage]) -> list[GrantPlan]:
     """The template identity's grants (none with `manageRoles: false`), named by what they grant, with the name the
     earlier, position-numbered keys gave them."""
     if not image.manage_roles:

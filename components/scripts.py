@@ -33,6 +33,7 @@ import pulumi
 from pulumi_azure_native import authorization, storage
 
 from . import naming
+from .plan import ScriptStorage
 from .roles import Grant, grant_repository_files_reader, grant_script_uploader
 from .script_blob import ScriptBlob
 from .spec.errors import SpecError
@@ -40,7 +41,7 @@ from .spec.local_files import LocalAsset, has_local_files, resolve_images, resol
 from .spec.stack import ImageConfig, StackConfig
 
 __all__ = ["LocalAsset", "ScriptStorage", "ScriptsDeclared", "ScriptsNetwork", "declare_script_storage", "has_local_files",
-           "resolve_local_files", "resolve_template", "script_storage"]
+           "resolve_local_files", "resolve_template"]
 
 
 def resolve_local_files(stack: StackConfig, project_dir: str | Path) -> tuple[StackConfig, dict[str, list[LocalAsset]]]:
@@ -51,44 +52,6 @@ def resolve_local_files(stack: StackConfig, project_dir: str | Path) -> tuple[St
         raise SpecError(issues)
     images = {n: i.model_copy(update={"template": specs[n]}) for n, i in stack.images.items()}
     return stack.model_copy(update={"images": images}), assets
-
-
-@dataclasses.dataclass(frozen=True)
-class ScriptStorage:
-    """Where one pipeline's repository files live (all known before anything is created)."""
-
-    subscription_id: str
-    resource_group: str
-    account_name: str
-    container_name: str
-    created: bool
-    """True when the pipeline creates the storage account (no scriptsStorageAccountId)."""
-
-    @property
-    def account_id(self) -> str:
-        return naming.storage_account_id(self.subscription_id, self.resource_group, self.account_name)
-
-    @property
-    def container_id(self) -> str:
-        return naming.blob_container_id(self.account_id, self.container_name)
-
-    @property
-    def url(self) -> str:
-        """The container URL the rendered template's scriptUri/sourceUri start with."""
-        return f"{naming.blob_endpoint(self.account_name)}/{self.container_name}"
-
-
-def script_storage(image: ImageConfig, *, image_name: str, subscription_id: str, resource_group: str,
-                   project: str, stack: str) -> ScriptStorage:
-    """The account and container for `image`'s repository files: a caller-named account, or one of its own."""
-    if image.scripts_storage_account_id:
-        p = naming.parts(image.scripts_storage_account_id)
-        return ScriptStorage(p["subscription"], p["resource_group"], p["name"],
-                             image.scripts_container or naming.scripts_container_name(project, stack, image_name),
-                             created=False)
-    return ScriptStorage(subscription_id, resource_group,
-                         naming.scripts_account_name(subscription_id, resource_group, image_name),
-                         image.scripts_container or naming.SCRIPTS_CONTAINER, created=True)
 
 
 #: Days a deleted blob (or blob version) and a deleted container stay recoverable.

@@ -7,7 +7,7 @@ only for accounts it was started with) sharing one key, and stops it on exit. Th
 key to the emulator, which maps `https://<account>.blob.core.windows.net/...` there, and to the upload provider.
 
 `accounts_for(stack, subscription)` lists the accounts a stack's pipelines upload to, the same names the pipeline
-derives (`components.scripts.script_storage`).
+derives (`components.plan.script_storage`).
 """
 
 from __future__ import annotations
