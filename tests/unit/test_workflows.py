@@ -157,7 +157,9 @@ def test_dependabot_updates_actions_python_and_the_pulumi_cli():
 # --- credentials -----------------------------------------------------------------------------------------------------
 
 def _credential_steps(job: dict) -> list[dict]:
-    return [s for s in steps(job) if any(k.startswith(("ARM_", "PULUMI_")) for k in s.get("env") or {})]
+    """Steps given the Pulumi Cloud token, or Azure ids other than for the read-only pre-flight."""
+    return [s for s in steps(job) if any(k.startswith(("ARM_", "PULUMI_")) for k in s.get("env") or {})
+            and "components preflight" not in s.get("run", "")]
 
 
 def _assert_credentials_only_on_the_pulumi_step(workflow: dict, job: dict) -> dict:
@@ -203,6 +205,11 @@ def test_pull_requests_test_validate_synth_and_preview_dev_read_only():
                                                       "PREVIEW_PULUMI_TOKEN_TYPE", "PREVIEW_PULUMI_TOKEN_SCOPE"}
     (login,) = uses(preview, "./.github/actions/azure-cli-login")
     assert steps(preview).index(login) < steps(preview).index(pulumi)
+    # The pre-flight runs before the preview, read-only, as the preview identity.
+    (preflight,) = [s for s in steps(preview) if "components preflight --stack dev" in s.get("run", "")]
+    assert steps(preview).index(preflight) < steps(preview).index(pulumi)
+    assert preflight["env"]["ARM_CLIENT_ID"] == "${{ vars.PREVIEW_AZURE_CLIENT_ID }}"
+    assert not any(k.startswith("PULUMI_") for k in preflight["env"])  # Azure only: no Pulumi token
     assert wf["permissions"] == {"contents": "read"}  # nothing else gets write access
 
 
