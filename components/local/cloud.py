@@ -47,6 +47,8 @@ class Endpoint:
     phase_seconds: float
     blob_endpoint: str = ""
     accounts: list[str] = field(default_factory=list)
+    code: str = ""
+    """`code_digest()` of the emulator that serves: a cloud started by older code is restarted (its state is kept)."""
 
     def env(self) -> dict[str, str]:
         env = {"AIB_ARM_ENDPOINT": self.arm_endpoint, "AIB_ARM_TOKEN": self.token, "AIB_ARM_CA_BUNDLE": self.ca_bundle,
@@ -96,10 +98,10 @@ class LocalCloud:
         return endpoint if endpoint.alive() else None
 
     def ensure(self, accounts: Iterable[str] = (), phase_seconds: float = PHASE_SECONDS) -> Endpoint:
-        """The running cloud, started (or restarted with more storage accounts) when needed."""
+        """The running cloud, started (or restarted, with more storage accounts or newer code) when needed."""
         wanted = sorted(set(accounts))
         endpoint = self.running()
-        if endpoint is not None and set(wanted) <= set(endpoint.accounts):
+        if endpoint is not None and set(wanted) <= set(endpoint.accounts) and endpoint.code == code_digest():
             return endpoint
         if endpoint is not None:
             wanted = sorted(set(wanted) | set(endpoint.accounts))
@@ -138,6 +140,16 @@ class LocalCloud:
         return True
 
 
+def code_digest() -> str:
+    """A digest of the emulator's code, so that a background cloud started before a `git pull` is not reused."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((Path(__file__).resolve().parents[1] / "emulator").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -159,7 +171,8 @@ def serve(folder: Path, accounts: list[str], phase_seconds: float) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     endpoint = Endpoint(pid=os.getpid(), arm_endpoint=emulator.base_url, token=emulator.token,
                         ca_bundle=emulator.ca_bundle or "", phase_seconds=phase_seconds,
-                        blob_endpoint=(azurite.endpoint or "") if azurite else "", accounts=accounts)
+                        blob_endpoint=(azurite.endpoint or "") if azurite else "", accounts=accounts,
+                        code=code_digest())
     _write_private(folder / "endpoint.json", json.dumps(asdict(endpoint), indent=2))
     print(f"local cloud: ARM at {emulator.base_url}" + (f", blobs at {azurite.endpoint}" if azurite else ""),
           flush=True)
