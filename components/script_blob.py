@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+from .provider_errors import ProviderError
 
 ENV_BLOB_ENDPOINT = "AIB_BLOB_ENDPOINT"
 ENV_BLOB_ACCOUNT_KEY = "AIB_BLOB_ACCOUNT_KEY"
@@ -74,7 +75,7 @@ def _content(props: dict[str, Any]) -> bytes:
         data = f.read()
     digest = hashlib.sha256(data).hexdigest()
     if digest != props["sha256"]:
-        raise ValueError(f"{props.get('project_path') or path}: the file changed while deploying (sha256 {digest}, "
+        raise ProviderError(f"{props.get('project_path') or path}: the file changed while deploying (sha256 {digest}, "
                          f"expected {props['sha256']}); run again")
     return data
 
@@ -119,7 +120,7 @@ class ScriptBlobProvider(ResourceProvider):
                     raise
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise RuntimeError(_not_authorized_yet(props)) from None
+                    raise ProviderError(_not_authorized_yet(props)) from None
                 time.sleep(min(AUTH_RETRY_INTERVAL_SECONDS, left))
         # The URL the template names (the public form, also in the local run, where the emulator maps it to Azurite).
         url = f"https://{props['account_name']}.blob.core.windows.net/{props['container_name']}/{quote(props['blob_name'])}"

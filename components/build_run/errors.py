@@ -12,6 +12,7 @@ import re
 from typing import Iterable, Optional
 from urllib.parse import urlsplit
 
+from ..provider_errors import ProviderError
 from ..redact import redact_lines, redact_text
 
 #: The service's text when the template identity's role assignments have not reached AIB yet (or are missing).
@@ -25,7 +26,7 @@ REBUILD_HINT = ("Run `pulumi up` again: it sees that this run ended {state} and 
 _LOG_URL = re.compile(r"https://\S+?/customization\.log")
 
 
-class BuildError(Exception):
+class BuildError(ProviderError):
     """A build could not be started, failed, was canceled, or must not be deleted; ``str`` is the full explanation,
     with SAS tokens redacted (service messages and logs quote script URLs)."""
 

@@ -21,6 +21,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
     UpdateResult
 
 from components.build_run.inputs import is_unknown
+from components.provider_errors import ProviderError
 
 from .gallery import Definition, delete_version, get_version, list_versions, set_publishing, split_version_id
 from .plan import Plan, Retention, Version, plan_retention, promotion_target, version_key
@@ -36,7 +37,7 @@ _DEFINITION_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/provide
                             r"[^/]+/images/[^/]+$", re.I)
 
 
-class LifecycleError(RuntimeError):
+class LifecycleError(ProviderError, RuntimeError):
     """A lifecycle step failed; the message names the version and the operation."""
 
 

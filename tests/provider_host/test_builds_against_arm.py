@@ -47,6 +47,8 @@ def test_a_failed_build_is_built_again_by_the_next_up(arm):
     finally:
         arm.emu.faults.failing_customizers = set()
     assert "Run `pulumi up` again: it sees that this run ended Failed and starts a new build" in failed.value.details()
+    # The message is the whole report: no Python frames of the provider above it (it once printed a traceback).
+    assert "Traceback (most recent call last)" not in failed.value.details()
 
     # The next `up` (the cause fixed): the recorded start is replaced, so a new run starts and the wait follows it.
     olds_inputs = _inputs("fail-0123456789", ImageBuildStartProvider())
