@@ -24,6 +24,7 @@ from components.emulator import Emulator, Faults
 from components.local.azurite import Azurite, accounts_for, unavailable_reason
 from components.local.cloud import SUBSCRIPTION, provider_timing
 from components.local.tools import BIN, ROOT as TOOLS
+from tests.processes import kill_processes_in
 
 REPO = Path(__file__).resolve().parents[2]
 PHASE = 0.15
@@ -118,6 +119,7 @@ class LocalStack:
                 "aib-images-local"}
 
     def close(self) -> None:
+        kill_processes_in(self.project)  # plugins an interrupted CLI left behind
         self._resources.close()
 
     # ---- the CLI -----------------------------------------------------------------------------------------------

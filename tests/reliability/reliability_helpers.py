@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.processes import kill_processes_in  # noqa: E402
 from bench.stacks import project  # noqa: E402,F401  (re-exported for the tests)
 from components.local import run_local  # noqa: E402
 from components.local.run import UP_ARGS, check_stack, engine_command  # noqa: E402
@@ -126,7 +127,7 @@ class LocalRun:
         touched = {key[:2] for key in steps}
         for res in self.export()["deployment"].get("resources") or []:
             name = res["urn"].rsplit("::", 1)[-1]
-            if res["type"].startswith("pulumi:providers:"):
+            if res["type"].startswith("pulumi:providers:") and name.startswith("default"):
                 continue  # default providers: state the engine keeps, not resources the summary counts
             if not res.get("delete") and (res["type"], name) not in touched:
                 counts[f"{res['type'].rsplit(':', 1)[-1]}.same"] += 1
@@ -203,6 +204,7 @@ def interrupted_run(proj: Path, state_dir: Path, *, stack: str = STACK, faults: 
             code = process.wait()
         finally:
             timer.cancel()
+            kill_processes_in(proj)  # the plugins the killed CLI started live on in groups of their own
     assert killed.is_set(), "the run ended before the moment it was to be interrupted:\n" + "".join(output)[-3000:]
     return LocalRun(code, "", "".join(output), state_dir, proj)
 
