@@ -148,6 +148,8 @@ def _policy_rules(project_dir: Path) -> Any:
     if not path.is_file():
         return None
     spec = importlib.util.spec_from_file_location("aib_policy_rules", path)
+    if spec is None or spec.loader is None:
+        return None
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)

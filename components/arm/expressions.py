@@ -175,8 +175,8 @@ class _Parser:
         return token
 
     def expect_end(self) -> None:
-        if self.peek() is not None:
-            raise ExpressionError(f"unexpected {self.peek().text!r} after the expression", "syntax")
+        if (extra := self.peek()) is not None:
+            raise ExpressionError(f"unexpected {extra.text!r} after the expression", "syntax")
 
     def expression(self) -> Any:
         value = self.primary()
@@ -199,7 +199,7 @@ class _Parser:
             raise ExpressionError(f"unexpected {token.text!r}", "syntax")
         self.take("(")
         args = []
-        while self.peek() is not None and self.peek().text != ")":
+        while (following := self.peek()) is not None and following.text != ")":
             if args:
                 self.take(",")
             args.append(self.expression())

@@ -113,9 +113,13 @@ def parameter_values(doc: Any) -> dict[str, Any]:
     return values
 
 
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _deployment(doc: dict, inputs: DeploymentInputs) -> Deployment:
-    definitions = doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {}
-    variables = doc.get("variables") if isinstance(doc.get("variables"), dict) else {}
+    definitions = _mapping(doc.get("parameters"))
+    variables = _mapping(doc.get("variables"))
     return Deployment(parameters=inputs.parameters, definitions=definitions, variables=variables,
                       subscription_id=inputs.subscription_id, resource_group=inputs.resource_group,
                       location=inputs.location)

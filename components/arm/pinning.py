@@ -32,7 +32,8 @@ def fetch_url(uri: str) -> bytes:
 def download_steps(template: dict) -> Iterator[tuple[str, dict, str]]:
     """(path, step, key) of every customizer and in-VM validator that downloads a URI and has no checksum."""
     props = template.get("properties") or {}
-    validate = props.get("validate") if isinstance(props.get("validate"), dict) else {}
+    validate = props.get("validate")
+    validate = validate if isinstance(validate, dict) else {}
     for section, steps in (("customize", props.get("customize")),
                            ("validate.inVMValidations", validate.get("inVMValidations"))):
         for i, step in enumerate(steps if isinstance(steps, list) else []):
