@@ -265,6 +265,23 @@ def cmd_preflight(args, env: Env) -> ExitStatus:
     return ExitStatus(run_preflight(load_target(env.project_dir, args.stack, local=args.local), env.stdout))
 
 
+def cmd_admin_roles(args, env: Env) -> ExitStatus:
+    """Print the custom role definitions an admin creates once for `customRoles: existing` (name, GUID, actions,
+    assignable scope, and the command creating each), or --json, or the deployer's ABAC --condition."""
+    from . import admin_roles
+
+    _stack_file(env, args.stack)
+    subscription = args.subscription
+    if args.local:
+        from .local.cloud import SUBSCRIPTION as subscription
+    plan = admin_roles.plan_for_admin(env.project_dir, args.stack, subscription)
+    if args.json:
+        env.stdout.write(json.dumps(admin_roles.document(plan), indent=2) + "\n")
+    else:
+        env.stdout.write(admin_roles.condition(plan) if args.condition else admin_roles.listing(plan))
+    return ExitStatus.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m {PROG}",
                                      description="Golden VM images with Azure VM Image Builder and Pulumi.")
@@ -315,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--stack", required=True)
     diag.add_argument("--image", help="one image of the stack (default: every image)")
     diag.add_argument("--local", action="store_true", help="the local cloud instead of Azure")
+    admin = verb("admin-roles", cmd_admin_roles)
+    admin.add_argument("--stack", required=True)
+    shown = admin.add_mutually_exclusive_group()
+    shown.add_argument("--print", action="store_true", help="each role and its az command (the default)")
+    shown.add_argument("--json", action="store_true", help="one JSON document: roles, ARM bodies, assigned role ids")
+    shown.add_argument("--condition", action="store_true", help="the deployer's ABAC condition for these roles")
+    admin.add_argument("--subscription", help="default: ARM_SUBSCRIPTION_ID or azure-native:subscriptionId")
+    admin.add_argument("--local", action="store_true", help="the local cloud's subscription")
     pre = verb("preflight", cmd_preflight)
     pre.add_argument("--stack", required=True)
     pre.add_argument("--local", action="store_true", help="the local cloud instead of Azure")

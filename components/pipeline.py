@@ -35,7 +35,7 @@ from .lifecycle import ImageVersionLifecycle, LifecycleArgs
 from . import naming
 from .plan import (GALLERY_DESCRIPTION, PIPELINE_TYPE, GalleryPlan, GrantPlan, IdentityPlan, ImageDefinitionPlan, ImagePlan, OldName,
                    RoleDefinitionPlan, SharedPlan, adoption_conflicts, plan_pipelines)
-from .roles import PRINCIPAL_TYPE, step_uris
+from .roles import step_uris
 from .scripts import LocalAsset, ScriptsDeclared, ScriptStorage, declare_script_storage
 from .spec.local_files import has_local_files, resolve_template
 from .spec.distributors import SharedImageDistributor, VhdDistributor
@@ -241,9 +241,11 @@ class ImagePipeline(pulumi.ComponentResource):
                 self._child)
 
     def _declare_roles(self, image: ImageConfig) -> None:
-        """Custom role definitions, a wait while they replicate, then the identity's assignments, each after the
-        scope it names when this pipeline creates it; then a wait while the assignments take effect."""
-        definitions = {d.logical_name: declare_role_definition(d, self._child) for d in self.plan.role_definitions}
+        """Custom role definitions (none when an admin created them: `customRoles: existing`), a wait while they
+        replicate, then the identity's assignments, each after the scope it names when this pipeline creates it; then
+        a wait while the assignments take effect."""
+        definitions = {d.logical_name: declare_role_definition(d, self._child)
+                       for d in self.plan.declared_role_definitions}
         # A role definition answers "created" before Azure RBAC knows it everywhere; an assignment referring to it
         # too early fails with RoleDefinitionDoesNotExist, which azure-native does not retry.
         self.definitions_settle: Optional[RoleSettle] = RoleSettle(
@@ -378,8 +380,9 @@ class ImagePipeline(pulumi.ComponentResource):
     # ---- dependencies -----------------------------------------------------------------------------------------
 
     def _definition_of(self, grant: GrantPlan) -> list[pulumi.Resource]:
-        """A custom role's assignment waits for its definition to replicate."""
-        if grant.definition is None:
+        """A custom role's assignment waits for its definition to replicate (nothing to wait for when an admin created
+        it beforehand)."""
+        if grant.definition not in self._definitions:
             return []
         return [self.definitions_settle] if self.definitions_settle is not None else \
             [self._definitions[grant.definition]]
@@ -479,9 +482,8 @@ def declare_role_definition(plan: RoleDefinitionPlan, opts: Optional[pulumi.Reso
         authorization.RoleDefinitionArgs(
             scope=grant.assignable_scope,
             role_definition_id=plan.guid,
-            # Custom role names must be unique in the tenant; the GUID prefix keeps two pipelines apart.
-            role_name=f"AIB {grant.role} ({plan.guid[:8]})",
-            description=f"Azure VM Image Builder: {grant.reason}. Managed by Pulumi ({plan.owner}).",
+            role_name=plan.role_name,
+            description=plan.description,
             role_type="CustomRole",
             permissions=[authorization.PermissionArgs(actions=list(grant.actions))],
             assignable_scopes=[grant.assignable_scope],
@@ -491,8 +493,9 @@ def declare_role_definition(plan: RoleDefinitionPlan, opts: Optional[pulumi.Reso
 
 def declare_grant(plan: GrantPlan, principal_id: pulumi.Input[str], *, opts: Optional[pulumi.ResourceOptions] = None,
                   depends_on: Sequence[pulumi.Resource] = ()) -> authorization.RoleAssignment:
-    """The role assignment `plan` names for `principal_id` (its custom role definition is declared apart, see
-    `declare_role_definition`); `depends_on`: resources its scope or role must exist after."""
+    """The role assignment `plan` names for `principal_id`, with the principalType the plan gives (its custom role
+    definition is declared apart, see `declare_role_definition`); `depends_on`: resources its scope or role must
+    exist after."""
     grant = plan.grant
     return authorization.RoleAssignment(
         plan.logical_name,
@@ -500,12 +503,13 @@ def declare_grant(plan: GrantPlan, principal_id: pulumi.Input[str], *, opts: Opt
             scope=grant.scope,
             role_definition_id=plan.role_definition_id,
             principal_id=principal_id,
-            principal_type=PRINCIPAL_TYPE,
+            principal_type=plan.principal_type,
             role_assignment_name=pulumi.Output.from_input(principal_id).apply(plan.assignment_name),
             description=f"{grant.role}: {grant.reason}",
         ),
-        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(depends_on),
-                                                                  aliases=aliases(plan.old_name))))
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            depends_on=list(depends_on), aliases=aliases(plan.old_name),
+            delete_before_replace=plan.principal_type_may_change)))
 
 
 def existing_identity(identity: IdentityPlan, subscription_id: str, *, parent: Optional[pulumi.Resource]) -> Any:
@@ -576,8 +580,10 @@ def _identity_parts(identity_id: str) -> tuple[str, str, str]:
 def build_args(image: ImageConfig, document: Mapping[str, Any], subscription_id: str, resource_group_name: str,
                template_name: pulumi.Input[str], arm_endpoint: Optional[str]) -> BuildArgs:
     """The build of one template: every runOutputName must exist afterwards, and VHDs without a uri (kept only in the
-    staging storage account) make the build's delete refuse unless `allowVhdLossOnDelete`."""
+    staging storage account) make the build's delete refuse unless `allowVhdLossOnDelete`. `buildMode` and the
+    template's errorHandling go along: they decide whether `up` waits, and what a failure's message says was kept."""
     props = image.template.properties
+    errors = props.error_handling
     return BuildArgs(
         subscription_id=subscription_id,
         resource_group_name=resource_group_name,
@@ -589,6 +595,9 @@ def build_args(image: ImageConfig, document: Mapping[str, Any], subscription_id:
         vhd_run_outputs=[d.run_output_name for d in props.distribute if isinstance(d, VhdDistributor) and not d.uri],
         allow_vhd_loss_on_delete=image.allow_vhd_loss_on_delete,
         arm_endpoint=arm_endpoint,
+        build_mode=image.build_mode,
+        on_customizer_error=errors.on_customizer_error if errors else None,
+        on_validation_error=errors.on_validation_error if errors else None,
     )
 
 

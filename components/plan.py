@@ -20,12 +20,13 @@ a resource whose Azure id already exists):
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Mapping, Optional, Sequence
 
 from . import naming
 from .arm.render import render_template, template_hash
-from .roles import (Grant, grant_repository_files_reader, grant_template_runner, number_keys,
-                    template_identity_grants)
+from .roles import (PRINCIPAL_TYPE, Grant, deployer_principal_type, grant_repository_files_reader,
+                    grant_template_runner, number_keys, template_identity_grants)
 from .spec.distributors import SharedImageDistributor
 from .spec.errors import Issue
 from .spec.local_files import has_local_files
@@ -95,11 +96,33 @@ class ImageDefinitionPlan:
 
 @dataclasses.dataclass(frozen=True)
 class RoleDefinitionPlan:
+    """One custom role: what the stack declares (`customRoles: declare`) or an admin creates (`admin-roles`), with
+    the same GUID either way."""
+
     logical_name: str
     guid: str
     grant: Grant
     owner: str
     old_name: Optional[OldName] = None
+
+    @property
+    def role_name(self) -> str:
+        # Custom role names must be unique in the tenant; the GUID prefix keeps two pipelines apart.
+        return f"AIB {self.grant.role} ({self.guid[:8]})"
+
+    @property
+    def description(self) -> str:
+        return f"Azure VM Image Builder: {self.grant.reason}. Managed by Pulumi ({self.owner})."
+
+    @property
+    def role_definition_id(self) -> str:
+        """The subscription-qualified id its assignments reference."""
+        return self.grant.role_definition_id(self.owner)
+
+    @property
+    def resource_id(self) -> str:
+        """Where the definition is written (a PUT at its assignable scope)."""
+        return f"{self.grant.assignable_scope}/providers/Microsoft.Authorization/roleDefinitions/{self.guid}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +137,14 @@ class GrantPlan:
     definition: Optional[str] = None
     """Logical name of the custom role definition it assigns (None for built-in roles)."""
     old_name: Optional[OldName] = None
+    principal_type: str = PRINCIPAL_TYPE
+    """What the principal is (ServicePrincipal for identities; the runner's is configured)."""
+
+    @property
+    def principal_type_may_change(self) -> bool:
+        """Only the runner's type is configured: a change keeps principal, role and scope, and Azure holds one
+        assignment per such triple, so the old one must go before the new one is created."""
+        return self.principal == "runner"
 
     @property
     def role_definition_id(self) -> str:
@@ -133,6 +164,8 @@ class ScriptStorage:
     container_name: str
     created: bool
     """True when the pipeline creates the storage account (no scriptsStorageAccountId)."""
+    deployer_principal_type: str = PRINCIPAL_TYPE
+    """principalType of the deployer's upload role on the container (`roles.deployer_principal_type`)."""
 
     @property
     def account_id(self) -> str:
@@ -182,6 +215,7 @@ class ImagePlan:
     document: Mapping
     """The AIB JSON the service receives (inline commands in clear: treat as secret)."""
     role_definitions: tuple[RoleDefinitionPlan, ...]
+    """Every custom role its grants assign (declared by the pipeline only with `customRoles: declare`)."""
     grants: tuple[GrantPlan, ...]
     """The template identity's grants this pipeline declares (stack-level ones are in `shared_grants`)."""
     shared_grants: tuple[str, ...]
@@ -189,6 +223,13 @@ class ImagePlan:
     runner_grant: Optional[GrantPlan]
     definition_ids: tuple[str, ...]
     """Gallery image definitions of its SharedImage targets, in config order (the first one is the image's output)."""
+    custom_roles: str = "declare"
+    """`customRoles` of the stack: `existing` when an admin created the custom roles."""
+
+    @property
+    def declared_role_definitions(self) -> tuple[RoleDefinitionPlan, ...]:
+        """The custom roles the pipeline declares: none when an admin created them (`customRoles: existing`)."""
+        return self.role_definitions if self.custom_roles == "declare" else ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,7 +254,7 @@ class StackPlan:
         out += [("image-definition", d.logical_name) for d in self.shared.image_definitions]
         out += [("role-assignment", g.logical_name) for g in self.shared.grants]
         for image in self.images.values():
-            out += [("role-definition", d.logical_name) for d in image.role_definitions]
+            out += [("role-definition", d.logical_name) for d in image.declared_role_definitions]
             out += [("role-assignment", g.logical_name) for g in
                     (*image.grants, *([image.runner_grant] if image.runner_grant else []))]
         return out
@@ -222,8 +263,9 @@ class StackPlan:
 # ---- the whole stack --------------------------------------------------------------------------------------------
 
 def plan_stack(stack: StackConfig, *, subscription_id: str, project: str, stack_name: str,
-               name_key: Optional[str] = None) -> StackPlan:
-    """The plan of a whole stack: its resource group, one `ImagePlan` per image and what they share."""
+               name_key: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> StackPlan:
+    """The plan of a whole stack: its resource group, one `ImagePlan` per image and what they share. `env`: the
+    settings azure-native signs in with (default `os.environ`), which tell what the deployer is."""
     rg = None
     if stack.create_resource_group:
         first = next(iter(stack.images.values()))
@@ -233,23 +275,30 @@ def plan_stack(stack: StackConfig, *, subscription_id: str, project: str, stack_
                                retain_on_delete=retains_gallery_in(stack.images, stack.resource_group_name))
     images, shared = plan_pipelines(stack.images, subscription_id=subscription_id,
                                     resource_group=stack.resource_group_name, project=project, stack_name=stack_name,
-                                    name_key=name_key)
+                                    name_key=name_key, custom_roles=stack.custom_roles,
+                                    deployer_type=deployer_principal_type(stack.deployer_principal_type,
+                                                                          os.environ if env is None else env))
     return StackPlan(rg, images, shared)
 
 
 def plan_pipelines(images: Mapping[str, ImageConfig], *, subscription_id: str, resource_group: str, project: str,
                    stack_name: str, name_key: Optional[str] = None, image_names: Optional[Mapping[str, str]] = None,
-                   shared_prefix: str = "") -> tuple[dict[str, ImagePlan], SharedPlan]:
+                   shared_prefix: str = "", custom_roles: str = "declare",
+                   deployer_type: Optional[str] = None) -> tuple[dict[str, ImagePlan], SharedPlan]:
     """Plans of pipelines named by the keys of `images`, and what they share.
 
     `image_names`: Azure name base per pipeline (default: its key). `shared_prefix`: prefix of the shared resources'
     logical names; "" at stack level, `<pipeline>-` when one `ImagePipeline` declares them as its own children.
+    `custom_roles`: the stack's `customRoles`. `deployer_type`: the deployer's principalType (default: what
+    `roles.deployer_principal_type` finds in `os.environ`).
     """
+    deployer_type = deployer_type or deployer_principal_type(None, os.environ)
     names = dict(image_names or {})
     stack_level = not shared_prefix
     plans = {key: plan_image(key, image, image_name=names.get(key, key), subscription_id=subscription_id,
                              resource_group=resource_group, project=project, stack_name=stack_name,
-                             name_key=name_key) for key, image in images.items()}
+                             name_key=name_key, custom_roles=custom_roles, deployer_type=deployer_type)
+             for key, image in images.items()}
     shared_grants = _shared_grants(images, plans, shared_prefix, stack_level)
     by_image = _shared_names_by_image(shared_grants, images, plans)
     plans = {key: dataclasses.replace(p, grants=tuple(g for g in p.grants if g.logical_name not in by_image.skip),
@@ -274,13 +323,15 @@ def shared_image_targets(image: ImageConfig) -> list[SharedImageDistributor]:
 # ---- one image ---------------------------------------------------------------------------------------------------
 
 def plan_image(name: str, image: ImageConfig, *, image_name: str, subscription_id: str, resource_group: str,
-               project: str, stack_name: str, name_key: Optional[str] = None) -> ImagePlan:
+               project: str, stack_name: str, name_key: Optional[str] = None, custom_roles: str = "declare",
+               deployer_type: str = PRINCIPAL_TYPE) -> ImagePlan:
     """The names, document and own grants of one pipeline (`name`: its logical name)."""
     spec = image.template
     owner = f"{project}/{stack_name}/{name}"
     identity = identity_plan(name, image, image_name, subscription_id, resource_group)
     scripts = script_storage(image, image_name=image_name, subscription_id=subscription_id,
-                               resource_group=resource_group, project=project, stack_name=stack_name)
+                               resource_group=resource_group, project=project, stack_name=stack_name,
+                               deployer_type=deployer_type)
     scripts_url = scripts.url if scripts else None
     existing_staging = spec.properties.staging_resource_group
     staging_group = None
@@ -300,14 +351,15 @@ def plan_image(name: str, image: ImageConfig, *, image_name: str, subscription_i
     template_id = naming.template_id(subscription_id, resource_group, template_name)
     runner = None
     if image.runner_principal_id and image.manage_roles:
-        runner = _grant_plan(name, grant_template_runner(template_id), owner, "runner", old_key="runner")
+        runner = _grant_plan(name, grant_template_runner(template_id), owner, "runner", old_key="runner",
+                             principal_type=image.runner_principal_type)
     definitions = role_definitions(name, [*grants, *([runner] if runner else [])])
     return ImagePlan(
         name=name, image_name=image_name, owner=owner, subscription_id=subscription_id,
         resource_group=resource_group, identity=identity, scripts=scripts, staging_group=staging_group,
         staging_id=staging_id, content_digest=digest, template_name=template_name, template_id=template_id,
         document=document, role_definitions=tuple(definitions), grants=tuple(grants), shared_grants=(),
-        runner_grant=runner,
+        runner_grant=runner, custom_roles=custom_roles,
         definition_ids=tuple(dict.fromkeys(naming.image_definition_id(d.gallery_image_id)
                                            for d in shared_image_targets(image))))
 
@@ -327,19 +379,21 @@ def identity_plan(name: str, image: ImageConfig, image_name: str, subscription_i
 
 
 def script_storage(image: ImageConfig, *, image_name: str, subscription_id: str, resource_group: str,
-                   project: str, stack_name: str) -> Optional[ScriptStorage]:
+                   project: str, stack_name: str, deployer_type: str = PRINCIPAL_TYPE) -> Optional[ScriptStorage]:
     """Where repository files go: a container in `scriptsStorageAccountId`, or an account of the pipeline's own;
-    None without repository files."""
+    None without repository files. `deployer_type`: what the principal uploading them is."""
     if not has_local_files(image.template):
         return None
     if image.scripts_storage_account_id:
         p = naming.parts(image.scripts_storage_account_id)
         return ScriptStorage(p["subscription"], p["resource_group"], p["name"],
                                image.scripts_container or naming.scripts_container_name(project, stack_name,
-                                                                                       image_name), created=False)
+                                                                                       image_name), created=False,
+                             deployer_principal_type=deployer_type)
     return ScriptStorage(subscription_id, resource_group,
                            naming.scripts_account_name(subscription_id, resource_group, image_name),
-                           image.scripts_container or naming.SCRIPTS_CONTAINER, created=True)
+                           image.scripts_container or naming.SCRIPTS_CONTAINER, created=True,
+                           deployer_principal_type=deployer_type)
 
 
 def identity_grants(name: str, image: ImageConfig, owner: str, staging_id: Optional[str],
@@ -369,12 +423,13 @@ def role_definitions(name: str, grants: Sequence[GrantPlan]) -> list[RoleDefinit
     return list(out.values())
 
 
-def _grant_plan(name: str, grant: Grant, owner: str, principal: str, *, old_key: Optional[str]) -> GrantPlan:
+def _grant_plan(name: str, grant: Grant, owner: str, principal: str, *, old_key: Optional[str],
+                principal_type: str = PRINCIPAL_TYPE) -> GrantPlan:
     logical = f"{name}-{grant.name_key}"
     old = f"{name}-{old_key}" if old_key else None
     return GrantPlan(logical, grant, owner, principal,
                      definition=f"{name}-{grant.definition_key}-role" if grant.custom else None,
-                     old_name=OldName(old) if old and old != logical else None)
+                     old_name=OldName(old) if old and old != logical else None, principal_type=principal_type)
 
 
 # ---- adopting what exists ----------------------------------------------------------------------------------------

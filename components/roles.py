@@ -13,13 +13,15 @@ Rules this module keeps (reference: peers-and-pain-points §b3, aib-service-api 
   as `assignableScopes` (a resource id is refused), so each custom role's assignable scope is the resource group that
   holds the resource it is assigned on.
 - Role definition ids and role assignment names are uuid5 GUIDs of what they grant, so the same spec gives the same
-  names, and `principalType` is `ServicePrincipal` so a freshly created identity can be assigned at once.
+  names. `principalType` is sent with every assignment and says what the principal is: `ServicePrincipal` for the
+  template identity (a managed identity, which can then be assigned at once), the configured type for the CI runner,
+  and for the deployer's own upload role what `deployer_principal_type` finds.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 from .naming import (builtin_role_id, deterministic_guid, image_definition_id, parts, resource_group_of,
                      short_hash, storage_container_scope)
@@ -53,6 +55,23 @@ TEMPLATE_RUNNER = ("Microsoft.VirtualMachineImages/imageTemplates/read",
                    "Microsoft.VirtualMachineImages/imageTemplates/runOutputs/read")
 
 PRINCIPAL_TYPE = "ServicePrincipal"
+"""The template identity's and every managed identity's principalType."""
+USER = "User"
+SERVICE_PRINCIPAL_SETTINGS = ("ARM_CLIENT_ID", "ARM_CLIENT_SECRET", "ARM_CLIENT_CERTIFICATE_PATH")
+SERVICE_PRINCIPAL_SWITCHES = ("ARM_USE_OIDC", "ARM_USE_MSI")
+
+
+def deployer_principal_type(configured: Optional[str], env: Mapping[str, str]) -> str:
+    """What the deploying principal (azure-native's client config objectId) is: `configured` when set; otherwise
+    ServicePrincipal when azure-native signs in as an application or managed identity (its ARM_* settings in `env`),
+    else User (azure-native falls back to the Azure CLI's `az login`). `configured` None or `auto`: find out."""
+    if configured and configured != "auto":
+        return configured
+    if any(env.get(name) for name in SERVICE_PRINCIPAL_SETTINGS):
+        return PRINCIPAL_TYPE
+    if any((env.get(name) or "").strip().lower() in ("1", "true", "yes") for name in SERVICE_PRINCIPAL_SWITCHES):
+        return PRINCIPAL_TYPE
+    return USER
 
 
 @dataclasses.dataclass(frozen=True)

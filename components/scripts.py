@@ -145,8 +145,9 @@ def declare_script_storage(name: str, where: ScriptStorage, assets: list[LocalAs
 
 
 def _declare_uploader(name: str, where: ScriptStorage, opts: pulumi.ResourceOptions) -> authorization.RoleAssignment:
-    """Storage Blob Data Contributor on the container for whoever runs the deployment (its principal type is not
-    known: a user at a laptop, a service principal in CI, so none is sent)."""
+    """Storage Blob Data Contributor on the container for whoever runs the deployment, with the principal type the plan
+    found for it (`deployerPrincipalType`: a user at a laptop, a service principal in CI). Assignments made before the
+    type was sent are replaced, deleting first: Azure keeps one assignment per principal, role and scope."""
     grant = grant_script_uploader(where.container_id)
     deployer = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=opts.parent)).object_id
     role_definition_id = grant.role_definition_id("")
@@ -155,6 +156,6 @@ def _declare_uploader(name: str, where: ScriptStorage, opts: pulumi.ResourceOpti
         authorization.RoleAssignmentArgs(
             scope=grant.scope, role_definition_id=role_definition_id, principal_id=deployer,
             role_assignment_name=deployer.apply(lambda pid: grant.assignment_name("", pid)),
-            description=f"{grant.role}: {grant.reason}"),
-        opts)
+            principal_type=where.deployer_principal_type, description=f"{grant.role}: {grant.reason}"),
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)))
 

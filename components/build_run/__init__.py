@@ -12,6 +12,10 @@ the engine issues all 12 starts before it issues any wait, so all 12 builds run 
 at a time, finish in roughly one build-length (later waits find their builds done). The price is that, while four
 waits block, other dynamic resources of the stack queue behind them.
 
+``build_mode: start`` (per image) goes one step further for builds that must not hold a pipeline for hours: the wait's
+create looks at the run once and returns, leaving its outputs Running; the next ``pulumi up`` (its diff) or ``pulumi
+refresh`` (its read) collects the outcome in a few seconds (``provider.py``).
+
 Other rules the design follows (reference: pulumi-facts §3): failures leave no partial state, so ``create`` is
 idempotent (a Running run of the template is adopted, never doubled; a Succeeded one is adopted unless the user bumped
 ``rebuild_trigger``); custom timeouts are ignored, so the wait has its own deadline and cancels the run; providers are

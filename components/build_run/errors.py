@@ -68,9 +68,24 @@ def log_location_hint(staging_resource_group: Optional[str]) -> str:
     return f"customization.log in container 'packerlogs' of the storage account in {where}"
 
 
+def kept_build_vm_text(phase: str, staging_resource_group: Optional[str]) -> str:
+    """What a failure under errorHandling ``abort`` leaves behind, and what removes it. The service keeps the build VM
+    (and its disks, network interface and the staging storage account) in the staging resource group instead of
+    cleaning up; those resources cost money until the template goes, and deleting the template (destroy, or the template
+    change that replaces it) is what cleans them up, the staging resource group included."""
+    setting = "onValidationError" if phase == "Validating" else "onCustomizerError"
+    where = f"staging resource group '{staging_resource_group}'" if staging_resource_group \
+        else "the template's staging resource group"
+    return (f"errorHandling.{setting} is 'abort': the build VM was kept for inspection, with its disks, network "
+            f"interface and storage account, in {where}. Inspect it there (boot diagnostics, Run Command, serial "
+            f"console). It keeps costing until you clean up: `pulumi destroy`, or the next `pulumi up` that changes "
+            f"the template, deletes the template and with it that staging resource group; set {setting} back to "
+            f"'cleanup' once the cause is found.")
+
+
 def failure_text(template: str, resource_group: str, phase: Optional[str], elapsed: str, message: str,
                  log_location: str, log_tail: Optional[Iterable[str]], log_problem: Optional[str],
-                 state: str = "Failed") -> str:
+                 state: str = "Failed", kept_vm: Optional[str] = None) -> str:
     """The build error's text; SAS tokens in the message, the log and its location are redacted (`redact`)."""
     lines = [
         f"Image build of template '{template}' (resource group '{resource_group}') failed "
@@ -85,5 +100,7 @@ def failure_text(template: str, resource_group: str, phase: Optional[str], elaps
     elif log_problem:
         lines.append(f"(The build log could not be read with the deployment's credential: {log_problem}. "
                      f"Grant 'Storage Blob Data Reader' on the staging storage account to see it here.)")
+    if kept_vm:
+        lines.append(kept_vm)
     lines.append(REBUILD_HINT.format(state=state))
     return "\n".join(redact_lines(lines))

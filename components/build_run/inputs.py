@@ -47,8 +47,17 @@ DEFAULTS: dict[str, Any] = {
     "deadline_margin_minutes": 15,
     "auth_retry_seconds": 600,
     "cancel_timeout_seconds": 1800,
+    "build_mode": "wait",
+    "on_customizer_error": "cleanup",
+    "on_validation_error": "cleanup",
 }
 REQUIRED = ("subscription_id", "resource_group_name", "image_template_name")
+#: Allowed values of the inputs that choose one of a few behaviours.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "build_mode": ("wait", "start"),
+    "on_customizer_error": ("cleanup", "abort"),
+    "on_validation_error": ("cleanup", "abort"),
+}
 
 #: Provider-process default for ``auth_retry_seconds`` (the local run shortens the propagation window with it).
 ENV_AUTH_RETRY_SECONDS = "AIB_AUTH_RETRY_SECONDS"
@@ -75,6 +84,20 @@ class BuildSettings:
     deadline_margin_minutes: float = DEFAULTS["deadline_margin_minutes"]
     auth_retry_seconds: float = DEFAULTS["auth_retry_seconds"]
     cancel_timeout_seconds: float = DEFAULTS["cancel_timeout_seconds"]
+    build_mode: str = DEFAULTS["build_mode"]
+    on_customizer_error: str = DEFAULTS["on_customizer_error"]
+    on_validation_error: str = DEFAULTS["on_validation_error"]
+
+    @property
+    def waits(self) -> bool:
+        """build_mode ``wait``: create follows the run to its end; ``start``: create looks once and returns, and a
+        later diff (next ``up``) or read (``refresh``) collects the outcome."""
+        return self.build_mode != "start"
+
+    def keeps_build_vm(self, phase: Optional[str]) -> bool:
+        """Whether the template's errorHandling keeps the build VM after a failure in ``phase`` (``abort``)."""
+        choice = {"Customizing": self.on_customizer_error, "Validating": self.on_validation_error}.get(phase or "")
+        return choice == "abort"
 
     @property
     def template_id(self) -> str:
@@ -148,6 +171,10 @@ def validate(news: Mapping[str, Any]) -> list[CheckFailure]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
                 or not low <= value <= high:
             fail(key, f"{key}: must be between {low} and {high}, but {value!r} was provided")
+    for key, allowed in CHOICES.items():
+        value = news.get(key)
+        if value is not None and not is_unknown(value) and value not in allowed:
+            fail(key, f"{key}: must be one of {list(allowed)}, but {value!r} was provided")
     outputs = news.get("run_output_names")
     vhds = news.get("vhd_run_outputs")
     if isinstance(outputs, list) and isinstance(vhds, list) and not is_unknown(outputs) and not is_unknown(vhds):

@@ -20,8 +20,14 @@ Rules the engine's calls follow:
   goes through, while ``pulumi destroy`` of the last build, or removing the image, is refused.
 - **Refresh.** ``read`` drops the resource (``ReadResult("", {})``) when the template is gone or has never run, so the
   next ``up`` recreates the template and builds it.
-- **Host threads.** The host serves every call on four threads: check, diff and read make at most one quick ARM read
-  (``arm_client.QUICK_SETTINGS``, no sleeps); only create and delete wait, each up to its own deadline.
+- **Host threads.** The host serves every call on four threads: check, diff and read make one quick ARM read
+  (``arm_client.QUICK_SETTINGS``, no sleeps; read a second one to collect the run outputs of a run that ended after
+  build_mode ``start`` returned); only create and delete wait, each up to its own deadline.
+- **build_mode start.** The engine keeps no state for a dynamic provider between calls, so a run that create did not
+  wait for is recorded in the wait's outputs as Running (its start time identifies it). Every later call that sees
+  those outputs may look at the run once: ``diff`` turns an ended run into an update that collects its outcome (the
+  outputs, or the build's error), ``read`` records it on refresh. A failed run is built again by the next ``up`` as for
+  waited builds (the start's diff).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from . import inputs
 from .errors import BuildError, TemplateNotFound, log_location_hint, log_url_from_message
 from .inputs import BuildSettings
 from .progress import Progress, Sink
-from .session import SUCCEEDED, BuildSession
+from .session import ACTIVE, SUCCEEDED, BuildSession, RunStatus
 
 #: Outputs of the start resource (besides the echoed inputs).
 START_OUTPUTS = ("template_id", "run_started_at", "adopted")
@@ -74,18 +80,22 @@ class _Provider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: the build is gone when its template is, or when the template has never run (it was deleted and
         made again outside Pulumi); the engine then drops the resource and the next ``up`` builds again. A later run
-        of the same template is not this resource's business. One quick read: ``read`` holds a host thread."""
+        of the same template is not this resource's business. Quick reads only: ``read`` holds a host thread."""
         settings = BuildSettings.from_props(props)
         try:
             with self._session(settings, quick=True) as session:
                 status = session.status_once()
+                if status.run_state is None:
+                    return ReadResult("", {})
+                return ReadResult(id_, self._refreshed(props, session, status))
         except TemplateNotFound:
             return ReadResult("", {})
         except BuildError as err:
             raise self._fail(settings, err) from None
-        if status.run_state is None:
-            return ReadResult("", {})
-        return ReadResult(id_, props)
+
+    def _refreshed(self, props: dict[str, Any], _session: BuildSession, _status: Any) -> dict[str, Any]:
+        """The props a refresh records, given the template's last run (read once): unchanged by default."""
+        return props
 
     @contextlib.contextmanager
     def _session(self, settings: BuildSettings, *, quick: bool = False) -> Iterator[BuildSession]:
@@ -193,42 +203,69 @@ class ImageBuildStartProvider(_Provider):
 
 
 class ImageBuildProvider(_Provider):
-    """Waits for the run its start resource started, then reads the run outputs; guards deletion of VHDs."""
+    """Follows the run its start resource started, then reads the run outputs; guards deletion of VHDs.
+
+    ``build_mode`` ``wait`` (default): create waits for the run's end. ``start``: create looks once and returns with
+    the run still Running; the outcome is collected later, quickly, by whichever comes first: ``read`` (``pulumi
+    refresh``) records it, or ``diff`` (the next ``pulumi up``) sees the run ended and reports a change, so ``update``
+    fills in the outputs (or fails with the build's error, as a waited build would)."""
 
     replace_keys = inputs.WAIT_REPLACE_KEYS
     extra_inputs = ("run_started_at",)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         settings = BuildSettings.from_props(props)
-        try:
-            with self._session(settings) as session:
-                status = session.wait(props.get("run_started_at") or "")
-                run_outputs = session.run_outputs()
-                duration = session.elapsed(status)
-        except BuildError as err:
-            raise self._fail(settings, err) from None
-        ordered = [n for n in settings.run_output_names if n in run_outputs] + \
-                  [n for n in sorted(run_outputs) if n not in settings.run_output_names]
-        image_version_id = next((run_outputs[n]["artifact_id"] for n in ordered
-                                 if _is_gallery_version(run_outputs[n].get("artifact_id"))), None)
         outs = _inputs_of(props, self.extra_inputs)
-        outs.update(
-            run_state=status.run_state,
-            run_sub_state=status.run_sub_state,
-            message=status.message,
-            start_time=status.started_at,
-            end_time=_iso_or_none(status.end_time),
-            duration_seconds=round(duration, 3),
-            run_outputs=run_outputs,
-            image_version_id=image_version_id,
-            log_location=log_url_from_message(status.message) or log_location_hint(status.staging_resource_group),
-        )
-        return CreateResult(f"{settings.template_id}/builds/{status.started_at}", outs)
+        outs.update(self._follow(settings, props.get("run_started_at") or ""))
+        return CreateResult(f"{settings.template_id}/builds/{outs['start_time']}", outs)
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Besides the input rules: outputs left Running by build_mode ``start`` whose run has ended since are a change,
+        so that ``update`` collects them (one quick read here)."""
+        result = super().diff(id_, olds, news)
+        if result.changes or _collected(olds) or not self._run_ended(olds):
+            return result
+        return DiffResult(changes=True, replaces=[], delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         outs = {k: olds.get(k) for k in WAIT_OUTPUTS}
         outs.update(_inputs_of(news, self.extra_inputs))
+        if not _collected(olds):
+            outs.update(self._follow(BuildSettings.from_props(news), olds.get("start_time") or ""))
         return UpdateResult(outs)
+
+    def _follow(self, settings: BuildSettings, started_at: str) -> dict[str, Any]:
+        """The run's outputs: at its end (``wait``), or as it is now (``start``); its failure raises either way."""
+        try:
+            with self._session(settings) as session:
+                status = session.wait(started_at) if settings.waits else session.collect(started_at)
+                run_outputs = {} if status.active else session.run_outputs()
+                return _run_outs(settings, status, run_outputs, session.elapsed(status))
+        except BuildError as err:
+            raise self._fail(settings, err) from None
+
+    def _run_ended(self, olds: Mapping[str, Any]) -> bool:
+        """One quick read: has the template's last run ended (so the Running outputs in ``olds`` can be collected)?"""
+        settings = BuildSettings.from_props(olds)
+        try:
+            with self._session(settings, quick=True) as session:
+                status = session.status_once()
+        except BuildError as err:  # unreadable now: the outputs stay as they are, the next up or refresh looks again
+            Progress(settings.image_template_name, self.progress)(f"could not read the build's run: {err}")
+            return False
+        return status.run_state is not None and not status.active
+
+    def _refreshed(self, props: dict[str, Any], session: BuildSession, status: Any) -> dict[str, Any]:
+        """Refresh collects what build_mode ``start`` left Running: the outcome of an ended run, a failed one too (its
+        state, message and log location are recorded; the next ``up`` builds again, see the start's diff)."""
+        if _collected(props) or status.active:
+            return props
+        try:
+            run_outputs = session.run_outputs() if status.run_state == SUCCEEDED else {}
+        except BuildError as err:
+            session.progress(f"run outputs not collected: {err}")
+            return props
+        return {**props, **_run_outs(session.s, status, run_outputs, session.elapsed(status))}
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         settings = BuildSettings.from_props(props)
@@ -270,6 +307,31 @@ def _vhd_refusal(settings: BuildSettings, run_outputs: Mapping[str, Any]) -> str
         f"...`), or (2) set `uri` on the VHD distributor so AIB writes future VHDs to your own storage, or (3) accept "
         f"the loss: `pulumi config set --path 'aib-images:images.{_image_of(settings)}.allowVhdLossOnDelete' true`, "
         f"run `pulumi up`, then delete again.")
+
+
+def _collected(props: Mapping[str, Any]) -> bool:
+    """Whether the recorded outputs describe an ended run (build_mode ``start`` records Running ones first)."""
+    return props.get("run_state") not in ACTIVE
+
+
+def _run_outs(settings: BuildSettings, status: RunStatus, run_outputs: Mapping[str, Any], duration: float
+              ) -> dict[str, Any]:
+    """The wait resource's outputs for ``status``: complete once the run has ended, Running (no artifacts) before."""
+    ordered = [n for n in settings.run_output_names if n in run_outputs] + \
+              [n for n in sorted(run_outputs) if n not in settings.run_output_names]
+    image_version_id = next((run_outputs[n]["artifact_id"] for n in ordered
+                             if _is_gallery_version(run_outputs[n].get("artifact_id"))), None)
+    return dict(
+        run_state=status.run_state,
+        run_sub_state=status.run_sub_state,
+        message=status.message,
+        start_time=status.started_at,
+        end_time=_iso_or_none(status.end_time),
+        duration_seconds=None if status.active else round(duration, 3),
+        run_outputs=dict(run_outputs),
+        image_version_id=image_version_id,
+        log_location=log_url_from_message(status.message) or log_location_hint(status.staging_resource_group),
+    )
 
 
 def _image_of(settings: BuildSettings) -> str:

@@ -54,6 +54,15 @@ class BuildArgs:
     Default 600."""
     cancel_timeout_seconds: Optional[pulumi.Input[float]] = None
     """How long delete (or a deadline) waits for Canceling to end. Default 1800."""
+    build_mode: Optional[pulumi.Input[str]] = None
+    """``"wait"``: ``ImageBuild``'s create waits for the run to end. ``"start"``: it returns at once with the run
+    Running, and the next ``pulumi up`` or ``pulumi refresh`` collects the outcome. Default ``"wait"``."""
+    on_customizer_error: Optional[pulumi.Input[str]] = None
+    """The template's ``errorHandling.onCustomizerError``; ``"abort"`` makes a customizer failure's message say the
+    build VM was kept and what removes it. Default ``"cleanup"``."""
+    on_validation_error: Optional[pulumi.Input[str]] = None
+    """The template's ``errorHandling.onValidationError`` (as ``on_customizer_error``, for validators). Default
+    ``"cleanup"``."""
 
     def to_props(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -21,7 +21,7 @@ from azure.core.exceptions import (HttpResponseError, ResourceNotFoundError, Ser
 from ..diagnose.analysis import explain_failure
 from ..redact import redact_lines
 from .errors import (AUTH_TEXT, REBUILD_HINT, BuildError, TemplateNotFound, failure_text, foreign_log_problem,
-                     log_location_hint, log_url_from_message)
+                     kept_build_vm_text, log_location_hint, log_url_from_message)
 from . import inputs
 from .inputs import BuildSettings
 from .progress import Progress, format_elapsed
@@ -270,8 +270,7 @@ class BuildSession:
             if deadline_at is None or status.start_time is not None:
                 deadline_at = self.clock() + self.s.deadline_seconds - self.elapsed(status)
             if status.run_state is None:
-                raise BuildError(f"Image template '{self.s.image_template_name}' has no build run to wait for "
-                                 f"(expected the run started at {started_at or 'unknown'}).")
+                raise self._no_run(started_at)
             if started_at and status.started_at and status.started_at != started_at:
                 self.progress(f"following a newer build (started {status.started_at})")
                 started_at = status.started_at
@@ -293,6 +292,20 @@ class BuildSession:
                 started_at, last_label = status.started_at, None
                 continue
             raise BuildError(self._failure(status))
+
+    def collect(self, started_at: str) -> RunStatus:
+        """One look at the run, no waiting (build_mode ``start``): its status while it is still going or after it
+        Succeeded; any other end raises :class:`BuildError` with the same explanation :meth:`wait` gives."""
+        status = self.status()
+        if status.run_state is None:
+            raise self._no_run(started_at)
+        if status.active or status.run_state == SUCCEEDED:
+            return status
+        raise BuildError(self._failure(status))
+
+    def _no_run(self, started_at: str) -> BuildError:
+        return BuildError(f"Image template '{self.s.image_template_name}' has no build run to follow "
+                          f"(expected the run started at {started_at or 'unknown'}).")
 
     def _next_poll(self, status: RunStatus) -> float:
         """Seconds until the next status read, on the run's own clock (start + k * poll_seconds).
@@ -336,7 +349,14 @@ class BuildSession:
                                                          f"(PartiallySucceeded). {status.message}")
         return failure_text(self.s.image_template_name, self.s.resource_group_name, status.run_sub_state,
                             format_elapsed(self.elapsed(status)), status.message, location, tail, problem,
-                            state=status.run_state or "Failed") + explain_failure(status.message, tail)
+                            state=status.run_state or "Failed", kept_vm=self._kept_vm(status)) \
+            + explain_failure(status.message, tail)
+
+    def _kept_vm(self, status: RunStatus) -> Optional[str]:
+        """The errorHandling ``abort`` notice, when the template's setting kept the build VM of this failure."""
+        if status.run_state != "Failed" or not self.s.keeps_build_vm(status.run_sub_state):
+            return None
+        return kept_build_vm_text(status.run_sub_state or "", status.staging_resource_group)
 
     def _log_tail(self, url: str, staging_group: Optional[str]) -> tuple[Optional[list[str]], Optional[str]]:
         """(the log's last lines, redacted; or why they are missing). Only read from a storage account of the run's

@@ -91,8 +91,15 @@ class ImageConfig(SpecModel):
     """Add a SourceImage trigger: the service rebuilds when the platform image gets a new version."""
     build: bool = True
     """Run a build on `pulumi up` and export its artifacts; false only declares the template."""
+    build_mode: Literal["wait", "start"] = "wait"
+    """wait: `pulumi up` waits for the build and exports its artifacts. start: `pulumi up` starts the build and returns
+    while it runs (for builds of hours, e.g. Windows in CI); the next `pulumi up` or `pulumi refresh` collects the
+    outcome (artifacts, or the failure; a failed build is started again by the next `pulumi up`)."""
     runner_principal_id: Optional[str] = None
     """Object id of a CI principal that gets the narrow runner role (read, run, cancel, runOutputs/read)."""
+    runner_principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"
+    """What `runnerPrincipalId` is, sent as the runner assignment's principalType. Default ServicePrincipal (a CI
+    identity; managed identities are service principals). Changing it replaces the assignment."""
     scripts_storage_account_id: Optional[str] = None
     """Storage account holding scripts; the identity gets Storage Blob Data Reader on each container the URIs name.
     Repository files (`script`, `sourceFile`) are uploaded to a container of this account (see scriptsContainer)
@@ -148,6 +155,17 @@ class StackConfig(SpecModel):
     (kept on destroy once adopted), and galleries and image definitions a previous destroy kept. Their settings must
     match (region, OS, identifier), or the run stops naming each difference. False: create, and fail on existing
     ones."""
+    # Plain strings with a pattern, not Literal: Pulumi.yaml declares stack-level keys, and a declaration can only
+    # type them as string.
+    custom_roles: str = Field(default="declare", pattern="^(declare|existing)$")
+    """declare: the stack creates its custom role definitions (the deployer needs roleDefinitions/write). existing:
+    an admin created them once (`python -m components admin-roles --stack S`, same deterministic GUIDs) and the
+    stack only assigns them, so the deployer needs no roleDefinitions/write."""
+    deployer_principal_type: str = Field(default="auto", pattern="^(auto|ServicePrincipal|User)$")
+    """What the deploying principal is, sent as principalType of its own assignment (Storage Blob Data Contributor
+    on the repository-files container). auto (default): ServicePrincipal when azure-native's service-principal settings are
+    set (ARM_CLIENT_ID, ARM_CLIENT_SECRET, ARM_CLIENT_CERTIFICATE_PATH, ARM_USE_OIDC or ARM_USE_MSI), else User (az
+    login). Set it when the Azure CLI is signed in as a service principal."""
     name_key: str = ""
     """Secret key of the digest in template and staging-group names (HMAC-SHA256), so the published names do not let
     anyone test guesses of inline commands or SAS URLs offline. Set once per stack with `pulumi config set --secret

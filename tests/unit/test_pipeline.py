@@ -13,7 +13,7 @@ from components.spec.errors import SpecError
 from components.spec.stack import ImageConfig, parse_stack_config
 from components.program import is_secret, reveal
 from components.synth import SUBSCRIPTION_ID
-from tests.conftest import stack_images
+from tests.conftest import ROOT, stack_images
 
 SUB = SUBSCRIPTION_ID
 RG = "rg-test"
@@ -388,3 +388,18 @@ def test_component_outputs(run_pulumi):
     assert resolve(pipeline.image_version_id).endswith("/images/ubuntu-2204/versions/1.0.0")
     assert resolve(pipeline.staging_resource_group).startswith(f"/subscriptions/{SUB}/resourceGroups/rg-aib-staging-")
     assert resolve(pipeline.identity_id).endswith("/userAssignedIdentities/id-aib-ubuntu-2204")
+
+
+def test_the_deployers_upload_role_says_what_the_deployer_is(run_pulumi, monkeypatch):
+    """The uploader assignment is the deployer's own: a service principal in CI (azure-native's ARM_* settings), a
+    user otherwise; Azure refuses an assignment whose principalType does not match its principal."""
+    monkeypatch.setenv("ARM_USE_OIDC", "true")
+    _, image = image_config("dev")
+
+    def program():
+        ImagePipeline("x", ImagePipelineArgs(image=image, resource_group_name=RG, subscription_id=SUB,
+                                             project_dir=str(ROOT)))
+    run = run_pulumi(program)
+    [uploader] = [r for r in run.of_type("authorization:RoleAssignment") if r["name"].endswith("-repo-files-uploader")]
+    assert run.inputs(uploader["name"])["principalType"] == "ServicePrincipal"
+    assert uploader["options"]["delete_before_replace"] is True

@@ -7,7 +7,9 @@ from collections import Counter
 
 import pytest
 
+from components import admin_roles
 from components.plan import OldName, StackPlan, adoption_conflicts, plan_stack
+from components.roles import CONTRIBUTOR, STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER
 from components.spec.stack import parse_stack_config
 from tests.conftest import ROOT, stack_images
 
@@ -176,3 +178,58 @@ def test_adoption_conflicts_name_what_cannot_change():
     Found.location = "North Europe"
     paths = [i.path for i in adoption_conflicts(definition, Found())]
     assert paths == ["images.ubuntu-2204.gallery.location", "images.ubuntu-2204.gallery.imageDefinition.sku"]
+
+
+def test_existing_custom_roles_are_assigned_under_the_ids_declare_would_create():
+    images = {"ubuntu-2204": dev_image(), "win2022": stack_images("prod")["win2022"]}
+    declared, existing = plan(images), plan(images, customRoles="existing")
+    for key, image in existing.images.items():
+        assert image.declared_role_definitions == ()
+        assert image.role_definitions == declared.images[key].role_definitions
+        assert [(g.logical_name, g.role_definition_id) for g in image.grants] == \
+            [(g.logical_name, g.role_definition_id) for g in declared.images[key].grants]
+        custom = {d.role_definition_id for d in image.role_definitions}
+        assert {g.role_definition_id for g in image.grants if g.grant.custom} <= custom
+    assert not any(kind == "role-definition" for kind, _ in existing.logical_names())
+    assert admin_roles.custom_roles(existing) == admin_roles.custom_roles(declared)
+
+
+def test_admin_roles_lists_every_role_the_stack_assigns_once():
+    p = plan({"ubuntu-2204": dev_image(), "win2022": stack_images("prod")["win2022"]}, customRoles="existing")
+    doc = admin_roles.document(p)
+    custom = {r["guid"] for r in doc["customRoles"]}
+    assert len(custom) == len(doc["customRoles"])
+    # Built-in: Contributor on staging; repository files: the identity reads them, the deployer uploads them.
+    assert set(doc["assignedRoleIds"]) == custom | {CONTRIBUTOR, STORAGE_BLOB_DATA_READER,
+                                                     STORAGE_BLOB_DATA_CONTRIBUTOR}
+    for role in doc["customRoles"]:
+        assert role["resourceId"] == f"{role['assignableScopes'][0]}/providers/Microsoft.Authorization/" \
+                                     f"roleDefinitions/{role['guid']}"
+        assert role["body"]["properties"]["permissions"][0]["actions"] == role["actions"]
+    condition = admin_roles.condition(p)
+    assert condition.count(", ".join(doc["assignedRoleIds"])) == 2
+    assert condition.count("{'ServicePrincipal'}") == 2
+
+
+def test_principal_type_of_every_assignment_says_what_the_principal_is():
+    prod = stack_images("prod")["win2022"]
+    prod["runnerPrincipalType"] = "User"
+    stack = parse_stack_config({"location": "westeurope", "resourceGroupName": "rg-golden",
+                                "images": {"ubuntu-2204": dev_image(), "win2022": prod}}, project_dir=ROOT)
+
+    def planned(env, **settings):
+        s = stack.model_copy(update=settings)
+        return plan_stack(s, subscription_id=SUB, project="aib-images", stack_name="dev", env=env)
+
+    def uploader_type(p: StackPlan) -> str:
+        scripts = p.images["ubuntu-2204"].scripts
+        assert scripts is not None
+        return scripts.deployer_principal_type
+
+    at_laptop, in_ci = planned({}), planned({"ARM_USE_OIDC": "true", "ARM_CLIENT_ID": "app"})
+    for image in at_laptop.images.values():
+        assert {g.principal_type for g in image.grants} == {"ServicePrincipal"}  # managed identities
+    runner = at_laptop.images["win2022"].runner_grant
+    assert runner is not None and runner.principal_type == "User"
+    assert uploader_type(at_laptop) == "User" and uploader_type(in_ci) == "ServicePrincipal"
+    assert uploader_type(planned({}, deployer_principal_type="ServicePrincipal")) == "ServicePrincipal"

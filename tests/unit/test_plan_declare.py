@@ -136,3 +136,34 @@ def test_a_name_key_in_plain_text_is_refused():
 
     with pytest.raises(pulumi.RunError, match="nameKey"):
         run_stack(stack_images("dev"), nameKey="k")
+
+
+def test_existing_custom_roles_declare_no_definition_and_wait_for_none():
+    images = {"win2022": stack_images("prod")["win2022"]}
+    declared = run_stack(images)
+    existing = run_stack(images, customRoles="existing")
+    kinds = {r["type"].rsplit(":", 1)[-1] for r in existing.values()}
+    assert "RoleDefinition" not in kinds and "RoleDefinition" in {r["type"].rsplit(":", 1)[-1]
+                                                                   for r in declared.values()}
+    assert "win2022-role-definitions-settle" not in existing and "win2022-role-definitions-settle" in declared
+    assignments = {n: r["inputs"]["roleDefinitionId"] for n, r in existing.items()
+                   if r["type"].endswith("RoleAssignment")}
+    assert assignments == {n: r["inputs"]["roleDefinitionId"] for n, r in declared.items()
+                           if r["type"].endswith("RoleAssignment")}
+    created = {r["inputs"]["roleDefinitionId"] for r in declared.values() if r["type"].endswith("RoleDefinition")}
+    assert created and created <= {v.rsplit("/", 1)[-1] for v in assignments.values()}
+    # An assignment of an admin-created role waits for nothing the stack would declare.
+    runner = existing["win2022-runner"]
+    assert not any("RoleDefinition" in d or "RoleSettle" in d for d in runner["dependencies"])
+
+
+def test_the_runner_assignment_carries_its_configured_principal_type():
+    image = stack_images("prod")["win2022"]
+    default = run_stack({"win2022": image})["win2022-runner"]
+    image["runnerPrincipalType"] = "Group"
+    grouped = run_stack({"win2022": image})["win2022-runner"]
+    assert default["inputs"]["principalType"] == "ServicePrincipal"
+    assert grouped["inputs"]["principalType"] == "Group"
+    # Same principal, role and scope: Azure holds one such assignment, so a changed type deletes the old one first.
+    assert grouped["options"]["delete_before_replace"]
+    assert grouped["inputs"]["roleAssignmentName"] == default["inputs"]["roleAssignmentName"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from components.roles import (CONTRIBUTOR, GALLERY_WRITE, MANAGED_IDENTITY_OPERATOR, STORAGE_BLOB_DATA_READER,
-                              SUBNET_JOIN, TEMPLATE_RUNNER, VNET_READ, Grant, grant_template_runner, number_keys,
-                              template_identity_grants)
+                              SUBNET_JOIN, TEMPLATE_RUNNER, VNET_READ, Grant, deployer_principal_type, grant_template_runner,
+                              number_keys, template_identity_grants)
 from components.spec.stack import parse_stack_config
 from tests.conftest import stack_images
 
@@ -171,3 +171,16 @@ def test_a_second_subnet_does_not_rename_the_first_grant():
     assert len(set(after.values())) == len(after)
     # ... whereas the position-numbered keys of earlier versions renamed it (kept only to alias old state).
     assert [g.key for g in number_keys(grants("prod")) if g.key.startswith("subnet-join")] == ["subnet-join"]
+
+
+@pytest.mark.parametrize("configured, env, expected", [
+    (None, {}, "User"),                                                   # az login at a laptop
+    (None, {"ARM_USE_OIDC": "true", "ARM_CLIENT_ID": "app"}, "ServicePrincipal"),  # GitHub Actions OIDC
+    (None, {"ARM_CLIENT_ID": "app", "ARM_CLIENT_SECRET": "s"}, "ServicePrincipal"),
+    (None, {"ARM_USE_MSI": "1"}, "ServicePrincipal"),                     # a system-assigned managed identity
+    ("auto", {"ARM_USE_MSI": "false", "ARM_USE_OIDC": ""}, "User"),
+    ("User", {"ARM_CLIENT_ID": "app"}, "User"),                           # the setting wins
+    ("ServicePrincipal", {}, "ServicePrincipal"),                         # az CLI signed in as a service principal
+])
+def test_deployer_principal_type_follows_the_credentials_azure_native_uses(configured, env, expected):
+    assert deployer_principal_type(configured, env) == expected

@@ -56,7 +56,9 @@ def test_stack_graph_policies(stack):
             assert scope.count("/") > 2, f"{r['name']} is at subscription scope"
             if r["inputs"]["roleDefinitionId"].endswith(CONTRIBUTOR):
                 assert "/resourceGroups/rg-aib-staging-" in scope and scope.count("/") == 4
-            if not r["name"].endswith("-repo-files-uploader"):  # the deployer: a user or a service principal
+            if r["name"].endswith("-repo-files-uploader"):  # the deployer: a user or a service principal
+                assert r["inputs"]["principalType"] in ("User", "ServicePrincipal")
+            else:
                 assert r["inputs"]["principalType"] == "ServicePrincipal"
         if r["type"] == "azure-native:authorization:RoleDefinition":
             assert all(s.count("/") == 4 for s in r["inputs"]["assignableScopes"]), r["name"]
