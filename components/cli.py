@@ -205,7 +205,7 @@ def cmd_local(args, env: Env) -> ExitStatus:
 
 def cmd_emulator(args, env: Env) -> ExitStatus:
     """Serve the local ARM emulator in the foreground."""
-    from .emulator.__main__ import main as emulator_main
+    from .emulator.cli import main as emulator_main
 
     argv = ["--port", str(args.port)] + (["--no-tls"] if args.no_tls else [])
     return ExitStatus(emulator_main(argv) or 0)

@@ -21,7 +21,7 @@ REFERENCE_PATH = "docs/configuration.md"
 
 def stack_file_schema() -> dict:
     """Schema of a whole `Pulumi.<stack>.yaml`: the project's keys under `config:`, typed by the models."""
-    config = StackConfig.model_json_schema(by_alias=True, mode="validation")
+    config = steps_by_type(StackConfig.model_json_schema(by_alias=True, mode="validation"))
     defs = config.pop("$defs", {})
     # In a stack file a template may leave `location` to `aib-images:location` (filled in before validation).
     template = defs.get("ImageTemplateSpec", {})
@@ -47,6 +47,26 @@ def stack_file_schema() -> dict:
         },
         "$defs": defs,
     }
+
+
+def steps_by_type(schema: Any) -> Any:
+    """`schema` with each discriminated union (pydantic's `oneOf` + `discriminator`, a keyword of OpenAPI that JSON
+    Schema validators ignore) as `if type is T then T's schema`: a mistake in a step is then reported inside that
+    step's own schema (`customize/1: 'inlin' was unexpected`), not as "matches none of five" for the whole list."""
+    if isinstance(schema, list):
+        return [steps_by_type(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: steps_by_type(value) for key, value in schema.items()}
+    mapping = (out.get("discriminator") or {}).get("mapping")
+    if "oneOf" in out and mapping:
+        field = out["discriminator"].get("propertyName", "type")
+        out.pop("oneOf")
+        out.pop("discriminator")
+        out.update({"type": "object", "required": [field], "properties": {field: {"enum": sorted(mapping)}},
+                    "allOf": [{"if": {"properties": {field: {"const": kind}}, "required": [field]},
+                               "then": {"$ref": ref}} for kind, ref in sorted(mapping.items())]})
+    return out
 
 
 def as_cli_writes(schema: dict) -> dict:

@@ -206,3 +206,23 @@ def test_renamed_project_reads_its_own_namespace(tmp_path):
     (tmp_path / "Pulumi.s.yaml").write_text(json.dumps(config))
     code, out, err = call("validate", str(tmp_path / "Pulumi.s.yaml"))
     assert code == 0, err
+
+
+def test_emulator_verb_serves_on_the_port_it_is_given():
+    """`python -m components emulator --port N`, as the README documents it (it once failed on its own arguments)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "components", "emulator", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.strip() == f"AIB_ARM_ENDPOINT=https://127.0.0.1:{port}", first
+    finally:
+        process.terminate()
+        process.wait(10)

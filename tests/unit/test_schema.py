@@ -29,8 +29,14 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """The innermost errors under `error` (what an editor shows at the offending place)."""
+    return [leaf for sub in error.context for leaf in _leaves(sub)] if error.context else [error]
+
+
 def _errors(doc) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _validator().iter_errors(doc)]
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for top in _validator().iter_errors(doc) for e in _leaves(top)]
 
 
 def test_committed_schema_is_current():
@@ -90,6 +96,20 @@ def test_what_pulumi_config_set_writes_is_accepted_by_the_schema_and_the_program
     path.write_text(yaml.safe_dump(doc))
     out, err = io.StringIO(), io.StringIO()
     assert main(["validate", str(path)], Env(stdout=out, stderr=err, project_dir=ROOT)) == 0, err.getvalue()
+
+
+def test_a_mistake_in_a_step_is_reported_inside_that_step():
+    """Steps are a union keyed by `type`: the error names the step and its own schema's complaint, not "matches none
+    of the five step types" for the whole list."""
+    doc = _dev()
+    steps = doc["config"][f"{PROJECT}:images"]["ubuntu-2204"]["template"]["properties"]["customize"]
+    steps[1]["inlin"] = ["x"]
+    steps[2]["type"] = "Bash"
+    errors = _errors(doc)
+    assert any(e.startswith(f"config/{PROJECT}:images/ubuntu-2204/template/properties/customize/1: ")
+               and "'inlin' was unexpected" in e for e in errors), errors
+    assert any(e.startswith(f"config/{PROJECT}:images/ubuntu-2204/template/properties/customize/2/type: ")
+               and "'Bash' is not one of" in e for e in errors), errors
 
 
 def test_other_namespaces_stay_free():
