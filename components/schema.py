@@ -19,9 +19,14 @@ SCHEMA_PATH = "schema/stack.schema.json"
 REFERENCE_PATH = "docs/configuration.md"
 
 
-def stack_file_schema() -> dict:
-    """Schema of a whole `Pulumi.<stack>.yaml`: the project's keys under `config:`, typed by the models."""
-    config = steps_by_type(StackConfig.model_json_schema(by_alias=True, mode="validation"))
+def stack_file_schema(*, for_validators: bool = True) -> dict:
+    """Schema of a whole `Pulumi.<stack>.yaml`: the project's keys under `config:`, typed by the models.
+
+    `for_validators`: step unions as if-then (what editors and validators need); False keeps pydantic's discriminated
+    `oneOf`, which the configuration reference reads to list each union's members."""
+    config = StackConfig.model_json_schema(by_alias=True, mode="validation")
+    if for_validators:
+        config = steps_by_type(config)
     defs = config.pop("$defs", {})
     # In a stack file a template may leave `location` to `aib-images:location` (filled in before validation).
     template = defs.get("ImageTemplateSpec", {})
@@ -192,8 +197,9 @@ def _table(properties: dict, required: list[str], key_prefix: str = "") -> list[
 
 
 def configuration_reference() -> str:
-    """`docs/configuration.md`: every key of a stack file, from the same schema editors use (so it cannot drift)."""
-    schema = stack_file_schema()
+    """`docs/configuration.md`: every key of a stack file, from the same models as the schema editors use (so it cannot
+    drift)."""
+    schema = stack_file_schema(for_validators=False)
     defs: dict[str, dict] = schema["$defs"]
     config = schema["properties"]["config"]
     lines = [
