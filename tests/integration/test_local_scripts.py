@@ -17,6 +17,7 @@ import yaml
 from components.emulator import Emulator
 from components.local import run_local
 from components.local.azurite import ACCOUNT_KEY, Azurite, unavailable_reason
+from components.provider_errors import ProviderError
 from components.script_blob import ScriptBlobProvider
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +89,7 @@ def test_upload_provider_and_emulator_read_back(azurite_and_emulator, tmp_path, 
     assert emu.read_blob(created.id) == b"echo a\n"
     # A file edited after the program hashed it is refused rather than uploaded under the old hash.
     path.write_bytes(b"echo b\n")
-    with pytest.raises(ValueError, match="changed while deploying"):
+    with pytest.raises(ProviderError, match="changed while deploying"):
         ScriptBlobProvider().create(props)
     assert ACCOUNT_KEY == azurite.key
 
