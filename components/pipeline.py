@@ -36,7 +36,7 @@ from . import naming
 from .plan import (GALLERY_DESCRIPTION, PIPELINE_TYPE, GalleryPlan, GrantPlan, IdentityPlan, ImageDefinitionPlan, ImagePlan, OldName,
                    RoleDefinitionPlan, SharedPlan, adoption_conflicts, plan_pipelines)
 from .roles import step_uris
-from .scripts import LocalAsset, ScriptsDeclared, ScriptStorage, declare_script_storage
+from .scripts import LocalAsset, ScriptsDeclared, ScriptsNetwork, ScriptStorage, declare_script_storage
 from .spec.local_files import has_local_files, resolve_template
 from .spec.distributors import SharedImageDistributor, VhdDistributor
 from .spec.errors import Issue, SpecError
@@ -212,7 +212,9 @@ class ImagePipeline(pulumi.ComponentResource):
         self.scripts_storage = where
         self.scripts = declare_script_storage(
             name, self.scripts_storage, self.local_files, location=image.template.location, tags=self.tags,
-            manage_roles=image.manage_roles, opts=self._child)
+            manage_roles=image.manage_roles, opts=self._child,
+            network=ScriptsNetwork(image.scripts_network.deny_public, tuple(image.scripts_network.subnet_ids),
+                                   tuple(image.scripts_network.ip_ranges)))
 
     def _declare_identity(self, image: ImageConfig) -> None:
         """An existing identity (looked up in its own subscription), or one per pipeline."""

@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 from .base import SpecModel
 from .distributors import NAME_PATTERN
 from .errors import Issue, SpecError, from_validation_error, join_path, rule_error
-from .ids import ResourceGroupId, UserAssignedIdentityId
+from .ids import ResourceGroupId, SubnetId, UserAssignedIdentityId
 from .local_files import resolve_images
 from .lifecycle import LifecycleOptions, lifecycle_issues
 from .models import ImageTemplateSpec
@@ -77,6 +77,19 @@ class GalleryOptions(SpecModel):
     image_definition: ImageDefinitionOptions = Field(default_factory=ImageDefinitionOptions)
 
 
+class ScriptsNetworkOptions(SpecModel):
+    """Who may reach the storage account the pipeline creates for repository files."""
+
+    deny_public: bool = False
+    """Deny every network but `subnetIds` and `ipRanges` (trusted Azure services pass). The build VM must then reach
+    the account through one of the subnets (a VNet build), and the deployer, who uploads the files, from an allowed
+    address."""
+    subnet_ids: list[SubnetId] = Field(default_factory=list)
+    """Subnets allowed in (each needs the Microsoft.Storage service endpoint)."""
+    ip_ranges: list[str] = Field(default_factory=list)
+    """Public IP addresses or CIDR ranges allowed in (the deployer's, for the uploads)."""
+
+
 class ImageConfig(SpecModel):
     template: ImageTemplateSpec
     identity_id: Optional[UserAssignedIdentityId] = None
@@ -107,6 +120,9 @@ class ImageConfig(SpecModel):
     scripts_container: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     """Blob container for repository files (the pipeline creates it). Default: `scripts` in the storage account the
     pipeline creates, or `aib-<stack>-<image>` (shortened with a hash) in scriptsStorageAccountId."""
+    scripts_network: ScriptsNetworkOptions = Field(default_factory=ScriptsNetworkOptions)
+    """Network access to the storage account the pipeline creates for repository files. Default: any network (access
+    is by Microsoft Entra ID only; shared keys and public blob access are off)."""
     role_propagation_seconds: Optional[float] = Field(default=None, ge=0, le=3600)
     """Seconds to let new role assignments take effect before the template is created (the service checks the
     identity's access then). Default 90; 0 skips the wait (for roles granted long before)."""

@@ -403,3 +403,19 @@ def test_the_deployers_upload_role_says_what_the_deployer_is(run_pulumi, monkeyp
     [uploader] = [r for r in run.of_type("authorization:RoleAssignment") if r["name"].endswith("-repo-files-uploader")]
     assert run.inputs(uploader["name"])["principalType"] == "ServicePrincipal"
     assert uploader["options"]["delete_before_replace"] is True
+
+
+def test_scripts_network_setting_denies_public_access_to_the_created_account(run_pulumi):
+    subnet = f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/v/subnets/build"
+    _, image = image_config("dev", edit=lambda i: i.update(
+        scriptsNetwork={"denyPublic": True, "subnetIds": [subnet], "ipRanges": ["203.0.113.7"]}))
+
+    def program():
+        ImagePipeline("x", ImagePipelineArgs(image=image, resource_group_name=RG, subscription_id=SUB,
+                                             project_dir=str(ROOT)))
+    run = run_pulumi(program)
+    [account] = run.of_type("storage:StorageAccount")
+    rules = run.inputs(account["name"])["networkRuleSet"]
+    assert rules["defaultAction"] == "Deny" and rules["bypass"] == "AzureServices"
+    assert [r["virtualNetworkResourceId"] for r in rules["virtualNetworkRules"]] == [subnet]
+    assert [r["iPAddressOrRange"] for r in rules["ipRules"]] == ["203.0.113.7"]
