@@ -68,7 +68,9 @@ def cli_environment(cloud_env: Mapping[str, str], *, local: Path = LOCAL, base: 
         "ARM_TENANT_ID": TENANT,
         **cloud_env,
     })
-    env.setdefault("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
+    # The local backend's own passphrase, whatever a real deployment's shell has set (its salt is in the stack files).
+    env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+    env["PULUMI_CONFIG_PASSPHRASE"] = PASSPHRASE
     (local / "backend").mkdir(parents=True, exist_ok=True)
     return env
 
