@@ -14,21 +14,34 @@ from components.emulator import Faults
 from e2e_helpers import REPO, e2e_config, minimal_image
 
 
-def wait_for_a_run(stack, timeout: float = 120) -> None:
+def _checkpoint(path) -> dict:
+    try:
+        return json.loads(path.read_text()).get("checkpoint") or {}
+    except (OSError, ValueError):  # being written at this moment: look again
+        return {}
+
+
+def wait_while_waiting_for_the_build(stack, timeout: float = 120) -> None:
+    """Return once the engine's checkpoint records the build wait as a pending create and the emulator has the run
+    going: the moment a Ctrl-C or a job timeout usually hits (the build takes several 1 s phases)."""
+    checkpoints = stack.state / "backend" / ".pulumi" / "stacks"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with stack.cloud.state.lock:
-            if sum(stack.cloud.state.runs.values()):
-                return
-        time.sleep(0.1)
-    raise AssertionError("no build started")
+        pending = [op for path in checkpoints.rglob(f"{stack.stack}.json")
+                   for op in _checkpoint(path).get("latest", {}).get("pending_operations") or []]
+        if any("ImageBuild::one-build" in op["resource"]["urn"] for op in pending):
+            with stack.cloud.state.lock:
+                assert sum(stack.cloud.state.runs.values()) == 1, "the wait starts after the build was posted"
+            return
+        time.sleep(0.05)
+    raise AssertionError("the engine never recorded the build wait as pending")
 
 
 def test_an_up_killed_mid_build_is_resumed_by_the_runbook_without_a_second_build(local_stack):
     """Ctrl-C or a job timeout mid-build: `pulumi cancel` (the lock), then `pulumi up` adopts the running build."""
     stack = local_stack(e2e_config({"one": minimal_image("one")}), phase=1.0)
     up = stack.start("up", "--yes", "--non-interactive", "--skip-preview")
-    wait_for_a_run(stack)
+    wait_while_waiting_for_the_build(stack)
     os.killpg(up.pid, signal.SIGKILL)
     up.wait()
 
