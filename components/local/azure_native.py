@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import sys
 from concurrent import futures
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlparse
 
 import grpc
@@ -82,8 +82,8 @@ def has_unknown(value: Any) -> bool:
     return False
 
 
-def arm_endpoint() -> str:
-    endpoint = os.environ.get("AIB_ARM_ENDPOINT", "")
+def arm_endpoint(env: Mapping[str, str] = os.environ) -> str:
+    endpoint = env.get("AIB_ARM_ENDPOINT", "")
     if urlparse(endpoint).hostname not in LOOPBACK:
         raise RefusedEndpoint(
             "pulumi-resource-azure-native here is the aib-images stand-in for local runs on the ARM emulator; it "
@@ -92,17 +92,18 @@ def arm_endpoint() -> str:
     return endpoint.rstrip("/")
 
 
-def arm_client(subscription: str) -> Any:
-    """azure-mgmt-resource's generic client on the emulator: it sends the requests and polls the operations."""
+def arm_client(subscription: str, env: Mapping[str, str] = os.environ) -> Any:
+    """azure-mgmt-resource's generic client on the emulator `env` names (this process's environment by default): it
+    sends the requests and polls the operations."""
     from azure.mgmt.resource.resources import ResourceManagementClient
 
     from ..emulator.credential import EmulatorCredential
 
-    base_url = arm_endpoint()
+    base_url = arm_endpoint(env)
     return ResourceManagementClient(
-        EmulatorCredential(os.environ.get("AIB_ARM_TOKEN", "")), subscription, base_url=base_url,
-        credential_scopes=[base_url + "/.default"], connection_verify=os.environ.get("AIB_ARM_CA_BUNDLE") or True,
-        polling_interval=float(os.environ.get("AIB_POLL_SECONDS", "0.1")))
+        EmulatorCredential(env.get("AIB_ARM_TOKEN", "")), subscription, base_url=base_url,
+        credential_scopes=[base_url + "/.default"], connection_verify=env.get("AIB_ARM_CA_BUNDLE") or True,
+        polling_interval=float(env.get("AIB_POLL_SECONDS", "0.1")))
 
 
 def _type_of(request: Any) -> str:

@@ -23,11 +23,9 @@ import time
 from pathlib import Path
 from typing import IO, Optional
 
-from .. import naming
-from ..spec.local_files import has_local_files
 from ..spec.stack import StackConfig
+from .tools import AZURITE as LOCAL_BIN
 
-from .tools import AZURITE as LOCAL_BIN  # noqa: E402
 ACCOUNT_KEY = base64.b64encode(b"aib-images-local-run-azurite-key").decode()
 """One made-up key for every account: Azurite needs one per account, and nothing here is secret."""
 _LISTENING = re.compile(r"listens on (https?://[\d.]+:\d+)")
@@ -52,16 +50,14 @@ def unavailable_reason() -> Optional[str]:
 
 
 def accounts_for(stack: StackConfig, subscription_id: str) -> list[str]:
-    """Storage accounts the stack's pipelines upload repository files to."""
-    names = set()
-    for image_name, image in stack.images.items():
-        if not has_local_files(image.template):
-            continue
-        if image.scripts_storage_account_id:
-            names.add(naming.parts(image.scripts_storage_account_id)["name"])
-        else:
-            names.add(naming.scripts_account_name(subscription_id, stack.resource_group_name, image_name))
-    return sorted(names)
+    """Storage accounts the stack's pipelines upload repository files to (the plan's `script_storage`; the container
+    it also names, which the project and stack names decide, does not matter here)."""
+    from ..plan import script_storage
+
+    places = (script_storage(image, image_name=name, subscription_id=subscription_id,
+                             resource_group=stack.resource_group_name, project="", stack_name="")
+              for name, image in stack.images.items())
+    return sorted({place.account_name for place in places if place is not None})
 
 
 class Azurite:

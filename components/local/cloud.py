@@ -22,9 +22,10 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 from urllib.parse import urlparse
 
 from .azurite import ACCOUNT_KEY, Azurite
@@ -156,32 +157,36 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def serve(folder: Path, accounts: list[str], phase_seconds: float) -> int:
-    """Run the emulator (and Azurite for `accounts`) until SIGTERM, state kept in `folder`."""
+@contextmanager
+def emulator_in(folder: Path, accounts: Iterable[str] = (), *, phase_seconds: float = PHASE_SECONDS,
+                faults: Any = None) -> Iterator[Any]:
+    """A started emulator whose state lives in `folder`, with Azurite (blobs in `folder/azurite`) serving the
+    storage accounts `accounts` when there are any; both stopped on exit."""
     from ..emulator import Emulator
 
-    os.umask(0o077)  # the emulator's state holds template bodies, inline commands included
     folder.mkdir(parents=True, exist_ok=True)
-    azurite = Azurite(accounts, location=str(folder / "azurite")).start() if accounts else None
-    emulator = Emulator(phase_seconds=phase_seconds, state_file=str(folder / "emulator.json"),
-                        blob_endpoint=azurite.endpoint if azurite else None,
-                        blob_account_key=azurite.key if azurite else None).start()
+    accounts = list(accounts)
+    with Azurite(accounts, location=str(folder / "azurite")) if accounts else nullcontext() as azurite, Emulator(
+            phase_seconds=phase_seconds, faults=faults, state_file=str(folder / "emulator.json"),
+            blob_endpoint=azurite.endpoint if azurite else None,
+            blob_account_key=azurite.key if azurite else None) as emulator:
+        yield emulator
+
+
+def serve(folder: Path, accounts: list[str], phase_seconds: float) -> int:
+    """Run the emulator (and Azurite for `accounts`) until SIGTERM, state kept in `folder`."""
+    os.umask(0o077)  # the emulator's state holds template bodies, inline commands included
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    endpoint = Endpoint(pid=os.getpid(), arm_endpoint=emulator.base_url, token=emulator.token,
-                        ca_bundle=emulator.ca_bundle or "", phase_seconds=phase_seconds,
-                        blob_endpoint=(azurite.endpoint or "") if azurite else "", accounts=accounts,
-                        code=code_digest())
-    _write_private(folder / "endpoint.json", json.dumps(asdict(endpoint), indent=2))
-    print(f"local cloud: ARM at {emulator.base_url}" + (f", blobs at {azurite.endpoint}" if azurite else ""),
-          flush=True)
-    try:
+    with emulator_in(folder, accounts, phase_seconds=phase_seconds) as emulator:
+        endpoint = Endpoint(pid=os.getpid(), arm_endpoint=emulator.base_url, token=emulator.token,
+                            ca_bundle=emulator.ca_bundle or "", phase_seconds=phase_seconds,
+                            blob_endpoint=emulator.blob_endpoint or "", accounts=accounts, code=code_digest())
+        _write_private(folder / "endpoint.json", json.dumps(asdict(endpoint), indent=2))
+        print(f"local cloud: ARM at {emulator.base_url}" + (f", blobs at {endpoint.blob_endpoint}"
+                                                           if endpoint.blob_endpoint else ""), flush=True)
         stop.wait()
-    finally:
-        emulator.stop()
-        if azurite:
-            azurite.stop()
     return 0
 
 

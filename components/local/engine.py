@@ -114,21 +114,27 @@ def stack_accounts(project_dir: Path, stack: Optional[str]) -> list[str]:
     return accounts_for(spec, SUBSCRIPTION)
 
 
-def stack_spec(project_dir: Path, stack: Optional[str]):
-    """The validated config of an aib-images stack, or None (another project, no stack named, or bad config: the
-    program reports that itself, with paths)."""
-    if not stack:
-        return None
+def read_stack_spec(project_dir: Path, stack: str):
+    """The validated config of an image-pipeline stack (SpecError naming each path), or None for another project's
+    stack or a stack without a file."""
     from ..program import stack_config
-    from ..spec import SpecError
     from ..spec.stack import images_config, parse_stack_config
 
+    project, config, path = stack_config(project_dir, stack)
+    keys = images_config(project, config)
+    if keys is None or not path.exists():
+        return None
+    return parse_stack_config(keys, source=str(path), project_dir=project_dir)
+
+
+def stack_spec(project_dir: Path, stack: Optional[str]):
+    """`read_stack_spec`, or None when there is no stack or its config is bad (the program reports that itself)."""
+    from ..spec import SpecError
+
+    if not stack:
+        return None
     try:
-        project, config, path = stack_config(project_dir, stack)
-        keys = images_config(project, config)
-        if keys is None or not path.exists():
-            return None
-        return parse_stack_config(keys, source=str(path), project_dir=project_dir)
+        return read_stack_spec(project_dir, stack)
     except (SpecError, OSError, ValueError):
         return None
 
@@ -141,16 +147,7 @@ def seed_existing(project_dir: Path, stack: Optional[str], env: Mapping[str, str
     from .azure_native import arm_client
     from .existing import seed
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return seed(spec, arm_client(SUBSCRIPTION))
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    return seed(spec, arm_client(SUBSCRIPTION, env))
 
 
 def ensure_stack(pulumi: str, stack: str, project_dir: Path, env: Mapping[str, str]) -> None:

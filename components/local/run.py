@@ -16,15 +16,13 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any, Optional, TextIO
 
 from ..spec import SpecError
-from ..spec.stack import images_config, parse_stack_config
-from ..program import stack_config
-from .azurite import Azurite, AzuriteUnavailable, accounts_for, unavailable_reason
-from .cloud import PHASE_SECONDS, SUBSCRIPTION, provider_timing
+from .azurite import AzuriteUnavailable, accounts_for, unavailable_reason
+from .cloud import PHASE_SECONDS, SUBSCRIPTION, emulator_in, provider_timing
+from .engine import read_stack_spec
 
 UP_ARGS = ("up", "--yes", "--skip-preview", "--non-interactive")
 
@@ -35,12 +33,8 @@ def engine_command(*args: str) -> list[str]:
 
 def check_stack(project_dir: Path, stack: str) -> list[str]:
     """Validate an aib-images stack before anything starts (SpecError with paths); its storage accounts."""
-    project, config, path = stack_config(project_dir, stack)
-    keys = images_config(project, config)
-    if keys is None:
-        return []
-    spec = parse_stack_config(keys, source=str(path), project_dir=project_dir)
-    return accounts_for(spec, SUBSCRIPTION)
+    spec = read_stack_spec(project_dir, stack)
+    return accounts_for(spec, SUBSCRIPTION) if spec is not None else []
 
 
 def _pump(stream: IO[str], sink: TextIO) -> None:
@@ -78,7 +72,7 @@ def run_local(stack: str, *, project_dir: Path, as_json: bool = False, stdout: O
               state_dir: Optional[Path] = None, args: tuple[str, ...] = UP_ARGS) -> int:
     """`pulumi ARGS --stack STACK` (default: `up`) on a fresh emulator (with `faults`, an `emulator.Faults`), then the
     stack outputs. `state_dir`: keep the cloud's and the backend's state there (default: a temporary folder)."""
-    from ..emulator import Emulator, Faults
+    from ..emulator import Faults
 
     out: TextIO = stdout or sys.stdout
     err: TextIO = stderr or sys.stderr
@@ -91,12 +85,7 @@ def run_local(stack: str, *, project_dir: Path, as_json: bool = False, stdout: O
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="aib-local-") as scratch:
         state = Path(state_dir) if state_dir is not None else Path(scratch)
-        state.mkdir(parents=True, exist_ok=True)
-        azurite = Azurite(accounts, location=str(state / "azurite")) if accounts else None
-        with azurite or nullcontext(), Emulator(
-                phase_seconds=phase_seconds, faults=faults, state_file=str(state / "emulator.json"),
-                blob_endpoint=azurite.endpoint if azurite else None,
-                blob_account_key=azurite.key if azurite else None) as emulator:
+        with emulator_in(state, accounts, phase_seconds=phase_seconds, faults=faults) as emulator:
             env = {**os.environ, **emulator.client_env(),
                    **provider_timing(phase_seconds, faults.auth_propagation_seconds),
                    "AIB_LOCAL_STATE_DIR": str(state)}

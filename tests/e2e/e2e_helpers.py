@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from components.emulator import Emulator, Faults
-from components.local.azurite import Azurite, accounts_for, unavailable_reason
-from components.local.cloud import SUBSCRIPTION, provider_timing
+from components.local.azurite import accounts_for, unavailable_reason
+from components.local.cloud import SUBSCRIPTION, emulator_in, provider_timing
 from components.local.tools import BIN, ROOT as TOOLS
 from tests.processes import kill_processes_in
 
@@ -104,14 +104,10 @@ class LocalStack:
 
         spec = parse_stack_config(config_from_stack_file({"config": config}), source="e2e", project_dir=self.project)
         accounts = accounts_for(spec, SUBSCRIPTION)
-        azurite = None
-        if accounts:
-            if unavailable_reason():
-                pytest.skip(unavailable_reason())
-            azurite = self._resources.enter_context(Azurite(accounts, location=str(self.state / "azurite")))
-        return self._resources.enter_context(Emulator(
-            phase_seconds=self.phase, faults=self.faults, state_file=str(self.state / "emulator.json"),
-            blob_endpoint=azurite.endpoint if azurite else None, blob_account_key=azurite.key if azurite else None))
+        if accounts and unavailable_reason():
+            pytest.skip(unavailable_reason())
+        return self._resources.enter_context(emulator_in(self.state, accounts, phase_seconds=self.phase,
+                                                         faults=self.faults))
 
     def env(self) -> dict[str, str]:
         return {**os.environ, **self.cloud.client_env(), **provider_timing(self.phase, self.faults.auth_propagation_seconds),

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -156,13 +155,11 @@ def interrupted_run(proj: Path, state_dir: Path, *, stack: str = STACK, faults: 
     """`run_local`'s `pulumi up`, in a session of its own, SIGKILLed with everything it started (CLI, language host,
     program, provider hosts) when the emulator has just handled a request `on_request` picks (its answer is never
     sent), or when the CLI's output so far satisfies `on_output`. Returns with the emulator stopped, its state saved."""
-    from components.emulator import Emulator, Faults
-    from components.local.azurite import Azurite
-    from components.local.cloud import provider_timing
+    from components.emulator import Faults
+    from components.local.cloud import emulator_in, provider_timing
 
     faults = faults or Faults()
     accounts = check_stack(proj, stack)
-    state_dir.mkdir(parents=True, exist_ok=True)
     output: list[str] = []
     killed = threading.Event()
     holder: dict[str, subprocess.Popen] = {}
@@ -172,11 +169,7 @@ def interrupted_run(proj: Path, state_dir: Path, *, stack: str = STACK, faults: 
             killed.set()
             os.killpg(holder["process"].pid, signal.SIGKILL)
 
-    azurite = Azurite(accounts, location=str(state_dir / "azurite")) if accounts else None
-    with azurite or nullcontext(), Emulator(
-            phase_seconds=phase_seconds, faults=faults, state_file=str(state_dir / "emulator.json"),
-            blob_endpoint=azurite.endpoint if azurite else None,
-            blob_account_key=azurite.key if azurite else None) as emu:
+    with emulator_in(state_dir, accounts, phase_seconds=phase_seconds, faults=faults) as emu:
         if on_request is not None:
             dispatch = emu._dispatch
 
