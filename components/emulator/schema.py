@@ -8,8 +8,9 @@ entity encountered error" text); for older versions keys and enum values are mat
 unknown keys are dropped, fields newer than the api-version too (the swagger sets no additionalProperties:false,
 and Go's default decoding ignores unknown fields). Semantic rules that are not expressible per field (exactly one
 identity, unique runOutputName, Shell `scriptUri` xor `inline`, ...) are in `_semantic_checks`; the value formats
-of build timeouts, checksums and restart timeouts are the project's own (`components.spec.formats`), so the
-emulator and the project never disagree on a template. Only the first error is reported, as the service does.
+of build timeouts, checksums and restart timeouts are the emulator's own (`formats.py`, each rule beside its
+documented source), never the project's: the emulator judges the project. Only the first error is reported, as
+the service does.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..spec.formats import build_timeout_problem, is_direct_shared_image_version, is_go_duration, is_sha256
 from . import errors
+from .formats import build_timeout_problem, is_direct_shared_image_version, is_duration, is_sha256
 
 SUPPORTED_API_VERSIONS = ("2020-02-14", "2021-10-01", "2022-02-14", "2022-07-01", "2023-07-01", "2024-02-01",
                           "2025-10-01")
@@ -301,7 +302,7 @@ def _check_formats(step: dict, path: str) -> None:
     if checksum and not is_sha256(checksum):
         raise errors.bad_value(path, "sha256Checksum", checksum, "must be 64 hexadecimal characters")
     timeout = step.get("restartTimeout")
-    if timeout and not is_go_duration(timeout):
+    if timeout and not is_duration(timeout):
         raise errors.bad_value(path, "restartTimeout", timeout, "must be a duration such as 5m or 1h30m")
 
 

@@ -1,7 +1,8 @@
-"""Value formats the service documents for plain-string and integer fields, shared by the spec and the emulator.
+"""Value formats the service documents for plain-string and integer fields, as the project's models check them.
 
-The REST spec types these fields as `string`/`int32`; the documented meaning narrows them. Both the project's
-models and the local emulator import the checks from here, so the two never disagree on a template.
+The REST spec types these fields as `string`/`int32`; the documented meaning narrows them. The local emulator keeps
+its own copy of these rules (`components/emulator/formats.py`, derived from the same documents), so a mistake here
+shows up as a disagreement with the emulator instead of being shared by both.
 """
 
 from __future__ import annotations
