@@ -171,7 +171,7 @@ class ImagePipeline(pulumi.ComponentResource):
         self._declare_roles(image)
         self._declare_template(image, args)
         self._declare_runner(image)
-        self._declare_build(name, image, args)
+        self._declare_build(image, args)
         self.lifecycle = self._declare_lifecycle(name, image, args)
         self._set_outputs()
 
@@ -232,15 +232,15 @@ class ImagePipeline(pulumi.ComponentResource):
         self.principal_id, self.client_id = self.identity.principal_id, self.identity.client_id
 
     def _declare_staging(self, image: ImageConfig) -> None:
-        """A fresh empty group per template (its name carries the content digest, because a replaced template still
-        holds its own group until it is deleted); none for an existing group or the service's IT_* group."""
+        """A fresh empty group per template revision (its Azure name carries the content digest, because a replaced
+        template still holds its own group until it is deleted); none for an existing group or the service's IT_* group."""
         self.staging_group: Optional[resources.ResourceGroup] = None
         if self.plan.staging_group:
             self.staging_group = resources.ResourceGroup(
-                f"{self.plan.name}-staging",
+                self.plan.revision_name("staging"),
                 resources.ResourceGroupArgs(resource_group_name=self.plan.staging_group,
                                             location=image.template.location, tags=self.tags),
-                self._child)
+                pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(aliases=self._revision_aliases("staging"))))
 
     def _declare_roles(self, image: ImageConfig) -> None:
         """Custom role definitions (none when an admin created them: `customRoles: existing`), a wait while they
@@ -267,9 +267,9 @@ class ImagePipeline(pulumi.ComponentResource):
         self._shared_assignments = shared
 
     def _declare_template(self, image: ImageConfig, args: ImagePipelineArgs) -> None:
-        """The template. Only its name (a digest of everything else) decides replacement: every other input is in
-        ignore_changes, so refresh noise or new SDK defaults never turn into an in-place PUT, which AIB refuses, nor
-        into a create-before-delete under the same name, which azure-native refuses."""
+        """The template, its tags and trigger, one set per revision: a content change declares new ones (the old are
+        deleted after the new build) and a revert finds the earlier ones still in state. Every input but the name is in
+        ignore_changes, so refresh noise or new SDK defaults never turn into an in-place PUT, which AIB refuses."""
         document = self.template_document
         options = pulumi.ResourceOptions(
             depends_on=[*self.role_assignments, *self._shared_assignments, *self.settled, *self._own_dependencies()],
@@ -277,9 +277,10 @@ class ImagePipeline(pulumi.ComponentResource):
         self.template: Union[vmi.VirtualMachineImageTemplate, resources.Resource]
         if document["apiVersion"] == TYPED_API_VERSION:
             self.template = vmi.VirtualMachineImageTemplate(
-                f"{self.plan.name}-template",
+                self.plan.revision_name("template"),
                 template_args(document, resource_group_name=self.plan.resource_group, secret=args.secret_config),
                 pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(
+                    aliases=self._revision_aliases("template"),
                     ignore_changes=[k for k in template_inputs() if k not in TEMPLATE_NAME_INPUTS],
                     additional_secret_outputs=["customize", "validate",
                                                *(["distribute"] if args.secret_config else [])]))))
@@ -287,24 +288,30 @@ class ImagePipeline(pulumi.ComponentResource):
             # Fields only a newer api-version has: azure-native's typed resource creates templates at one version
             # only, its generic resource at any. Same name, roles, tag PATCH, build and outputs.
             self.template = resources.Resource(
-                f"{self.plan.name}-template",
+                self.plan.revision_name("template"),
                 opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions.merge(
                     options, pulumi.ResourceOptions(
+                        aliases=self._revision_aliases("template"),
                         ignore_changes=[k for k in generic_template_inputs() if k not in GENERIC_NAME_INPUTS],
                         additional_secret_outputs=["properties"]))),
                 **generic_template_args(document, resource_group_name=self.plan.resource_group))
         self.tags_patch = TemplateTags(
-            f"{self.plan.name}-tags", subscription_id=self.plan.subscription_id,
+            self.plan.revision_name("tags"), subscription_id=self.plan.subscription_id,
             resource_group_name=self.plan.resource_group, image_template_name=self.template.name,
             tags=document.get("tags") or {}, api_version=document["apiVersion"], arm_endpoint=args.arm_endpoint,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.template]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.template],
+                                        aliases=self._revision_aliases("tags")))
         self.trigger: Optional[vmi.Trigger] = None
         if image.source_image_trigger:
             self.trigger = vmi.Trigger(
-                f"{self.plan.name}-trigger",
+                self.plan.revision_name("trigger"),
                 vmi.TriggerArgs(image_template_name=self.template.name, kind="SourceImage",
                                 resource_group_name=self.plan.resource_group, trigger_name=TRIGGER_NAME),
-                pulumi.ResourceOptions(parent=self, depends_on=[self.template]))
+                pulumi.ResourceOptions(parent=self, depends_on=[self.template],
+                                       aliases=self._revision_aliases("trigger")))
+
+    def _revision_aliases(self, kind: str) -> list[pulumi.Alias]:
+        return aliases(self.plan.revision_alias(kind))
 
     def _declare_runner(self, image: ImageConfig) -> None:
         runner = self.plan.runner_grant
@@ -314,17 +321,19 @@ class ImagePipeline(pulumi.ComponentResource):
             runner, image.runner_principal_id, opts=pulumi.ResourceOptions(parent=self),
             depends_on=[self.template, *self._definition_of(runner)]))
 
-    def _declare_build(self, name: str, image: ImageConfig, args: ImagePipelineArgs) -> None:
+    def _declare_build(self, image: ImageConfig, args: ImagePipelineArgs) -> None:
         self.build_start: Optional[ImageBuildStart] = None
         self.build: Optional[ImageBuild] = None
         if not image.build:
             return
         self.build_start, self.build = declare_build(
-            name, build_args(image, self.template_document, self.plan.subscription_id, self.plan.resource_group,
-                             self.template.name, args.arm_endpoint),
+            (self.plan.revision_name("run"), self.plan.revision_name("build")),
+            build_args(image, self.template_document, self.plan.subscription_id, self.plan.resource_group,
+                       self.template.name, args.arm_endpoint),
             # After the tag PATCH too: AIB refuses any template write while a run is going.
             pulumi.ResourceOptions(parent=self, depends_on=[self.template, self.tags_patch, *self.role_assignments]),
-            wait_after=args.build_barrier)
+            wait_after=args.build_barrier,
+            old_names=(self.plan.revision_alias("run").name, self.plan.revision_alias("build").name))
 
     def _declare_lifecycle(self, name: str, image: ImageConfig,
                            args: ImagePipelineArgs) -> Optional[ImageVersionLifecycle]:

@@ -13,6 +13,10 @@ a resource whose Azure id already exists):
 - A built-in role of an existing identity (`identityId`) on a scope no pipeline creates is declared once per stack,
   deduplicated by principal, role and scope: two images on one identity give one assignment (Azure refuses a second
   one for the same triple anyway).
+- What belongs to one template content (the staging group, the template, its tags, trigger and build) carries the
+  template's revision in its logical name (`ubuntu-2204-1a2b3c4d5e-template`): a change is a new resource beside the
+  old one, deleted after, and a revert to content whose resources still wait for deletion (after a failed build)
+  finds them in state instead of creating a second resource under the same Azure name.
 - Wherever this naming differs from the one of earlier versions, the plan carries the old name (`OldName`) and the
   declaring code adds an alias, so existing stacks keep their resources.
 """
@@ -36,6 +40,8 @@ from .spec.stack import ImageConfig, StackConfig
 RESOURCE_GROUP = "resource-group"
 GALLERY_DESCRIPTION = "Golden images built by Azure VM Image Builder"
 PIPELINE_TYPE = "aib:index:ImagePipeline"
+REVISION_KINDS = ("staging", "template", "tags", "trigger", "run", "build")
+"""What a pipeline declares per template content (see `ImagePlan.revision_name`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,6 +233,20 @@ class ImagePlan:
     """`customRoles` of the stack: `existing` when an admin created the custom roles."""
 
     @property
+    def revision(self) -> str:
+        """The template content's short digest: the same in the template's Azure name and in its resources' names."""
+        return self.content_digest[:naming.HASH_CHARS]
+
+    def revision_name(self, kind: str) -> str:
+        """The logical name of this revision's `kind` (one of `REVISION_KINDS`)."""
+        assert kind in REVISION_KINDS, kind
+        return f"{self.name}-{self.revision}-{kind}"
+
+    def revision_alias(self, kind: str) -> OldName:
+        """The name versions before 0.4 gave `kind`, one per pipeline whatever the content."""
+        return OldName(f"{self.name}-{kind}")
+
+    @property
     def declared_role_definitions(self) -> tuple[RoleDefinitionPlan, ...]:
         """The custom roles the pipeline declares: none when an admin created them (`customRoles: existing`)."""
         return self.role_definitions if self.custom_roles == "declare" else ()
@@ -254,6 +274,7 @@ class StackPlan:
         out += [("image-definition", d.logical_name) for d in self.shared.image_definitions]
         out += [("role-assignment", g.logical_name) for g in self.shared.grants]
         for image in self.images.values():
+            out += [(kind, image.revision_name(kind)) for kind in REVISION_KINDS]
             out += [("role-definition", d.logical_name) for d in image.declared_role_definitions]
             out += [("role-assignment", g.logical_name) for g in
                     (*image.grants, *([image.runner_grant] if image.runner_grant else []))]

@@ -209,9 +209,10 @@ def grant_identity_operator(identity_id: str) -> Grant:
 
 def grant_staging_contributor(resource_group_id: str) -> Grant:
     """Built-in Contributor on the template's dedicated, empty staging resource group (the only Contributor the
-    pipeline grants): AIB creates the build VM, its disks, network and storage account there."""
+    pipeline grants): AIB creates the build VM, its disks, network and storage account there. Per scope, because the
+    group is per template revision: a revert finds the earlier revision's grant in state beside the later one."""
     return Grant("staging-contributor", BUILTIN_NAMES[CONTRIBUTOR], resource_group_id, builtin=CONTRIBUTOR,
-                 reason="AIB creates its build resources in this staging resource group")
+                 reason="AIB creates its build resources in this staging resource group", per_scope=True)
 
 
 def grant_template_runner(template_id: str) -> Grant:

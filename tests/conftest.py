@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -13,6 +14,15 @@ from components.program import RecordingMonitor, reveal
 from components.synth import run_program
 
 ROOT = Path(__file__).resolve().parents[1]
+REVISION = re.compile(r"^(?P<pipeline>.+)-[0-9a-f]{10}-(?P<kind>staging|template|tags|trigger|run|build)$")
+"""A per-revision logical name (`components.plan.ImagePlan.revision_name`)."""
+
+
+def kind_name(name: str) -> str:
+    """`name` without its template revision (`ubuntu-2204-1a2b3c4d5e-template` -> `ubuntu-2204-template`), for tests
+    that look a resource up by what it is whatever the content."""
+    match = REVISION.match(name)
+    return f"{match['pipeline']}-{match['kind']}" if match else name
 
 
 class Run:
@@ -25,7 +35,9 @@ class Run:
         self.by_urn = {r["urn"]: r for r in self.registrations}
 
     def named(self, name: str) -> dict:
-        found = [r for r in self.registrations if r["name"] == name]
+        """The resource called `name`, or (for a name without revision) this pipeline's one of that kind."""
+        found = [r for r in self.registrations if r["name"] == name] or [
+            r for r in self.registrations if kind_name(r["name"]) == name]
         assert len(found) == 1, f"expected one resource named {name!r}, found {[r['type'] for r in found]}"
         return found[0]
 
@@ -40,7 +52,7 @@ class Run:
         return parent["name"] if parent else None
 
     def dependency_names(self, reg: dict) -> set[str]:
-        return {self.by_urn[u]["name"] for u in reg["dependencies"] if u in self.by_urn}
+        return {kind_name(self.by_urn[u]["name"]) for u in reg["dependencies"] if u in self.by_urn}
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ Rules the engine's calls follow:
   (and its wait follows that run) rather than waiting on the failed one again. The wait's error message says so.
 - **VHD guard.** A VHD distributor without ``uri`` leaves its VHD in the template's staging storage account, which
   Azure deletes with the template. Deleting an ``ImageBuild`` with such outputs (``vhd_run_outputs``) is refused,
-  unless ``allow_vhd_loss_on_delete``, only when it would lose the newest VHD: its run Succeeded, no newer run of the
+  unless ``allow_vhd_loss_on_delete`` (or the image is named in ``AIB_ACCEPT_VHD_LOSS`` of the command's environment,
+  the way out when no ``up`` can run first), only when it would lose the newest VHD: its run Succeeded, no newer run of the
   same template superseded it, and no other template of the same image (same resource group, same name but for the
   content hash: ``components.naming.template_name``) has a newer Succeeded run with a VHD under each of these
   runOutputNames. So a template change (the old build is deleted at the end of ``up``, after the new one was built)
@@ -33,6 +34,7 @@ Rules the engine's calls follow:
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any, Iterator, Mapping, Optional
 
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
@@ -284,7 +286,7 @@ class ImageBuildProvider(_Provider):
     @staticmethod
     def _loses_last_vhd(settings: BuildSettings, session: BuildSession, ours: Optional[str]) -> bool:
         """The VHD rule of the module docstring: True only when deleting this build loses the newest VHD."""
-        if not settings.vhd_run_outputs or settings.allow_vhd_loss_on_delete:
+        if not settings.vhd_run_outputs or settings.allow_vhd_loss_on_delete or _loss_accepted(settings):
             return False
         status = session.status()
         if status.run_state != SUCCEEDED or (ours and status.started_at and status.started_at != ours):
@@ -294,6 +296,16 @@ class ImageBuildProvider(_Provider):
             session.progress(f"VHD run output(s) {list(settings.vhd_run_outputs)} superseded by the newer build of "
                              f"template '{successor}'; deleting")
         return successor is None
+
+
+ACCEPT_VHD_LOSS_ENV = "AIB_ACCEPT_VHD_LOSS"
+"""Comma-separated images whose VHD a command may lose: a one-off opt-in for a `destroy` whose stack cannot run `up`
+first (its last change fails to build), without editing config."""
+
+
+def _loss_accepted(settings: BuildSettings) -> bool:
+    accepted = {n.strip() for n in os.environ.get(ACCEPT_VHD_LOSS_ENV, "").split(",")}
+    return _image_of(settings) in accepted
 
 
 def _vhd_refusal(settings: BuildSettings, run_outputs: Mapping[str, Any]) -> str:
@@ -306,7 +318,8 @@ def _vhd_refusal(settings: BuildSettings, run_outputs: Mapping[str, Any]) -> str
         f"(1) copy the VHD to your own storage account first (e.g. `az storage blob copy start --source-uri <uri> "
         f"...`), or (2) set `uri` on the VHD distributor so AIB writes future VHDs to your own storage, or (3) accept "
         f"the loss: `pulumi config set --path 'aib-images:images.{_image_of(settings)}.allowVhdLossOnDelete' true`, "
-        f"run `pulumi up`, then delete again.")
+        f"run `pulumi up`, then delete again; or, for this command only, "
+        f"`{ACCEPT_VHD_LOSS_ENV}={_image_of(settings)} pulumi destroy`.")
 
 
 def _collected(props: Mapping[str, Any]) -> bool:

@@ -174,23 +174,27 @@ class BuildBarrier:
         self.close()
 
 
-def declare_build(name: str, args: BuildArgs, opts: Optional[pulumi.ResourceOptions] = None, *,
-                  wait_after: Union[BuildBarrier, Sequence[Resource], None] = None
-                  ) -> tuple[ImageBuildStart, ImageBuild]:
-    """Declare the build of one image template: ``(start, wait)`` named ``f"{name}-run"`` and ``f"{name}-build"``.
+def declare_build(names: tuple[str, str], args: BuildArgs, opts: Optional[pulumi.ResourceOptions] = None, *,
+                  wait_after: Union[BuildBarrier, Sequence[Resource], None] = None,
+                  old_names: Optional[tuple[str, str]] = None) -> tuple[ImageBuildStart, ImageBuild]:
+    """Declare the build of one image template: ``(start, wait)`` named ``names``.
 
     ``opts`` applies to both (give ``parent`` and a ``depends_on`` on the template and its role assignments).
     ``wait_after``: the starts of the other images (a list, or a :class:`BuildBarrier` shared by the whole stack);
     the wait also depends on them so that no wait occupies one of the provider's 4 worker threads while a start is
     still queued. Default None: the wait depends only on its own start (fine for a single image).
+    ``old_names``: the names earlier versions gave them, aliased so their state carries over.
     """
-    start = ImageBuildStart(f"{name}-run", args, opts)
+    start_name, wait_name = names
+    start_aliases, wait_aliases = ([pulumi.Alias(name=n)] for n in old_names) if old_names else ([], [])
+    start = ImageBuildStart(start_name, args, pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(aliases=start_aliases)))
     deps: Any
     if isinstance(wait_after, BuildBarrier):
         wait_after.add(start)
         deps = wait_after.dependency()
     else:
         deps = [start, *(wait_after or [])]
-    wait_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=deps))
-    wait = ImageBuild(f"{name}-build", args, start.run_started_at, wait_opts)
+    wait_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=deps, aliases=wait_aliases))
+    wait = ImageBuild(wait_name, args, start.run_started_at, wait_opts)
     return start, wait

@@ -122,9 +122,11 @@ class LocalStack:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "components.local.engine", *args, "--stack", self.stack]
 
-    def pulumi(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-        done = subprocess.run(self.command(*args), cwd=self.project, env=self.env(), capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+    def pulumi(self, *args: str, check: bool = True, timeout: float = 300,
+               env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
+        """`pulumi ARGS` as a user runs it (`env`: variables the user sets for this command only)."""
+        done = subprocess.run(self.command(*args), cwd=self.project, env={**self.env(), **(env or {})},
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if check and done.returncode != 0:
             raise AssertionError(f"pulumi {' '.join(args)} exited {done.returncode}:\n{done.stdout[-6000:]}"
                                  f"\n{done.stderr[-3000:]}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,7 +30,7 @@ def wait_while_waiting_for_the_build(stack, timeout: float = 120) -> None:
     while time.monotonic() < deadline:
         pending = [op for path in checkpoints.rglob(f"{stack.stack}.json")
                    for op in _checkpoint(path).get("latest", {}).get("pending_operations") or []]
-        if any("ImageBuild::one-build" in op["resource"]["urn"] for op in pending):
+        if any(re.search(r"ImageBuild::one-[0-9a-f]{10}-build$", op["resource"]["urn"]) for op in pending):
             with stack.cloud.state.lock:
                 assert sum(stack.cloud.state.runs.values()) == 1, "the wait starts after the build was posted"
             return

@@ -183,10 +183,12 @@ def test_run_interrupted_after_posting_the_run_adopts_it(tmp_path):
     assert first.code != 0
     (template,) = first.templates().values()
     assert template["runs"] == 1
-    assert "ImageBuildStart img-0000-run created" not in first.stderr  # the start was never recorded
+    # The start was never recorded (its logical name carries the template revision).
+    assert not re.search(r"ImageBuildStart img-0000-[0-9a-f]{10}-run created", first.stderr)
 
     cancel(first)
     resumed = local_run(proj, state)
+    assert re.search(r"ImageBuildStart img-0000-[0-9a-f]{10}-run created", resumed.stderr), "the pattern above fits"
     succeeded_once_each(resumed)  # one run: adopted, not started again
     assert "pending operations" in resumed.stderr  # the CLI saw the interrupted start
     assert resumed.changes().get("ImageBuildStart.create") == 1

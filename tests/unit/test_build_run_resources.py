@@ -49,7 +49,7 @@ def _args(i: int = 0):
 def test_declare_build_constructs_both_resources_with_type_tokens(mocks):
     from components.build_run import declare_build
 
-    start, wait = declare_build("img", _args())
+    start, wait = declare_build(("img-run", "img-build"), _args())
 
     def check(values):
         run_started_at, state, outputs = values
@@ -88,7 +88,7 @@ def test_barrier_makes_waits_wait_for_every_start(mocks):
     from components.build_run import BuildBarrier, declare_build
 
     with BuildBarrier() as barrier:
-        pairs = [declare_build(f"img{i}", _args(i), wait_after=barrier) for i in range(3)]
+        pairs = [declare_build((f"img{i}-run", f"img{i}-build"), _args(i), wait_after=barrier) for i in range(3)]
 
     def check(_):
         names = [a.name for a in mocks.created]

@@ -13,7 +13,7 @@ from components.spec.errors import SpecError
 from components.spec.stack import ImageConfig, parse_stack_config
 from components.program import is_secret, reveal
 from components.synth import SUBSCRIPTION_ID
-from tests.conftest import ROOT, stack_images
+from tests.conftest import ROOT, kind_name, stack_images
 
 SUB = SUBSCRIPTION_ID
 RG = "rg-test"
@@ -49,9 +49,10 @@ def one(run, prefix: str, type_suffix: str = "") -> dict:
 
 
 def kinds(names) -> set[str]:
-    """Logical names with the trailing 8-hex-character hash of per-scope kinds replaced by `*`."""
+    """Logical names without their template revision, and with the trailing 8-hex-character hash of per-scope kinds
+    replaced by `*`."""
     import re
-    return {re.sub(r"-[0-9a-f]{8}(?=(-role)?$)", "-*", n) for n in names}
+    return {re.sub(r"-[0-9a-f]{8}(?=(-role)?$)", "-*", kind_name(n)) for n in names}
 
 
 @pytest.mark.parametrize("stack, expected", [
@@ -62,7 +63,7 @@ def kinds(names) -> set[str]:
              "ubuntu-2204-gallery-writer-*-role": "authorization:RoleDefinition",
              "ubuntu-2204-role-definitions-settle": "dynamic/aib:RoleSettle",
              "ubuntu-2204-gallery-writer-*": "authorization:RoleAssignment",
-             "ubuntu-2204-staging-contributor": "authorization:RoleAssignment",
+             "ubuntu-2204-staging-contributor-*": "authorization:RoleAssignment",
              "ubuntu-2204-scripts": "storage:StorageAccount",
              "ubuntu-2204-scripts-container": "storage:BlobContainer",
              "ubuntu-2204-scripts-blob-service": "storage:BlobServiceProperties",
@@ -86,7 +87,7 @@ def kinds(names) -> set[str]:
               "win2022-subnet-join-*-role": "authorization:RoleDefinition",
               "win2022-subnet-join-*": "authorization:RoleAssignment",
               "win2022-role-definitions-settle": "dynamic/aib:RoleSettle",
-              "win2022-staging-contributor": "authorization:RoleAssignment",
+              "win2022-staging-contributor-*": "authorization:RoleAssignment",
               "win2022-runner-role": "authorization:RoleDefinition",
               "win2022-runner": "authorization:RoleAssignment",
               "win2022-roles-settle": "dynamic/aib:RoleSettle",
@@ -112,8 +113,8 @@ def test_template_depends_on_every_role_assignment(run_pulumi):
     deps = run.dependency_names(template)
     identity_roles = {r["name"] for r in run.of_type("authorization:RoleAssignment") if r["name"] != "win2022-runner"}
     assert kinds(identity_roles) == {"win2022-gallery-writer-*", "win2022-vnet-reader-*", "win2022-subnet-join-*",
-                                     "win2022-staging-contributor"}
-    assert identity_roles <= deps
+                                     "win2022-staging-contributor-*"}
+    assert kinds(identity_roles) <= kinds(deps)
     definition = one(run, "win2022-image-definition-")["name"]
     assert {"win2022-identity", "win2022-staging", definition, "win2022-roles-settle"} <= deps
     # The settle waits for every identity role (the runner's is on the template, so it comes after it).
@@ -126,7 +127,8 @@ def test_assignments_wait_for_the_scopes_they_name(run_pulumi):
     run = run_pulumi(pipeline_program("dev"))
     writer = one(run, "ubuntu-2204-gallery-writer-", "RoleAssignment")
     assert one(run, "ubuntu-2204-image-definition-")["name"] in run.dependency_names(writer)
-    assert "ubuntu-2204-staging" in run.dependency_names(run.named("ubuntu-2204-staging-contributor"))
+    contributor = one(run, "ubuntu-2204-staging-contributor-", "RoleAssignment")
+    assert "ubuntu-2204-staging" in run.dependency_names(contributor)
 
 
 def test_custom_role_assignments_wait_for_their_definitions_to_replicate(run_pulumi):
@@ -260,7 +262,7 @@ def test_existing_staging_group_gets_contributor(run_pulumi):
     run = run_pulumi(pipeline_program(
         "dev", edit=lambda i: i["template"]["properties"].update(stagingResourceGroup=staging)))
     assert not run.of_type("resources:ResourceGroup")
-    contributor = run.inputs("ubuntu-2204-staging-contributor")
+    contributor = reveal(one(run, "ubuntu-2204-staging-contributor-", "RoleAssignment")["inputs"])
     assert contributor["scope"] == staging and contributor["roleDefinitionId"].endswith(CONTRIBUTOR)
     assert run.inputs("ubuntu-2204-template")["stagingResourceGroup"] == staging
 
@@ -295,7 +297,7 @@ def test_every_wait_follows_every_start(run_pulumi):
                                                        subscription_id=SUB, build_barrier=barrier))
                     for n, i in ((dev_name, dev), (prod_name, prod))]
     run = run_pulumi(program)
-    starts = {r["name"] for r in run.of_type("ImageBuildStart")}
+    starts = {kind_name(r["name"]) for r in run.of_type("ImageBuildStart")}
     assert starts == {"ubuntu-2204-run", "win2022-run"}
     # One marker after every start, every wait after the marker: n + n edges rather than n x n.
     assert starts <= run.dependency_names(run.named("builds-started"))

@@ -59,9 +59,9 @@ def names(p: StackPlan) -> dict[tuple[str, str], str]:
     for image in p.images.values():
         out.update({("role-definition", d.logical_name): d.guid for d in image.role_definitions})
         out.update({("grant", g.logical_name): f"{g.role_definition_id}|{g.grant.scope}" for g in image.grants})
-        out[("template", f"{image.name}-template")] = image.template_name
+        out[("template", image.revision_name("template"))] = image.template_name
         if image.staging_group:
-            out[("staging", f"{image.name}-staging")] = image.staging_group
+            out[("staging", image.revision_name("staging"))] = image.staging_group
     return out
 
 
@@ -147,8 +147,12 @@ def test_old_names_alias_the_previous_naming():
     writers = sorted(g.old_name.name for g in p.images["ubuntu-2204"].grants
                      if g.grant.key == "gallery-writer" and g.old_name is not None)
     assert writers == ["ubuntu-2204-gallery-writer-0", "ubuntu-2204-gallery-writer-1"]
+    # The staging group is per revision, so its Contributor is per scope now: the name of 0.3 is its alias.
+    [contributor] = [g for g in p.images["ubuntu-2204"].grants if g.grant.key == "staging-contributor"]
+    assert contributor.old_name == OldName("ubuntu-2204-staging-contributor")
     # Names that did not change carry no alias.
-    assert all(g.old_name is None for g in p.images["ubuntu-2204"].grants if g.grant.key == "staging-contributor")
+    [reader] = [g for g in p.images["ubuntu-2204"].grants if g.grant.key == "repo-files-reader"]
+    assert reader.old_name is None
 
 
 def test_name_key_changes_the_digest_but_not_the_change_detection():

@@ -11,7 +11,7 @@ import pytest
 from components import program as engine
 from components.program import is_secret
 from components.synth import AibMocks, run_program
-from tests.conftest import ROOT, stack_images
+from tests.conftest import ROOT, kind_name, stack_images
 
 SUB = "00000000-0000-0000-0000-000000000000"
 IDENTITY = f"/subscriptions/{SUB}/resourceGroups/rg-ids/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
@@ -53,7 +53,7 @@ def run_stack(images: dict, *, secret_keys=(), mocks=None, **config):
     monitor, program_globals = run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
                                            project="aib-images", stack="dev", config=flat,
                                            secret_keys=list(secret_keys), mocks=mocks)
-    return {r["name"]: r for r in monitor.registrations}
+    return {kind_name(r["name"]): r for r in monitor.registrations}
 
 
 def shared_identity(image: dict) -> dict:
@@ -73,7 +73,14 @@ def test_renamed_resources_alias_their_previous_names(registered):
         ("ubuntu-2204-gallery", "urn:pulumi:dev::aib-images::aib:index:ImagePipeline::ubuntu-2204")]
     writer = next(n for n in registered if n.startswith("ubuntu-2204-gallery-writer-") and not n.endswith("-role"))
     assert registered[writer]["aliases"] == [("ubuntu-2204-gallery-writer", "")]
-    assert registered["ubuntu-2204-staging-contributor"]["aliases"] == []
+    contributor = next(n for n in registered if n.startswith("ubuntu-2204-staging-contributor-"))
+    assert registered[contributor]["aliases"] == [("ubuntu-2204-staging-contributor", "")]
+    # What belongs to one template revision carries it in its name, and the one name of 0.3 as its alias.
+    for kind in ("staging", "template", "tags", "run", "build"):
+        [name] = [n for n in registered if kind_name(n) == f"ubuntu-2204-{kind}"]
+        assert name != f"ubuntu-2204-{kind}" and registered[name]["aliases"] == [(f"ubuntu-2204-{kind}", "")], name
+    identity = registered["ubuntu-2204-identity"]
+    assert identity["aliases"] == [], "what every revision shares keeps its name"
 
 
 def test_two_images_on_one_identity_declare_one_assignment():

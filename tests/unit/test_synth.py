@@ -10,7 +10,7 @@ import pytest
 from components.spec.errors import SpecError
 from components.program import SECRET
 from components.synth import format_text, synth
-from tests.conftest import ROOT
+from tests.conftest import ROOT, kind_name
 
 
 def names(result):
@@ -32,7 +32,7 @@ def test_result_shape_and_text():
     template = result["templates"]["ubuntu-2204"]
     assert template["type"] == "Microsoft.VirtualMachineImages/imageTemplates"
     assert template["name"].startswith("ubuntu-2204-")
-    registered = {r["name"]: r for r in result["resources"]}
+    registered = {kind_name(r["name"]): r for r in result["resources"]}
     assert registered["ubuntu-2204-template"]["inputs"]["imageTemplateName"] == template["name"]
     assert registered["ubuntu-2204-template"]["parent"] == "ubuntu-2204"
     assert registered["resource-group"]["parent"] is None
@@ -92,7 +92,7 @@ def test_a_stack_using_every_2025_10_01_field_synthesizes_a_generic_template_at_
     (tmp_path / "stacks" / "Pulumi.new.yaml").write_text(yaml.safe_dump(doc))
 
     result = synth("new", project_dir=tmp_path)
-    template = {r["name"]: r for r in result["resources"]}["ubuntu-2204-template"]
+    template = {kind_name(r["name"]): r for r in result["resources"]}["ubuntu-2204-template"]
     assert template["type"] == "azure-native:resources:Resource"
     assert template["inputs"]["apiVersion"] == "2025-10-01"
     assert template["inputs"]["resourceName"] == result["templates"]["ubuntu-2204"]["name"]
