@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from e2e_helpers import SUBSCRIPTION, TEMPLATE_TYPE, changes, e2e_config, minimal_image
 
 GALLERY = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-e2e/providers/Microsoft.Compute/galleries/gal_e2e"
@@ -140,6 +141,12 @@ def test_refresh_after_the_template_was_deleted_outside_pulumi_then_up_builds_ag
     assert stack.templates()[name]["body"]["properties"]["lastRunStatus"]["runState"] == "Succeeded"
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "azure-native 3.x checks existence before a create at the type's built-in api-version, the generic resource's "
+    "2024-03-01, not its apiVersion input (provider/pkg/provider/crud/crud.go ResourceCrudClient.CanCreate -> "
+    "provider/pkg/azure/client_azcore.go CanCreate); Microsoft.VirtualMachineImages does not serve 2024-03-01, so the "
+    "GET answers 400 and the create fails with 'cannot check existence of resource ...: status code 400' (Azure "
+    "answers NoRegisteredProviderFound: pulumi/pulumi-azure-native#4109). A product decision, not a stand-in bug."))
 def test_a_template_needing_2025_10_01_is_deployed_and_built_at_that_version(local_stack):
     """`replicationMode` exists only in 2025-10-01, which azure-native's typed template cannot create: the component
     declares it through the generic resource at that api-version, with the same build and outputs."""
