@@ -35,7 +35,7 @@ from .lifecycle import ImageVersionLifecycle, LifecycleArgs
 from . import naming
 from .plan import (GALLERY_DESCRIPTION, PIPELINE_TYPE, GalleryPlan, GrantPlan, IdentityPlan, ImageDefinitionPlan, ImagePlan, OldName,
                    RoleDefinitionPlan, SharedPlan, adoption_conflicts, plan_pipelines)
-from .roles import step_uris
+from .roles import PRINCIPAL_TYPE_CHANGE_REPLACES, step_uris
 from .scripts import LocalAsset, ScriptsDeclared, ScriptsNetwork, ScriptStorage, declare_script_storage
 from .spec.local_files import has_local_files, resolve_template
 from .spec.distributors import SharedImageDistributor, VhdDistributor
@@ -520,7 +520,7 @@ def declare_grant(plan: GrantPlan, principal_id: pulumi.Input[str], *, opts: Opt
         ),
         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
             depends_on=list(depends_on), aliases=aliases(plan.old_name),
-            delete_before_replace=plan.principal_type_may_change)))
+            **(PRINCIPAL_TYPE_CHANGE_REPLACES if plan.principal_type_may_change else {}))))
 
 
 def existing_identity(identity: IdentityPlan, subscription_id: str, *, parent: Optional[pulumi.Resource]) -> Any:

@@ -21,7 +21,7 @@ Rules this module keeps (reference: peers-and-pain-points §b3, aib-service-api 
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from .naming import (builtin_role_id, deterministic_guid, image_definition_id, parts, resource_group_of,
                      short_hash, storage_container_scope)
@@ -191,6 +191,15 @@ def grant_repository_files_reader(container_scope: str) -> Grant:
     `sourceFile`); nothing else in that storage account."""
     return Grant("repo-files-reader", BUILTIN_NAMES[STORAGE_BLOB_DATA_READER], container_scope,
                  builtin=STORAGE_BLOB_DATA_READER, reason="customizers download repository files from this container")
+
+
+PRINCIPAL_TYPE_CHANGE_REPLACES: dict[str, Any] = {"replace_on_changes": ["principalType"],
+                                                  "delete_before_replace": True}
+"""Options of an assignment whose principalType may change (the runner's, the deployer's upload role): azure-native
+would PUT the change in place (its forceNewMap replaces a role assignment only on principalId and scope), and ARM
+answers writes to an existing assignment with RoleAssignmentUpdateNotPermitted when they change it (e.g.
+Azure/acs-engine#2916); so the engine replaces it, deleting the old one first, because ARM holds one assignment per
+principal, role and scope."""
 
 
 def grant_script_uploader(container_scope: str) -> Grant:

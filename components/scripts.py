@@ -34,7 +34,7 @@ from pulumi_azure_native import authorization, storage
 
 from . import naming
 from .plan import ScriptStorage
-from .roles import Grant, grant_repository_files_reader, grant_script_uploader
+from .roles import PRINCIPAL_TYPE_CHANGE_REPLACES, Grant, grant_repository_files_reader, grant_script_uploader
 from .script_blob import ScriptBlob
 from .spec.errors import SpecError
 from .spec.local_files import LocalAsset, has_local_files, resolve_images, resolve_template
@@ -157,5 +157,5 @@ def _declare_uploader(name: str, where: ScriptStorage, opts: pulumi.ResourceOpti
             scope=grant.scope, role_definition_id=role_definition_id, principal_id=deployer,
             role_assignment_name=deployer.apply(lambda pid: grant.assignment_name("", pid)),
             principal_type=where.deployer_principal_type, description=f"{grant.role}: {grant.reason}"),
-        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)))
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(**PRINCIPAL_TYPE_CHANGE_REPLACES)))
 

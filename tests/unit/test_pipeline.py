@@ -405,6 +405,8 @@ def test_the_deployers_upload_role_says_what_the_deployer_is(run_pulumi, monkeyp
     [uploader] = [r for r in run.of_type("authorization:RoleAssignment") if r["name"].endswith("-repo-files-uploader")]
     assert run.inputs(uploader["name"])["principalType"] == "ServicePrincipal"
     assert uploader["options"]["delete_before_replace"] is True
+    # A laptop (User) then CI (ServicePrincipal): a new assignment, never an in-place PUT of the type.
+    assert uploader["options"]["replace_on_changes"] == ["principalType"]
 
 
 def test_scripts_network_setting_denies_public_access_to_the_created_account(run_pulumi):

@@ -173,4 +173,5 @@ def test_the_runner_assignment_carries_its_configured_principal_type():
     assert grouped["inputs"]["principalType"] == "Group"
     # Same principal, role and scope: Azure holds one such assignment, so a changed type deletes the old one first.
     assert grouped["options"]["delete_before_replace"]
+    assert grouped["options"]["replace_on_changes"] == ["principalType"], "not an in-place PUT, which ARM refuses"
     assert grouped["inputs"]["roleAssignmentName"] == default["inputs"]["roleAssignmentName"]
