@@ -42,6 +42,10 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("Microsoft.Resources/resourceGroups", "2024-03-01"): (
         "azure-mgmt-resource==23.4.0", "azure.mgmt.resource.resources.v2024_07_01.models",
         "ResourceGroup", "ResourceGroupPatchable"),
+    # What azure-mgmt-resource in requirements-dev.lock sends (tests and tools create groups with it).
+    ("Microsoft.Resources/resourceGroups", "2025-04-01"): (
+        "azure-mgmt-resource==26.0.0", "azure.mgmt.resource.resources.models", "ResourceGroup",
+        "ResourceGroupPatchable"),
     ("Microsoft.ManagedIdentity/userAssignedIdentities", "2023-01-31"): (
         "azure-mgmt-msi==7.0.0", "azure.mgmt.msi.v2023_01_31.models", "Identity", "IdentityUpdate"),
     ("Microsoft.Authorization/roleDefinitions", "2022-04-01"): (
