@@ -41,7 +41,7 @@ from .spec.local_files import has_local_files, resolve_template
 from .spec.distributors import SharedImageDistributor, VhdDistributor
 from .spec.errors import Issue, SpecError
 from .spec.lifecycle import lifecycle_issues
-from .spec.platform import image_os
+from .spec.platform import os_issues
 from .spec.stack import ImageConfig
 from .template_args import API_VERSION as TYPED_API_VERSION
 from .template_args import (GENERIC_NAME_INPUTS, generic_template_args, generic_template_inputs, template_args,
@@ -140,9 +140,10 @@ class ImagePipeline(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         image = args.image
         self.image_name = args.image_name or image.template.name or name
-        check_os(image.template, self.image_name)
-        if lifecycle_issues(self.image_name, image):
-            raise SpecError(lifecycle_issues(self.image_name, image))
+        # A stack checked these when it parsed its config; a pipeline used alone may get an ImageConfig built in code.
+        issues = [*os_issues(self.image_name, image.template), *lifecycle_issues(self.image_name, image)]
+        if issues:
+            raise SpecError(issues)
         self._child = pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for))
         self.subscription_id = args.subscription_id or authorization.get_client_config(
             opts=pulumi.InvokeOptions(parent=self)).subscription_id
@@ -619,11 +620,3 @@ def lifecycle_report(lifecycle: ImageVersionLifecycle) -> pulumi.Output[dict]:
         lifecycle.end_of_life, lifecycle.notes,
     ).apply(lambda v: {"dryRun": not v[0], "kept": v[1] or [], "excluded": v[2] or [], "deleted": v[3] or [],
                        "promoted": v[4] or [], "endOfLife": v[5] or {}, "notes": v[6] or []})
-
-
-def check_os(spec, image_name: str) -> None:
-    """The gallery definition and the default build VM size need the OS; fail before any resource when unknown."""
-    if image_os(spec) is None and any(isinstance(d, SharedImageDistributor) for d in spec.properties.distribute):
-        raise SpecError([Issue(f"images.{image_name}.template.osType",
-                               "the source does not tell the image's OS, and the gallery image definition needs it",
-                               "add osType: Linux or osType: Windows")])

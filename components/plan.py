@@ -32,9 +32,9 @@ from .arm.render import render_template, template_hash
 from .roles import (PRINCIPAL_TYPE, Grant, deployer_principal_type, grant_repository_files_reader,
                     grant_template_runner, number_keys, template_identity_grants)
 from .spec.distributors import SharedImageDistributor
-from .spec.errors import Issue
+from .spec.errors import Issue, SpecError
 from .spec.local_files import has_local_files
-from .spec.platform import image_generation, image_os
+from .spec.platform import image_generation, image_os, os_issues
 from .spec.stack import ImageConfig, StackConfig
 
 RESOURCE_GROUP = "resource-group"
@@ -570,6 +570,9 @@ def _galleries(images: Mapping[str, ImageConfig], image_names: Mapping[str, str]
 def _definition_plan(key: str, image: ImageConfig, image_name: str, stack_name: str, definition_id: str,
                      location: str, logical_name: str, retain: bool, old: Optional[OldName]) -> ImageDefinitionPlan:
     spec = image.template
+    os_type = image_os(spec)
+    if os_type is None:  # never guessed: a definition's OS cannot change once it exists
+        raise SpecError(os_issues(key, spec))
     options = image.gallery.image_definition
     generation = image_generation(spec)
     security = options.security_type or ("TrustedLaunchSupported" if generation == "V2" else None)
@@ -580,7 +583,7 @@ def _definition_plan(key: str, image: ImageConfig, image_name: str, stack_name: 
     return ImageDefinitionPlan(
         logical_name=logical_name, id=definition_id, gallery_id=naming.gallery_id(definition_id),
         resource_group=p["resource_group"], gallery_name=p["name"], name=p["child_name_1"], location=location,
-        os_type=image_os(spec) or "Linux", os_state=options.os_state, hyper_v_generation=generation,
+        os_type=os_type, os_state=options.os_state, hyper_v_generation=generation,
         publisher=options.publisher, offer=options.offer or image_name, sku=options.sku or stack_name,
         features=tuple(features), description=options.description, tags=dict(spec.tags or {}),
         retain_on_delete=retain, image=key, old_name=old)

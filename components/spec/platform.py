@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 from .customizers import LINUX_ONLY, WINDOWS_ONLY
+from .distributors import SharedImageDistributor
+from .errors import Issue
 from .models import ImageTemplateSpec
 from .sources import PlatformImageSource
 
@@ -58,6 +60,16 @@ def steps_os(spec: ImageTemplateSpec) -> Optional[OsType]:
 def image_os(spec: ImageTemplateSpec) -> Optional[OsType]:
     """Stated osType, else the source's, else what the steps imply; None when nothing tells."""
     return spec.os_type or source_os(spec.properties.source) or steps_os(spec)
+
+
+def os_issues(image_name: str, spec: ImageTemplateSpec) -> list[Issue]:
+    """A gallery target needs the OS: the image definition's `osType` is required (Compute REST API,
+    GalleryImageProperties) and cannot change once created, so guessing is no option."""
+    if image_os(spec) is not None or not any(isinstance(d, SharedImageDistributor) for d in spec.properties.distribute):
+        return []
+    return [Issue(f"images.{image_name}.template.osType",
+                  "the source does not tell the image's OS, and the gallery image definition needs it",
+                  "add osType: Linux or osType: Windows")]
 
 
 def image_generation(spec: ImageTemplateSpec) -> Generation:

@@ -21,6 +21,7 @@ from .ids import ResourceGroupId, SubnetId, UserAssignedIdentityId
 from .local_files import resolve_images
 from .lifecycle import LifecycleOptions, lifecycle_issues
 from .models import ImageTemplateSpec
+from .platform import os_issues
 from .rules import RuleContext, check_rules, check_warnings
 
 PROJECT = "aib-images"
@@ -248,6 +249,7 @@ def parse_stack_config(data: Any, *, source: str = "", project_dir: Optional[str
         issues += [Issue(join_path(f"images.{name}.template", i.path), i.message, i.hint)
                    for i in check_rules(image.template, ctx)]
         issues += lifecycle_issues(name, image)
+        issues += os_issues(name, image.template)
     if project_dir is not None:
         resolved, _, file_issues = resolve_images([(n, i.template) for n, i in stack.images.items()], project_dir)
         issues += file_issues

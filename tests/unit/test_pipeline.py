@@ -368,7 +368,14 @@ def test_unknown_os_with_gallery_target_fails_before_resources(run_pulumi):
         image["template"]["properties"]["customize"] = [{"type": "File", "sourceUri": "https://x.example/f",
                                                          "destination": "/tmp/f"}]
         image["template"]["properties"]["validate"] = None
-    _, image = image_config("dev", edit)
+    # A stack refuses it when it parses its config, before declaring anything (test_plan_declare.py)...
+    with pytest.raises(SpecError, match=r"images\.ubuntu-2204\.template\.osType"):
+        image_config("dev", edit)
+    # ...and a pipeline used alone, given an ImageConfig built in code, before any resource.
+    images = stack_images("dev")
+    edit(images["ubuntu-2204"])
+    images["ubuntu-2204"]["template"]["location"] = "westeurope"
+    image = ImageConfig.model_validate(images["ubuntu-2204"])
 
     def program():
         ImagePipeline("x", ImagePipelineArgs(image=image, resource_group_name=RG, subscription_id=SUB))

@@ -175,3 +175,18 @@ def test_the_runner_assignment_carries_its_configured_principal_type():
     assert grouped["options"]["delete_before_replace"]
     assert grouped["options"]["replace_on_changes"] == ["principalType"], "not an in-place PUT, which ARM refuses"
     assert grouped["inputs"]["roleAssignmentName"] == default["inputs"]["roleAssignmentName"]
+
+
+def test_an_image_whose_os_nothing_tells_declares_nothing(registered):
+    """A gallery image definition needs its OS and cannot change it later: the stack refuses before declaring the
+    shared gallery resources, not after (they were created with osType Linux, then the pipeline refused)."""
+    image = stack_images("dev")["ubuntu-2204"]
+    image["template"]["properties"]["source"] = {
+        "type": "ManagedImage",
+        "imageId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+                   "Microsoft.Compute/images/base"}
+    for section in ("customize", "validate"):  # no step that is Linux- or Windows-only either
+        image["template"]["properties"].pop(section, None)
+    with pytest.raises(Exception, match=r"images\.ubuntu-2204\.template\.osType"):
+        run_stack({"ubuntu-2204": image})
+    assert [n for n in registered if n != "aib-images-dev"] == []
