@@ -51,6 +51,9 @@ class SpecError(ValueError):
         header = f"{source}: " if source else ""
         count = len(self.issues)
         lines = "\n".join(f"  - {i}" for i in self.issues)
+        if not self.issues and source:  # a whole-input error (no such stack): the source says it all
+            super().__init__(source)
+            return
         super().__init__(f"{header}{count} problem{'s' if count != 1 else ''} found\n{lines}")
 
     def prefixed(self, prefix: str) -> "SpecError":

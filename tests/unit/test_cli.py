@@ -142,6 +142,7 @@ def test_synth_json_shape():
 def test_unknown_stack_is_a_clear_error():
     code, _, err = call("synth", "--stack", "nope")
     assert code == 2 and "no stack 'nope'" in err and "dev" in err
+    assert "problems found" not in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_schema_describes_the_stack_file():
