@@ -156,6 +156,14 @@ def ensure_stack(pulumi: str, stack: str, project_dir: Path, env: Mapping[str, s
                            capture_output=True, text=True)
     if found.returncode == 0:
         return
+    from ..program import stack_config
+
+    _, _, path = stack_config(project_dir, stack)
+    known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml"))
+    if known and not path.exists():  # a project with stack files: a name without one is a typo, not a new stack
+        raise LocalEngineError(
+            f"no stack {stack!r}: {path.relative_to(project_dir)} does not exist (known: {', '.join(known)}); "
+            f"a new stack starts with `bash scripts/pulumi.sh stack init {stack}`")
     made = subprocess.run([pulumi, "stack", "init", stack, "--non-interactive"], cwd=project_dir, env=dict(env),
                           capture_output=True, text=True)
     if made.returncode != 0:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from components.local.engine import PASSPHRASE, PLUGINS, cli_environment, option_value, verb_of
 
 
@@ -27,3 +29,42 @@ def test_the_verb_and_options_are_read_as_the_cli_reads_them():
     assert option_value(args, "-s", "--stack") == "dev"
     assert option_value(["preview", "--stack=prod"], "-s", "--stack") == "prod"
     assert verb_of(["--non-interactive", "stack", "export"]) == "stack"
+
+
+def _fake_pulumi(tmp_path: Path) -> str:
+    """A `pulumi` that knows no stack (`stack select` fails) and records every other call."""
+    script = tmp_path / "pulumi"
+    script.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'calls'}\n[ \"$1 $2\" = 'stack select' ] && exit 255\nexit 0\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def _project(tmp_path: Path, *stacks: str) -> Path:
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: aib-images\nruntime: python\nstackConfigDir: stacks\n")
+    for stack in stacks:
+        (project / "stacks" / f"Pulumi.{stack}.yaml").write_text("config: {}\n")
+    return project
+
+
+def test_a_mistyped_stack_is_refused_not_created(tmp_path: Path):
+    from components.local.engine import LocalEngineError, ensure_stack
+
+    project = _project(tmp_path, "dev", "prod")
+    with pytest.raises(LocalEngineError, match=r"no stack 'dve'.*known: dev, prod.*stack init dve"):
+        ensure_stack(_fake_pulumi(tmp_path), "dve", project, {"PULUMI_BACKEND_URL": "file://x"})
+    assert "stack init" not in (tmp_path / "calls").read_text()
+    assert sorted(p.name for p in (project / "stacks").iterdir()) == ["Pulumi.dev.yaml", "Pulumi.prod.yaml"]
+
+
+def test_a_stack_with_its_file_or_a_project_without_stack_files_is_created(tmp_path: Path):
+    from components.local.engine import ensure_stack
+
+    ensure_stack(_fake_pulumi(tmp_path), "dev", _project(tmp_path, "dev"), {"PULUMI_BACKEND_URL": "file://x"})
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "Pulumi.yaml").write_text("name: platform\nruntime: python\n")
+    ensure_stack(_fake_pulumi(tmp_path), "e2e", bare, {"PULUMI_BACKEND_URL": "file://x"})
+    assert [line.split()[:3] for line in (tmp_path / "calls").read_text().splitlines() if "init" in line] == [
+        ["stack", "init", "dev"], ["stack", "init", "e2e"]]
