@@ -1,27 +1,37 @@
-"""The subset of the ARM template expression language that image-template deployments use, evaluated offline.
+"""The ARM template expression language, evaluated offline as far as a template alone allows.
 
-`[parameters('name')]`, `[variables('v')]`, `[concat(...)]`, `[format('{0}-{1}', ...)]`, `[resourceId(...)]`,
-`[subscription().subscriptionId]`, `[resourceGroup().name]` / `.location`, `toLower`/`toUpper`, member access
-(`.prop`) and indexing (`[0]`). A tokenizer turns the text between the outer brackets into tokens and a recursive
-evaluator walks the grammar
+A tokenizer turns the text between the outer brackets into tokens, a recursive-descent parser builds a small tree
 
     expression := primary ( '.' IDENT | '[' expression ']' )*
     primary    := STRING | NUMBER | IDENT '(' [ expression ( ',' expression )* ] ')'
 
-Anything else (a function this subset lacks, a parameter with no value) raises `ExpressionError`, which names the
-function so the importer can report it at its path. `deployment()`, `reference()` and their kind need a deployment
-that does not exist here: they are refused, never guessed.
+and an evaluator walks it. What a template alone determines is computed as ARM does: parameters (a parameters
+file's values, else `defaultValue`; a `nullable` parameter with neither is null), variables (their `copy` loops
+too), string, array, object, logical and comparison functions, `uniqueString` and `guid` (ARM's own algorithms),
+the resource id functions, lambdas (`map`, `filter`, `reduce`, ...), property `copy` loops with `copyIndex`, and the
+scope functions from the values given (`subscription()`, `resourceGroup()`). `if`, `and`, `or` and `coalesce`
+evaluate only the arguments they need, as ARM does, so a branch not taken never fails the import.
+
+What only a deployment knows (`reference`, `list*`, `utcNow`, `newGuid`, `deployment()`, `environment()`, a scope
+value not given) becomes an `Unknown`: a string holding a named placeholder (`<reference('msi').principalId>`,
+`<subscription-id>`). Unknowns flow through text functions (concat, format, resourceId) and turn any other function
+that meets one into a placeholder named after the call, so a notice can name every one; nothing is guessed. Only
+what a template cannot mean (a function that does not exist, a parameter with no value, a type error) raises
+`ExpressionError`, naming the function so the importer can report it at its path.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Union
 
 SUBSCRIPTION_PLACEHOLDER = "<subscription-id>"
 RESOURCE_GROUP_PLACEHOLDER = "<resource-group>"
 LOCATION_PLACEHOLDER = "<location>"
+TENANT_PLACEHOLDER = "<tenant-id>"
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
@@ -38,6 +48,12 @@ class ExpressionError(ValueError):
     def __init__(self, message: str, function: str = "") -> None:
         super().__init__(message)
         self.function = function
+
+
+class Unknown(str):
+    """A string holding at least one placeholder for a value only a deployment knows. Its text is what the imported
+    config carries (`<reference('msi').principalId>`, `/subscriptions/<subscription-id>`); each placeholder in it is
+    recorded in `Deployment.placeholders_used`, so the importer reports them by path."""
 
 
 @dataclass(frozen=True)
@@ -73,95 +89,151 @@ def tokenize(text: str) -> list[Token]:
 class Deployment:
     """What an ARM deployment would supply: parameter values, the variables, and the deployment scope.
 
-    Scope values left as None evaluate to placeholders (`<subscription-id>`), which the importer reports.
+    Scope values left as None evaluate to placeholders (`<subscription-id>`), which the importer reports. A nested
+    deployment with inner scope is a Deployment of its own whose given `parameters` are expressions of `outer`.
     """
 
     parameters: Mapping[str, Any] = field(default_factory=dict)
     """Values given for the deployment (a parameters file): they win over each definition's defaultValue."""
     definitions: Mapping[str, Any] = field(default_factory=dict)
-    """The template's `parameters` section (type, defaultValue, allowedValues)."""
+    """The template's `parameters` section (type, defaultValue, allowedValues, nullable)."""
     variables: Mapping[str, Any] = field(default_factory=dict)
     subscription_id: Optional[str] = None
     resource_group: Optional[str] = None
     location: Optional[str] = None
+    outer: Optional["Deployment"] = None
+    """For a nested deployment's own scope: the deployment its given parameter values are evaluated in."""
     placeholders_used: set[str] = field(default_factory=set)
     _evaluated_variables: dict[str, Any] = field(default_factory=dict)
     _evaluating: set[str] = field(default_factory=set)
+    _evaluated_parameters: dict[str, Any] = field(default_factory=dict)
 
     def scope(self, value: Optional[str], placeholder: str) -> str:
         if value:
             return value
-        self.placeholders_used.add(placeholder)
-        return placeholder
+        return self.unknown(placeholder)
+
+    def unknown(self, placeholder: str, text: Optional[str] = None) -> Unknown:
+        """An Unknown whose text is `text` (default: the placeholder itself), the placeholder recorded."""
+        self._root().placeholders_used.add(placeholder)
+        return Unknown(placeholder if text is None else text)
+
+    def _root(self) -> "Deployment":
+        return self.outer._root() if self.outer is not None else self
 
     def parameter(self, name: str) -> Any:
         key = _key(self.definitions, name)
         if key is None:
             raise ExpressionError(f"parameters({name!r}): the template declares no parameter of that name",
                                   "parameters")
+        if key in self._evaluated_parameters:
+            return self._evaluated_parameters[key]
         definition = self.definitions[key] if isinstance(self.definitions[key], Mapping) else {}
         given = _key(self.parameters, name)
         if given is not None:
             value = self.parameters[given]
+            if self.outer is not None:
+                value = _given_value(value, self.outer, name)
         elif "defaultValue" in definition:
             value = evaluate_value(definition["defaultValue"], self)
+        elif definition.get("nullable") is True:
+            value = None
         else:
             raise ExpressionError(f"parameters({name!r}) has no value: no defaultValue and none given "
                                   "(hint: import-arm --parameters FILE)", "parameters")
         allowed = definition.get("allowedValues")
-        if isinstance(allowed, list) and value not in allowed:
+        if isinstance(allowed, list) and value is not None and not isinstance(value, Unknown) \
+                and value not in allowed and not (isinstance(value, list) and all(v in allowed for v in value)):
             raise ExpressionError(f"parameters({name!r}) is {value!r}, not one of its allowedValues {allowed!r}",
                                   "parameters")
+        self._evaluated_parameters[key] = value
         return value
 
     def variable(self, name: str) -> Any:
         key = _key(self.variables, name)
+        loop = None
         if key is None:
-            raise ExpressionError(f"variables({name!r}): no variable of that name", "variables")
+            loop = next((c for c in self.variables.get("copy") or [] if isinstance(c, Mapping)
+                         and str(c.get("name", "")).lower() == str(name).lower()), None) \
+                if isinstance(self.variables.get("copy"), list) else None
+            if loop is None:
+                raise ExpressionError(f"variables({name!r}): no variable of that name", "variables")
+            key = str(loop.get("name"))
         if key not in self._evaluated_variables:
             if key in self._evaluating:
                 raise ExpressionError(f"variables({name!r}) refers to itself", "variables")
             self._evaluating.add(key)
             try:
-                self._evaluated_variables[key] = evaluate_value(self.variables[key], self)
+                self._evaluated_variables[key] = (_copy_loop(loop, self, {}) if loop is not None
+                                                  else evaluate_value(self.variables[key], self))
             finally:
                 self._evaluating.discard(key)
         return self._evaluated_variables[key]
 
 
-def _key(mapping: Mapping[str, Any], name: str) -> Optional[str]:
+def _given_value(value: Any, outer: Deployment, name: str) -> Any:
+    """A nested deployment's parameter value (`{"value": ...}`), evaluated in the deployment that passes it."""
+    if isinstance(value, Mapping) and "value" in value:
+        return evaluate_value(value["value"], outer)
+    if isinstance(value, Mapping) and "reference" in value:
+        return outer.unknown(f"<keyvault-secret:{name}>")
+    return evaluate_value(value, outer)
+
+
+def _key(mapping: Mapping[str, Any], name: Any) -> Optional[str]:
     """ARM names are case-insensitive."""
-    return next((k for k in mapping if k.lower() == str(name).lower()), None)
+    return next((k for k in mapping if isinstance(k, str) and k.lower() == str(name).lower()), None)
 
 
-def evaluate_value(value: Any, deployment: Deployment) -> Any:
-    """A JSON value with every expression string (and expression key) in it evaluated."""
+def evaluate_value(value: Any, deployment: Deployment, copies: Optional[dict] = None) -> Any:
+    """A JSON value with every expression string (and expression key) in it evaluated; property `copy` loops
+    expanded."""
+    copies = copies or {}
     if isinstance(value, dict):
-        return {evaluate_value(k, deployment): evaluate_value(v, deployment) for k, v in value.items()}
+        out = {evaluate_value(k, deployment, copies): evaluate_value(v, deployment, copies)
+               for k, v in value.items() if not (k == "copy" and isinstance(v, list))}
+        if isinstance(value.get("copy"), list):
+            for loop in value["copy"]:
+                if isinstance(loop, Mapping) and "name" in loop:
+                    out[str(loop["name"])] = _copy_loop(loop, deployment, copies)
+        return out
     if isinstance(value, list):
-        return [evaluate_value(v, deployment) for v in value]
+        return [evaluate_value(v, deployment, copies) for v in value]
     if is_expression(value):
-        return evaluate(value, deployment)
+        return evaluate(value, deployment, copies)
     if isinstance(value, str):
         return unescape(value)
     return value
 
 
-def evaluate(expression: str, deployment: Deployment) -> Any:
+def _copy_loop(loop: Mapping, deployment: Deployment, copies: dict) -> list:
+    """A property (or variable) `copy` loop: `input` evaluated for each index of `count`, under the loop's name."""
+    count = evaluate_value(loop.get("count"), deployment, copies)
+    if isinstance(count, Unknown):
+        raise ExpressionError(f"copy loop {loop.get('name')!r}: its count {count!r} is known only at deployment",
+                              "copy")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise ExpressionError(f"copy loop {loop.get('name')!r}: count {count!r} is not a number", "copy")
+    name = str(loop.get("name"))
+    return [evaluate_value(loop.get("input"), deployment, {**copies, name.lower(): i, "": i}) for i in range(count)]
+
+
+def evaluate(expression: str, deployment: Deployment, copies: Optional[dict] = None) -> Any:
     """The value of one `[...]` expression string."""
-    parser = _Parser(tokenize(expression[1:-1]), deployment)
-    result = parser.expression()
+    parser = _Parser(tokenize(expression[1:-1]))
+    node = parser.expression()
     parser.expect_end()
-    return result
+    return _Evaluator(deployment, copies or {}).eval(node, {})
+
+
+# The parse tree: ("str", text) | ("num", n) | ("call", name, [args]) | ("member", node, name) | ("index", node, node)
+Node = tuple
 
 
 class _Parser:
-    """Recursive descent over the tokens, evaluating as it goes (ARM expressions have no side effects)."""
-
-    def __init__(self, tokens: list[Token], deployment: Deployment) -> None:
+    def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.pos = 0
-        self.deployment = deployment
 
     def peek(self) -> Optional[Token]:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -178,71 +250,312 @@ class _Parser:
         if (extra := self.peek()) is not None:
             raise ExpressionError(f"unexpected {extra.text!r} after the expression", "syntax")
 
-    def expression(self) -> Any:
-        value = self.primary()
+    def expression(self) -> Node:
+        node = self.primary()
         while (token := self.peek()) is not None and token.text in (".", "["):
             self.take()
             if token.text == ".":
-                value = _member(value, self.take(kind="ident").text)
+                node = ("member", node, self.take(kind="ident").text)
             else:
-                value = _index(value, self.expression())
+                node = ("index", node, self.expression())
                 self.take("]")
-        return value
+        return node
 
-    def primary(self) -> Any:
+    def primary(self) -> Node:
         token = self.take()
         if token.kind == "string":
-            return token.text[1:-1].replace("''", "'")
+            return ("str", token.text[1:-1].replace("''", "'"))
         if token.kind == "number":
-            return int(token.text)
+            return ("num", int(token.text))
         if token.kind != "ident":
             raise ExpressionError(f"unexpected {token.text!r}", "syntax")
+        name = token.text
+        if self._user_function_ahead():  # `namespace.name(...)`: a function of the template's `functions`
+            self.take(".")
+            name = f"{name}.{self.take(kind='ident').text}"
         self.take("(")
-        args = []
+        args: list[Node] = []
         while (following := self.peek()) is not None and following.text != ")":
             if args:
                 self.take(",")
             args.append(self.expression())
         self.take(")")
-        return call(token.text, args, self.deployment)
+        return ("call", name, args)
+
+    def _user_function_ahead(self) -> bool:
+        ahead = self.tokens[self.pos:self.pos + 3]
+        return len(ahead) == 3 and ahead[0].text == "." and ahead[1].kind == "ident" and ahead[2].text == "("
 
 
-def _member(value: Any, name: str) -> Any:
+def source(node: Node) -> str:
+    """The expression text of a node (placeholders are named after what they stand for)."""
+    kind = node[0]
+    if kind == "str":
+        return "'" + node[1].replace("'", "''") + "'"
+    if kind == "num":
+        return str(node[1])
+    if kind == "member":
+        return f"{source(node[1])}.{node[2]}"
+    if kind == "index":
+        return f"{source(node[1])}[{source(node[2])}]"
+    return f"{node[1]}({', '.join(source(a) for a in node[2])})"
+
+
+@dataclass(frozen=True)
+class Lambda:
+    names: tuple[str, ...]
+    body: Node
+    bound: dict
+
+
+# Functions whose value only a deployment has: each call becomes a placeholder named after it.
+_RUNTIME = {"reference", "utcnow", "newguid", "deployment", "environment", "managementgroup", "tenant", "pickzones",
+            "providers", "deployer", "managementgroupresourceid", "loadtextcontent", "loadfileasbase64"}
+# Functions that carry an Unknown through (the placeholder text stays readable inside the result).
+_CARRIES_UNKNOWN = {"concat", "format", "resourceid", "subscriptionresourceid", "tenantresourceid",
+                    "extensionresourceid", "createarray", "createobject", "union", "array", "string", "parameters",
+                    "variables"}
+
+
+class _Evaluator:
+    def __init__(self, deployment: Deployment, copies: dict) -> None:
+        self.deployment = deployment
+        self.copies = copies
+
+    def eval(self, node: Node, scope: dict) -> Any:
+        kind = node[0]
+        if kind in ("str", "num"):
+            return node[1]
+        if kind == "member":
+            return self._member(self.eval(node[1], scope), node[2], node)
+        if kind == "index":
+            return self._index(self.eval(node[1], scope), self.eval(node[2], scope), node)
+        return self.call(node, scope)
+
+    def _member(self, value: Any, name: str, node: Node) -> Any:
+        if isinstance(value, Unknown):
+            return self.deployment.unknown(f"<{source(node)}>")
+        if isinstance(value, Mapping):
+            key = _key(value, name)
+            if key is not None:
+                return value[key]
+        raise ExpressionError(f"no property {name!r} on {value!r}", "property access")
+
+    def _index(self, value: Any, index: Any, node: Node) -> Any:
+        if isinstance(value, Unknown) or isinstance(index, Unknown):
+            return self.deployment.unknown(f"<{source(node)}>")
+        if isinstance(value, list) and isinstance(index, int) and not isinstance(index, bool) \
+                and -len(value) <= index < len(value):
+            return value[index]
+        if isinstance(value, Mapping) and isinstance(index, str):
+            return self._member(value, index, node)
+        raise ExpressionError(f"cannot index {value!r} with {index!r}", "index")
+
+    def call(self, node: Node, scope: dict) -> Any:
+        name, arg_nodes = node[1], node[2]
+        lower = name.lower()
+        if "." in lower:  # a user-defined function (`namespace.name`) of the template's `functions`
+            raise ExpressionError(f"user-defined function {name}() is not evaluated by import-arm", name)
+        if lower in _RUNTIME or lower.startswith("list"):
+            return self.deployment.unknown(f"<{source(node)}>")
+        lazy = _LAZY.get(lower)
+        if lazy is not None:
+            return lazy(self, node, arg_nodes, scope)
+        function = FUNCTIONS.get(lower)
+        if function is None:
+            raise ExpressionError(f"function {name}() is not supported by import-arm", name)
+        args = [self.eval(a, scope) for a in arg_nodes]
+        if lower not in _CARRIES_UNKNOWN and any(_holds_unknown(a) for a in args):
+            return self.deployment.unknown(f"<{source(node)}>")
+        result = function(self.deployment, *args)
+        if isinstance(result, str) and not isinstance(result, Unknown) and any(_holds_unknown(a) for a in args):
+            return Unknown(result)
+        return result
+
+    def apply(self, function: Any, args: list, name: str) -> Any:
+        if not isinstance(function, Lambda):
+            raise ExpressionError(f"{name}() needs a lambda, not {function!r}", name)
+        if len(args) != len(function.names):
+            raise ExpressionError(f"{name}(): the lambda takes {len(function.names)} argument(s)", name)
+        return self.eval(function.body, {**function.bound, **{n.lower(): a for n, a in zip(function.names, args)}})
+
+
+def _holds_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, list):
+        return any(_holds_unknown(v) for v in value)
     if isinstance(value, Mapping):
-        key = _key(value, name)
-        if key is not None:
-            return value[key]
-    raise ExpressionError(f"no property {name!r} on {value!r}", "property access")
+        return any(_holds_unknown(k) or _holds_unknown(v) for k, v in value.items())
+    return False
 
 
-def _index(value: Any, index: Any) -> Any:
-    if isinstance(value, list) and isinstance(index, int) and -len(value) <= index < len(value):
-        return value[index]
-    if isinstance(value, Mapping) and isinstance(index, str):
-        return _member(value, index)
-    raise ExpressionError(f"cannot index {value!r} with {index!r}", "index")
+def _truth(ev: _Evaluator, node: Node, value: Any, function: str) -> Union[bool, Unknown]:
+    if isinstance(value, Unknown):
+        return value
+    if not isinstance(value, bool):
+        raise ExpressionError(f"{function}() needs a boolean, not {value!r} (in {source(node)})", function)
+    return value
 
 
-def call(name: str, args: list, deployment: Deployment) -> Any:
-    function = FUNCTIONS.get(name.lower())
-    if function is None:
-        raise ExpressionError(f"function {name}() is not supported by import-arm (supported: "
-                              f"{', '.join(sorted(FUNCTIONS))})", name)
-    return function(deployment, *args)
+def _if(ev: _Evaluator, node: Node, args: list, scope: dict) -> Any:
+    if len(args) != 3:
+        raise ExpressionError("if() takes a condition and two values", "if")
+    condition = _truth(ev, node, ev.eval(args[0], scope), "if")
+    if isinstance(condition, Unknown):
+        return ev.deployment.unknown(f"<{source(node)}>")
+    return ev.eval(args[1] if condition else args[2], scope)
+
+
+def _and_or(stop: bool) -> Callable[..., Any]:
+    def apply(ev: _Evaluator, node: Node, args: list, scope: dict) -> Any:
+        unknown = False
+        for arg in args:
+            value = _truth(ev, node, ev.eval(arg, scope), node[1])
+            if isinstance(value, Unknown):
+                unknown = True
+            elif value is stop:
+                return stop
+        return ev.deployment.unknown(f"<{source(node)}>") if unknown else not stop
+    return apply
+
+
+def _coalesce(ev: _Evaluator, node: Node, args: list, scope: dict) -> Any:
+    for arg in args:
+        value = ev.eval(arg, scope)
+        if value is not None:
+            return value
+    return None
+
+
+def _lambda(ev: _Evaluator, node: Node, args: list, scope: dict) -> Lambda:
+    if not args or any(a[0] != "str" for a in args[:-1]):
+        raise ExpressionError("lambda() takes the variable names, then the body", "lambda")
+    return Lambda(tuple(a[1] for a in args[:-1]), args[-1], dict(scope))
+
+
+def _lambda_variables(ev: _Evaluator, node: Node, args: list, scope: dict) -> Any:
+    name = str(ev.eval(args[0], scope)).lower() if args else ""
+    if name not in scope:
+        raise ExpressionError(f"lambdaVariables({name!r}): no lambda variable of that name", "lambdaVariables")
+    return scope[name]
+
+
+def _copy_index(ev: _Evaluator, node: Node, args: list, scope: dict) -> Any:
+    values = [ev.eval(a, scope) for a in args]
+    loop = next((v for v in values if isinstance(v, str)), "")
+    offset = next((v for v in values if isinstance(v, int) and not isinstance(v, bool)), 0)
+    key = loop.lower()
+    if key not in ev.copies:
+        raise ExpressionError(f"copyIndex({loop!r}) outside its copy loop (resource loops are not expanded by "
+                              "import-arm)", "copyIndex")
+    return ev.copies[key] + offset
+
+
+def _with_lambda(name: str, run: Callable[[_Evaluator, list, Any], Any]) -> Callable[..., Any]:
+    def apply(ev: _Evaluator, node: Node, args: list, scope: dict) -> Any:
+        values = [ev.eval(a, scope) for a in args]
+        if _holds_unknown(values[0] if values else None):
+            return ev.deployment.unknown(f"<{source(node)}>")
+        return run(ev, values, node)
+    return apply
+
+
+def _map(ev: _Evaluator, values: list, node: Node) -> list:
+    items, function = _array(values[0], "map"), values[1]
+    if isinstance(function, Lambda) and len(function.names) == 2:
+        return [ev.apply(function, [v, i], "map") for i, v in enumerate(items)]
+    return [ev.apply(function, [v], "map") for v in items]
+
+
+def _filter(ev: _Evaluator, values: list, node: Node) -> list:
+    items, function = _array(values[0], "filter"), values[1]
+    if isinstance(function, Lambda) and len(function.names) == 2:
+        return [v for i, v in enumerate(items) if ev.apply(function, [v, i], "filter") is True]
+    return [v for v in items if ev.apply(function, [v], "filter") is True]
+
+
+def _reduce(ev: _Evaluator, values: list, node: Node) -> Any:
+    items, accumulated, function = _array(values[0], "reduce"), values[1], values[2]
+    for i, item in enumerate(items):
+        accumulated = ev.apply(function, [accumulated, item, i][:len(function.names)]
+                               if isinstance(function, Lambda) else [accumulated, item], "reduce")
+    return accumulated
+
+
+def _to_object(ev: _Evaluator, values: list, node: Node) -> dict:
+    items = _array(values[0], "toObject")
+    out = {}
+    for item in items:
+        key = ev.apply(values[1], [item], "toObject")
+        out[key] = ev.apply(values[2], [item], "toObject") if len(values) > 2 else item
+    return out
+
+
+def _sort(ev: _Evaluator, values: list, node: Node) -> list:
+    import functools
+
+    items = list(_array(values[0], "sort"))
+    return sorted(items, key=functools.cmp_to_key(
+        lambda a, b: -1 if ev.apply(values[1], [a, b], "sort") is True else 1))
+
+
+_LAZY: dict[str, Callable[..., Any]] = {
+    "if": _if,
+    "and": _and_or(False),
+    "or": _and_or(True),
+    "coalesce": _coalesce,
+    "lambda": _lambda,
+    "lambdavariables": _lambda_variables,
+    "copyindex": _copy_index,
+    "map": _with_lambda("map", _map),
+    "filter": _with_lambda("filter", _filter),
+    "reduce": _with_lambda("reduce", _reduce),
+    "toobject": _with_lambda("toObject", _to_object),
+    "sort": _with_lambda("sort", _sort),
+}
+
+
+def _array(value: Any, function: str) -> list:
+    if not isinstance(value, list):
+        raise ExpressionError(f"{function}() needs an array, not {value!r}", function)
+    return value
+
+
+def _text(value: Any, function: str) -> str:
+    if not isinstance(value, str):
+        raise ExpressionError(f"{function}() takes a string, not {value!r}", function)
+    return value
+
+
+def _int(value: Any, function: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ExpressionError(f"{function}() takes an integer, not {value!r}", function)
+    return value
 
 
 def _concat(_: Deployment, *args: Any) -> Any:
-    if args and all(isinstance(a, list) for a in args):
-        return [item for a in args for item in a]
-    return "".join(_as_text(a) for a in args)
+    if args and all(isinstance(a, list) or a is None for a in args):
+        return [item for a in args if a is not None for item in a]
+    return "".join(_as_text(a, "concat") for a in args)
 
 
-def _as_text(value: Any) -> str:
+def _as_text(value: Any, function: str = "concat") -> str:
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (str, int)):
         return str(value)
-    raise ExpressionError(f"cannot join {value!r} into a string", "concat")
+    raise ExpressionError(f"cannot join {value!r} into a string", function)
+
+
+def _string(_: Deployment, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return _as_text(value, "string")
 
 
 _FORMAT_ITEM = re.compile(r"\{\{|\}\}|\{(\d+)(?::[^}]*)?\}")
@@ -256,14 +569,15 @@ def _format(_: Deployment, template: str, *args: Any) -> str:
         n = int(match.group(1))
         if n >= len(args):
             raise ExpressionError(f"format({template!r}) refers to argument {n}, but {len(args)} were given", "format")
-        return _as_text(args[n])
+        return _as_text(args[n], "format")
 
     return _FORMAT_ITEM.sub(item, str(template))
 
 
 def _resource_id(deployment: Deployment, *args: Any) -> str:
     """resourceId([subscriptionId], [resourceGroupName], resourceType, name1, [name2], ...)."""
-    type_at = next((i for i, a in enumerate(args) if isinstance(a, str) and "/" in a), None)
+    type_at = next((i for i, a in enumerate(args) if isinstance(a, str) and "/" in a
+                    and not a.startswith("/") and "." in a.split("/")[0]), None)
     if type_at is None or type_at > 2:
         raise ExpressionError(f"resourceId{tuple(args)!r}: no resource type (Namespace/type) among the arguments",
                               "resourceId")
@@ -279,24 +593,356 @@ def _resource_id(deployment: Deployment, *args: Any) -> str:
     return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{namespace}/{path}"
 
 
-def _subscription(deployment: Deployment) -> dict:
+def _typed_path(function: str, resource_type: Any, names: tuple) -> str:
+    if not isinstance(resource_type, str) or "/" not in resource_type:
+        raise ExpressionError(f"{function}: no resource type (Namespace/type) among the arguments", function)
+    namespace, *types = resource_type.split("/")
+    if len(types) != len(names):
+        raise ExpressionError(f"{function}: {resource_type!r} needs {len(types)} name(s), {len(names)} given",
+                              function)
+    return f"providers/{namespace}/" + "/".join(f"{t}/{n}" for t, n in zip(types, names))
+
+
+def _subscription_resource_id(deployment: Deployment, *args: Any) -> str:
+    """subscriptionResourceId([subscriptionId], resourceType, name1, ...)."""
+    values = list(args)
+    if not values:
+        raise ExpressionError("subscriptionResourceId() needs a resource type and names", "subscriptionResourceId")
+    explicit = len(values) > 1 and isinstance(values[0], str) and "/" not in values[0]
+    subscription = values.pop(0) if explicit else deployment.scope(deployment.subscription_id,
+                                                                    SUBSCRIPTION_PLACEHOLDER)
+    return f"/subscriptions/{subscription}/" + _typed_path("subscriptionResourceId", values[0], tuple(values[1:]))
+
+
+def _tenant_resource_id(_: Deployment, resource_type: Any, *names: Any) -> str:
+    return "/" + _typed_path("tenantResourceId", resource_type, names)
+
+
+def _extension_resource_id(_: Deployment, scope: Any, resource_type: Any, *names: Any) -> str:
+    return f"{str(scope).rstrip('/')}/" + _typed_path("extensionResourceId", resource_type, names)
+
+
+def _subscription(deployment: Deployment, *args: Any) -> dict:
     subscription = deployment.scope(deployment.subscription_id, SUBSCRIPTION_PLACEHOLDER)
-    return {"id": f"/subscriptions/{subscription}", "subscriptionId": subscription}
+    return {"id": _joined(f"/subscriptions/{subscription}", subscription), "subscriptionId": subscription,
+            "tenantId": deployment.unknown(TENANT_PLACEHOLDER),
+            "displayName": deployment.unknown("<subscription-name>")}
 
 
-def _resource_group(deployment: Deployment) -> dict:
+def _resource_group(deployment: Deployment, *args: Any) -> dict:
+    if args:  # resourceGroup() takes no arguments in a template; Bicep's resourceGroup('x') compiles to a scope
+        raise ExpressionError("resourceGroup() takes no arguments", "resourceGroup")
     subscription = deployment.scope(deployment.subscription_id, SUBSCRIPTION_PLACEHOLDER)
     name = deployment.scope(deployment.resource_group, RESOURCE_GROUP_PLACEHOLDER)
-    return {"id": f"/subscriptions/{subscription}/resourceGroups/{name}", "name": name,
-            "location": deployment.scope(deployment.location, LOCATION_PLACEHOLDER)}
+    return {"id": _joined(f"/subscriptions/{subscription}/resourceGroups/{name}", subscription, name), "name": name,
+            "location": deployment.scope(deployment.location, LOCATION_PLACEHOLDER), "type":
+            "Microsoft.Resources/resourceGroups", "tags": {}, "properties": {"provisioningState": "Succeeded"}}
+
+
+def _joined(text: str, *parts: Any) -> str:
+    return Unknown(text) if any(isinstance(p, Unknown) for p in parts) else text
 
 
 def _text_function(name: str, change: Callable[[str], str]) -> Callable[..., str]:
     def apply(_: Deployment, value: Any) -> str:
-        if not isinstance(value, str):
-            raise ExpressionError(f"{name}() takes a string, not {value!r}", name)
-        return change(value)
+        return change(_text(value, name))
     return apply
+
+
+def _length(_: Deployment, value: Any) -> int:
+    if isinstance(value, (str, list, dict)):
+        return len(value)
+    raise ExpressionError(f"length() takes a string, array or object, not {value!r}", "length")
+
+
+def _first(_: Deployment, value: Any) -> Any:
+    if isinstance(value, (str, list)):
+        return value[0] if value else ("" if isinstance(value, str) else None)
+    raise ExpressionError(f"first() takes a string or array, not {value!r}", "first")
+
+
+def _last(_: Deployment, value: Any) -> Any:
+    if isinstance(value, (str, list)):
+        return value[-1] if value else ("" if isinstance(value, str) else None)
+    raise ExpressionError(f"last() takes a string or array, not {value!r}", "last")
+
+
+def _split(_: Deployment, value: Any, delimiter: Any) -> list:
+    text = _text(value, "split")
+    delimiters = delimiter if isinstance(delimiter, list) else [delimiter]
+    if not delimiters or not all(isinstance(d, str) and d for d in delimiters):
+        raise ExpressionError(f"split() needs a non-empty delimiter, not {delimiter!r}", "split")
+    return re.split("|".join(re.escape(d) for d in delimiters), text)
+
+
+def _replace(_: Deployment, value: Any, old: Any, new: Any) -> str:
+    return _text(value, "replace").replace(_text(old, "replace"), _text(new, "replace"))
+
+
+def _substring(_: Deployment, value: Any, start: Any, length: Any = None) -> str:
+    text, begin = _text(value, "substring"), _int(start, "substring")
+    count = len(text) - begin if length is None else _int(length, "substring")
+    if begin < 0 or count < 0 or begin + count > len(text):
+        raise ExpressionError(f"substring({text!r}, {begin}, {count}) is outside the string", "substring")
+    return text[begin:begin + count]
+
+
+def _union(_: Deployment, *args: Any) -> Any:
+    if args and all(isinstance(a, Mapping) or a is None for a in args):
+        out: dict = {}
+        for a in args:
+            for k, v in (a or {}).items():
+                out[k] = v
+        return out
+    if all(isinstance(a, list) for a in args):
+        out_list: list = []
+        for a in args:
+            out_list += [v for v in a if v not in out_list]
+        return out_list
+    raise ExpressionError(f"union() takes objects or arrays, not {args!r}", "union")
+
+
+def _intersection(_: Deployment, *args: Any) -> Any:
+    if args and all(isinstance(a, Mapping) for a in args):
+        return {k: v for k, v in args[0].items() if all(k in a and a[k] == v for a in args[1:])}
+    if args and all(isinstance(a, list) for a in args):
+        return [v for v in args[0] if all(v in a for a in args[1:])]
+    raise ExpressionError(f"intersection() takes objects or arrays, not {args!r}", "intersection")
+
+
+def _create_object(_: Deployment, *args: Any) -> dict:
+    if len(args) % 2:
+        raise ExpressionError("createObject() takes key and value pairs", "createObject")
+    return {_text(args[i], "createObject"): args[i + 1] for i in range(0, len(args), 2)}
+
+
+def _equals(_: Deployment, a: Any, b: Any) -> bool:
+    return _same(a, b)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False  # true is not 1
+    return a == b  # strings compare case-sensitively, as ARM's equals() does
+
+
+def _not(_: Deployment, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ExpressionError(f"not() needs a boolean, not {value!r}", "not")
+    return not value
+
+
+def _empty(_: Deployment, value: Any) -> bool:
+    return value is None or (isinstance(value, (str, list, dict)) and len(value) == 0)
+
+
+def _contains(_: Deployment, container: Any, item: Any) -> bool:
+    if isinstance(container, str):
+        return _as_text(item, "contains").lower() in container.lower()
+    if isinstance(container, list):
+        return any(_same(v, item) for v in container)
+    if isinstance(container, Mapping):
+        return _key(container, item) is not None
+    raise ExpressionError(f"contains() takes a string, array or object, not {container!r}", "contains")
+
+
+def _try_get(_: Deployment, value: Any, *keys: Any) -> Any:
+    for key in keys:
+        if isinstance(value, Mapping) and isinstance(key, str):
+            found = _key(value, key)
+            value = value[found] if found is not None else None
+        elif isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
+            value = value[key]
+        else:
+            return None
+    return value
+
+
+def _compare(name: str, test: Callable[[Any, Any], bool]) -> Callable[..., bool]:
+    def apply(_: Deployment, a: Any, b: Any) -> bool:
+        if type(a) is not type(b) or not isinstance(a, (int, str)) or isinstance(a, bool):
+            raise ExpressionError(f"{name}() compares two integers or two strings, not {a!r} and {b!r}", name)
+        return test(a, b)
+    return apply
+
+
+def _arith(name: str, op: Callable[[int, int], int]) -> Callable[..., int]:
+    def apply(_: Deployment, a: Any, b: Any) -> int:
+        x, y = _int(a, name), _int(b, name)
+        if name in ("div", "mod") and y == 0:
+            raise ExpressionError(f"{name}() by zero", name)
+        return op(x, y)
+    return apply
+
+
+def _json(_: Deployment, text: Any) -> Any:
+    try:
+        return json.loads(_text(text, "json"))
+    except ValueError as exc:
+        raise ExpressionError(f"json({text!r}) is not JSON: {exc}", "json") from None
+
+
+def _bool(_: Deployment, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, int):
+        return value != 0
+    raise ExpressionError(f"bool({value!r}) is not a boolean", "bool")
+
+
+def _int_function(_: Deployment, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ExpressionError(f"int({value!r}) is not an integer", "int") from None
+
+
+def _index_of(last: bool) -> Callable[..., int]:
+    def apply(_: Deployment, value: Any, item: Any) -> int:
+        if isinstance(value, str):
+            text, find = value.lower(), _text(item, "indexOf").lower()
+            return text.rfind(find) if last else text.find(find)
+        positions = [i for i, v in enumerate(_array(value, "indexOf")) if _same(v, item)]
+        return (positions[-1] if last else positions[0]) if positions else -1
+    return apply
+
+
+def _join(_: Deployment, items: Any, delimiter: Any) -> str:
+    return _text(delimiter, "join").join(_as_text(v, "join") for v in _array(items, "join"))
+
+
+def _take_skip(skip: bool) -> Callable[..., Any]:
+    def apply(_: Deployment, value: Any, count: Any) -> Any:
+        n = max(0, _int(count, "skip" if skip else "take"))
+        if not isinstance(value, (str, list)):
+            raise ExpressionError(f"{'skip' if skip else 'take'}() takes a string or array", "skip" if skip else "take")
+        return value[n:] if skip else value[:n]
+    return apply
+
+
+def _range(_: Deployment, start: Any, count: Any) -> list:
+    return list(range(_int(start, "range"), _int(start, "range") + _int(count, "range")))
+
+
+def _pad_left(_: Deployment, value: Any, width: Any, char: Any = " ") -> str:
+    return _as_text(value, "padLeft").rjust(_int(width, "padLeft"), _text(char, "padLeft")[:1] or " ")
+
+
+def _items(_: Deployment, value: Any) -> list:
+    if not isinstance(value, Mapping):
+        raise ExpressionError(f"items() takes an object, not {value!r}", "items")
+    return [{"key": k, "value": v} for k, v in sorted(value.items(), key=lambda kv: str(kv[0]).lower())]
+
+
+def _base64(_: Deployment, value: Any) -> str:
+    import base64
+
+    return base64.b64encode(_text(value, "base64").encode("utf-8")).decode("ascii")
+
+
+def _base64_to_string(_: Deployment, value: Any) -> str:
+    import base64
+
+    return base64.b64decode(_text(value, "base64ToString")).decode("utf-8")
+
+
+def _uri(_: Deployment, base: Any, relative: Any) -> str:
+    from urllib.parse import urljoin
+
+    return urljoin(_text(base, "uri"), _text(relative, "uri"))
+
+
+def _uri_component(_: Deployment, value: Any) -> str:
+    from urllib.parse import quote
+
+    return quote(_text(value, "uriComponent"), safe="")
+
+
+def _uri_component_to_string(_: Deployment, value: Any) -> str:
+    from urllib.parse import unquote
+
+    return unquote(_text(value, "uriComponentToString"))
+
+
+def _unique_string(_: Deployment, *args: Any) -> str:
+    if not args:
+        raise ExpressionError("uniqueString() needs at least one string", "uniqueString")
+    return unique_string(*(_text(a, "uniqueString") for a in args))
+
+
+def _guid(_: Deployment, *args: Any) -> str:
+    if not args:
+        raise ExpressionError("guid() needs at least one string", "guid")
+    return arm_guid(*(_text(a, "guid") for a in args))
+
+
+_M32 = 0xFFFFFFFF
+
+
+def _rotl32(x: int, r: int) -> int:
+    return ((x << r) | (x >> (32 - r))) & _M32
+
+
+def _fmix32(h: int) -> int:
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & _M32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & _M32
+    return h ^ (h >> 16)
+
+
+def murmur_hash64(data: bytes, seed: int = 0) -> int:
+    """The 64-bit MurmurHash variant ARM hashes with (`ComputeHash` of Microsoft.PowerPlatform.ResourceStack, as
+    described in public reimplementations): two 32-bit lanes over 8-byte little-endian blocks with MurmurHash3's
+    x86_128 constants, each lane finalised with fmix32, the lanes mixed into `h2 << 32 | h1`."""
+    c1, c2 = 0x239B961B, 0xAB0E9789
+    h1 = h2 = seed & _M32
+    length, i = len(data), 0
+    while i + 8 <= length:
+        k1 = int.from_bytes(data[i:i + 4], "little")
+        k2 = int.from_bytes(data[i + 4:i + 8], "little")
+        h1 ^= (_rotl32((k1 * c1) & _M32, 15) * c2) & _M32
+        h1 = (((_rotl32(h1, 19) + h2) & _M32) * 5 + 0x561CCD1B) & _M32
+        h2 ^= (_rotl32((k2 * c2) & _M32, 17) * c1) & _M32
+        h2 = (((_rotl32(h2, 13) + h1) & _M32) * 5 + 0x0BCAA747) & _M32
+        i += 8
+    if i < length:
+        h1 ^= (_rotl32((int.from_bytes(data[i:i + 4], "little") * c1) & _M32, 15) * c2) & _M32
+        if length - i > 4:
+            h2 ^= (_rotl32((int.from_bytes(data[i + 4:length], "little") * c2) & _M32, 17) * c1) & _M32
+    h1 ^= length & _M32
+    h2 ^= length & _M32
+    h1 = (h1 + h2) & _M32
+    h2 = (h2 + h1) & _M32
+    h1, h2 = _fmix32(h1), _fmix32(h2)
+    h1 = (h1 + h2) & _M32
+    h2 = (h2 + h1) & _M32
+    return (h2 << 32) | h1
+
+
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def unique_string(*values: str) -> str:
+    """ARM's uniqueString(): the values joined with '-', UTF-8, hashed by `murmur_hash64`, the 64 bits written as 13
+    base32 characters (a-z, 2-7), most significant first."""
+    value = murmur_hash64("-".join(values).encode("utf-8"))
+    out = []
+    for _ in range(13):
+        out.append(_BASE32[value >> 59])
+        value = (value << 5) & 0xFFFFFFFFFFFFFFFF
+    return "".join(out)
+
+
+_GUID_NAMESPACE = uuid.UUID("11fb06fb-712d-4ddd-98c7-e71bbd588830")
+
+
+def arm_guid(*values: str) -> str:
+    """ARM's guid(): a name-based (version 5, SHA-1) UUID of the values joined with '-', in ARM's namespace
+    11fb06fb-712d-4ddd-98c7-e71bbd588830 (as public reimplementations describe it)."""
+    return str(uuid.uuid5(_GUID_NAMESPACE, "-".join(values)))
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -304,11 +950,67 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "variables": lambda d, name: d.variable(name),
     "concat": _concat,
     "format": _format,
+    "string": _string,
     "resourceid": _resource_id,
+    "subscriptionresourceid": _subscription_resource_id,
+    "tenantresourceid": _tenant_resource_id,
+    "extensionresourceid": _extension_resource_id,
     "subscription": _subscription,
     "resourcegroup": _resource_group,
     "tolower": _text_function("toLower", str.lower),
     "toupper": _text_function("toUpper", str.upper),
+    "trim": _text_function("trim", str.strip),
+    "split": _split,
+    "replace": _replace,
+    "substring": _substring,
+    "length": _length,
+    "first": _first,
+    "last": _last,
+    "union": _union,
+    "intersection": _intersection,
+    "createarray": lambda _, *args: list(args),
+    "array": lambda _, value: value if isinstance(value, list) else [value],
+    "createobject": _create_object,
+    "equals": _equals,
+    "not": _not,
+    "empty": _empty,
+    "contains": _contains,
+    "tryget": _try_get,
+    "true": lambda _: True,
+    "false": lambda _: False,
+    "null": lambda _: None,
+    "json": _json,
+    "bool": _bool,
+    "int": _int_function,
+    "less": _compare("less", lambda a, b: a < b),
+    "lessorequals": _compare("lessOrEquals", lambda a, b: a <= b),
+    "greater": _compare("greater", lambda a, b: a > b),
+    "greaterorequals": _compare("greaterOrEquals", lambda a, b: a >= b),
+    "add": _arith("add", lambda a, b: a + b),
+    "sub": _arith("sub", lambda a, b: a - b),
+    "mul": _arith("mul", lambda a, b: a * b),
+    "div": _arith("div", lambda a, b: int(a / b)),
+    "mod": _arith("mod", lambda a, b: a - b * int(a / b)),
+    "min": lambda _, *a: min(a[0] if len(a) == 1 and isinstance(a[0], list) else a),
+    "max": lambda _, *a: max(a[0] if len(a) == 1 and isinstance(a[0], list) else a),
+    "startswith": lambda _, a, b: _text(a, "startsWith").lower().startswith(_text(b, "startsWith").lower()),
+    "endswith": lambda _, a, b: _text(a, "endsWith").lower().endswith(_text(b, "endsWith").lower()),
+    "indexof": _index_of(False),
+    "lastindexof": _index_of(True),
+    "join": _join,
+    "take": _take_skip(False),
+    "skip": _take_skip(True),
+    "range": _range,
+    "padleft": _pad_left,
+    "items": _items,
+    "objectkeys": lambda _, value: list(value) if isinstance(value, Mapping) else [],
+    "base64": _base64,
+    "base64tostring": _base64_to_string,
+    "uri": _uri,
+    "uricomponent": _uri_component,
+    "uricomponenttostring": _uri_component_to_string,
+    "uniquestring": _unique_string,
+    "guid": _guid,
 }
 
 
@@ -322,14 +1024,23 @@ class Failure:
 
 
 def evaluate_tree(value: Any, deployment: Deployment, loc: tuple = ()) -> tuple[Any, list[Failure]]:
-    """`value` with every expression it can evaluate replaced by its value; the others stay as they were, each
-    reported as a `Failure` at its location (so one bad expression never hides the rest)."""
+    """`value` with every expression it can evaluate replaced by its value (property `copy` loops expanded); the
+    others stay as they were, each reported as a `Failure` at its location (so one bad expression never hides the
+    rest)."""
     failures: list[Failure] = []
 
     def walk(item: Any, at: tuple) -> Any:
         if isinstance(item, dict):
-            return {walk(k, (*at, k)) if is_expression(k) else unescape(k) if isinstance(k, str) else k:
-                    walk(v, (*at, k)) for k, v in item.items()}
+            out = {walk(k, (*at, k)) if is_expression(k) else unescape(k) if isinstance(k, str) else k:
+                   walk(v, (*at, k)) for k, v in item.items() if not (k == "copy" and isinstance(v, list))}
+            loops = item.get("copy")
+            for i, loop in enumerate(loops if isinstance(loops, list) else []):
+                if isinstance(loop, Mapping) and "name" in loop:
+                    try:
+                        out[str(loop["name"])] = _copy_loop(loop, deployment, {})
+                    except ExpressionError as exc:
+                        failures.append(Failure((*at, "copy", i), str(loop.get("input", "")), exc))
+            return out
         if isinstance(item, list):
             return [walk(v, (*at, i)) for i, v in enumerate(item)]
         if is_expression(item):
@@ -337,6 +1048,9 @@ def evaluate_tree(value: Any, deployment: Deployment, loc: tuple = ()) -> tuple[
                 return evaluate(item, deployment)
             except ExpressionError as exc:
                 failures.append(Failure(at, item, exc))
+                return item
+            except RecursionError:
+                failures.append(Failure(at, item, ExpressionError("nested too deeply", "syntax")))
                 return item
         return unescape(item) if isinstance(item, str) else item
 

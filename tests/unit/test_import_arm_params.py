@@ -64,7 +64,11 @@ def test_scope_not_given_stays_a_clear_placeholder():
 
 
 @pytest.mark.parametrize("expression,function,text", [
-    ("[uniqueString('x')]", "uniqueString", "not supported"),
+    ("[nosuchFunction('x')]", "nosuchFunction", "not supported"),
+    ("[substring('abc', 2, 5)]", "substring", "outside the string"),
+    ("[not('yes')]", "not", "needs a boolean"),
+    ("[copyIndex()]", "copyIndex", "outside its copy loop"),
+    ("[ns.myFunction('x')]", "ns.myFunction", "user-defined"),
     ("[parameters('bare')]", "parameters", "no defaultValue"),
     ("[parameters('nope')]", "parameters", "declares no parameter"),
     ("[variables('self')]", "variables", "refers to itself"),
