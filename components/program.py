@@ -152,14 +152,19 @@ async def _resolve(value: Any) -> Any:
     return value
 
 
+def stack_file(project_dir: Path, stack: str) -> Path:
+    """`<stackConfigDir>/Pulumi.<stack>.yaml` of the project in `project_dir` (which need not exist)."""
+    project_doc = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+    return project_dir / str(project_doc.get("stackConfigDir") or ".") / f"Pulumi.{stack}.yaml"
+
+
 def stack_config(project_dir: Path, stack: str, config_file: Optional[Path] = None
                  ) -> tuple[str, dict[str, Any], Path]:
     """Project name, the stack file's `config:` mapping (`config_file`, else the project's
     `<stackConfigDir>/Pulumi.<stack>.yaml`), and that file's path."""
     project_doc = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
     project = str(project_doc.get("name") or project_dir.name)
-    config_dir = project_dir / str(project_doc.get("stackConfigDir") or ".")
-    path = Path(config_file) if config_file is not None else config_dir / f"Pulumi.{stack}.yaml"
+    path = Path(config_file) if config_file is not None else stack_file(project_dir, stack)
     doc = yaml.safe_load(path.read_text()) if path.exists() else {}
     # Project-level config (plain values, `value:` or a declaration's `default:`) applies under the stack's, as the
     # CLI would apply it.

@@ -129,13 +129,15 @@ def read_stack_spec(project_dir: Path, stack: str):
 
 def stack_spec(project_dir: Path, stack: Optional[str]):
     """`read_stack_spec`, or None when there is no stack or its config is bad (the program reports that itself)."""
+    import yaml
+
     from ..spec import SpecError
 
     if not stack:
         return None
     try:
         return read_stack_spec(project_dir, stack)
-    except (SpecError, OSError, ValueError):
+    except (SpecError, OSError, ValueError, yaml.YAMLError):  # reported where the stack is selected
         return None
 
 
@@ -151,14 +153,22 @@ def seed_existing(project_dir: Path, stack: Optional[str], env: Mapping[str, str
 
 
 def ensure_stack(pulumi: str, stack: str, project_dir: Path, env: Mapping[str, str]) -> None:
-    """Create `stack` in the local backend when it does not exist (a first `pulumi stack init`)."""
+    """Create `stack` in the local backend when it does not exist (a first `pulumi stack init`); refuse a name without
+    a stack file in a project that has them (a typo), and a stack file that is not YAML."""
     found = subprocess.run([pulumi, "stack", "select", stack, "--non-interactive"], cwd=project_dir, env=dict(env),
                            capture_output=True, text=True)
     if found.returncode == 0:
         return
-    from ..program import stack_config
+    from ..documents import read_structured
+    from ..program import stack_file
+    from ..spec import SpecError
 
-    _, _, path = stack_config(project_dir, stack)
+    path = stack_file(project_dir, stack)
+    if path.exists():
+        try:
+            read_structured(path)
+        except SpecError as err:  # the file and line (the CLI names neither)
+            raise LocalEngineError(f"{path.relative_to(project_dir)}: {err.issues[0].message}") from None
     known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml"))
     if known and not path.exists():  # a project with stack files: a name without one is a typo, not a new stack
         raise LocalEngineError(

@@ -68,3 +68,14 @@ def test_a_stack_with_its_file_or_a_project_without_stack_files_is_created(tmp_p
     ensure_stack(_fake_pulumi(tmp_path), "e2e", bare, {"PULUMI_BACKEND_URL": "file://x"})
     assert [line.split()[:3] for line in (tmp_path / "calls").read_text().splitlines() if "init" in line] == [
         ["stack", "init", "dev"], ["stack", "init", "e2e"]]
+
+
+def test_a_stack_file_that_is_not_yaml_is_one_line_naming_file_and_line(tmp_path: Path):
+    from components.local.engine import LocalEngineError, ensure_stack, stack_spec
+
+    project = _project(tmp_path, "dev")
+    (project / "stacks" / "Pulumi.dev.yaml").write_text("config:\n  aib-images:location: westeurope\n  bad: [x\n  other: 1\n")
+    assert stack_spec(project, "dev") is None, "the cloud starts; the error comes once, below"
+    with pytest.raises(LocalEngineError) as raised:
+        ensure_stack(_fake_pulumi(tmp_path), "dev", project, {"PULUMI_BACKEND_URL": "file://x"})
+    assert str(raised.value).startswith("stacks/Pulumi.dev.yaml: not valid YAML (line 4)"), raised.value
