@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .arm import jsonc
 from .arm.import_arm import ImportedTemplate, Notice, import_document
 from .arm.pinning import Pinner
 from .spec import Issue, SpecError
@@ -31,22 +32,22 @@ class Loaded:
 
 def read_structured(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark (Windows editors) is not content
     except OSError as exc:
-        raise SpecError([Issue("", f"cannot read the file: {exc.strerror}")], str(path)) from None
+        raise SpecError([Issue(path.name, f"cannot read the file: {exc.strerror}")], str(path)) from None
     except UnicodeDecodeError as exc:
-        raise SpecError([Issue("", f"not UTF-8 text (byte {exc.start}): save the file as UTF-8")], str(path)) from None
+        raise SpecError([Issue(path.name, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8")], str(path)) from None
     try:
         if path.suffix.lower() == ".json":
-            return json.loads(text)
+            return jsonc.loads(text)  # ARM reads `//` and `/* */` comments in templates and parameters files
         return yaml.safe_load(text)
     except RecursionError:
-        raise SpecError([Issue("", "nested too deeply to read")], str(path)) from None
+        raise SpecError([Issue(path.name, "nested too deeply to read")], str(path)) from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else \
             f"line {mark.line + 1}" if mark else "?"
-        raise SpecError([Issue("", f"not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({where}): "
+        raise SpecError([Issue(path.name, f"not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({where}): "
                                    f"{getattr(exc, 'msg', None) or getattr(exc, 'problem', exc)}")], str(path)) from None
 
 

@@ -5,10 +5,12 @@ Older documents are upgraded on the way in, each change reported as a `Notice` w
 read-only fields are dropped, keys are matched case-insensitively where the old service did so,
 and retired field names become their successors (distribute `tags` -> `artifactTags`, `script` ->
 `scriptUri`, vnetConfig name/subnetName/resourceGroupName -> `subnetId`, `replicationRegions` ->
-`targetRegions`). In an ARM deployment template, the expressions image templates use (`[parameters('x')]`,
-variables, concat, format, resourceId, subscription(), resourceGroup()) are evaluated (`arm.expressions`) with the
-parameter values of a parameters file and the deployment scope given; what cannot be evaluated is reported by path,
-naming the function. Only this module reads AIB dicts; everything after it works on the spec.
+`targetRegions`). An ARM deployment template's image templates are found in `resources` (a list, or the object of
+symbolic names of languageVersion 2.0 that Bicep compiles to) and in nested deployments with an inline template
+(their parameters passed down); a resource whose `condition` is false, or an `existing` one, is skipped. Expressions
+are evaluated (`arm.expressions`) with the values of a parameters file and the deployment scope given; a value only a
+deployment knows becomes a named placeholder with a notice, and what cannot be evaluated is reported by path, naming
+the function. Only this module reads AIB dicts; everything after it works on the spec.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Optional, get_args, get_origin
+from typing import Any, Iterable, Iterator, Literal, Optional, get_args, get_origin
 
 from pydantic import BaseModel
 
 from ..spec import KNOWN_API_VERSIONS, TEMPLATE_TYPE, ImageTemplateSpec, Issue, SpecError, parse_template
 from ..spec.distributors import NAME_PATTERN
 from ..spec.errors import annotation_members, format_path, join_path
-from .expressions import Deployment, Failure, evaluate_tree
+from .expressions import (LOCATION_PLACEHOLDER, RESOURCE_GROUP_PLACEHOLDER, SUBSCRIPTION_PLACEHOLDER, Deployment,
+                          Failure, Unknown, evaluate_tree)
 
 STRICT_FROM = "2024-02-01"  # the service parses case-sensitively and strictly from this version on
 _READ_ONLY_TOP = ("id", "systemData", "managedBy", "resourceGroup", "etag", "plan", "sku", "kind")
@@ -34,6 +37,9 @@ _EXPRESSION = re.compile(r"^\[(?!\[).*\]$", re.DOTALL)
 # only a function call (`[parameters('x')]`, `[concat(...)]`) is reported there.
 _CALL_EXPRESSION = re.compile(r"^\[\s*[A-Za-z_][\w.]*\s*\(")  # and ends in "]" (checked apart: no backtracking)
 _PLACEHOLDER = re.compile(r"<[A-Za-z][\w-]*>")  # `<subscriptionID>`, `<region>`: a sample's blank to fill in
+_PLACEHOLDER_TEXT = re.compile(r"<[^<>]*>")
+_SCOPE_PLACEHOLDERS = {SUBSCRIPTION_PLACEHOLDER, RESOURCE_GROUP_PLACEHOLDER, LOCATION_PLACEHOLDER}
+_DEPLOYMENTS_TYPE = "microsoft.resources/deployments"
 
 
 @dataclass(frozen=True)
@@ -70,19 +76,18 @@ class DeploymentInputs:
 
 def import_document(doc: Any, *, source: str = "", inputs: Optional[DeploymentInputs] = None,
                     fallback_name: str = "imported") -> list[ImportedTemplate]:
-    """Every image template in `doc` (an AIB template or an ARM deployment template), as specs.
+    """Every image template in `doc` (an AIB template or an ARM deployment template, its nested deployments
+    included), as specs.
 
     Each gets its own name: the template's `name`, else `fallback_name` (the file's name), numbered when the
     document holds several. Raises SpecError listing every problem across all templates in the document.
     """
-    located = list(_find_templates(doc))
+    located, skipped = _locate(doc, inputs or DeploymentInputs())
     if not located:
-        raise SpecError([Issue("", "no Microsoft.VirtualMachineImages/imageTemplates found",
-                               "expected an AIB template (with 'properties') or an ARM template with 'resources'")],
+        raise SpecError([Issue("", "no Microsoft.VirtualMachineImages/imageTemplates found", _none_found_hint(skipped))],
                         source)
-    deployment = _deployment(doc, inputs or DeploymentInputs()) if located[0][0] else None
     imported, issues = [], []
-    for path, raw in located:
+    for path, raw, deployment in located:
         try:
             imported.append(_import_located(raw, path, deployment))
         except SpecError as exc:
@@ -90,6 +95,14 @@ def import_document(doc: Any, *, source: str = "", inputs: Optional[DeploymentIn
     if issues:
         raise SpecError(issues, source)
     return _named_apart(imported, fallback_name)
+
+
+def _none_found_hint(skipped: list[str]) -> str:
+    if skipped:
+        return ("the template's image templates are out of reach: " + "; ".join(skipped) +
+                " (import the linked template file itself, with --parameters)")
+    return ("expected an AIB template (with 'properties'), or an ARM template whose 'resources' (a list, or an object "
+            "in languageVersion 2.0) or nested deployments hold one")
 
 
 def parameter_values(doc: Any) -> dict[str, Any]:
@@ -129,28 +142,58 @@ def _import_located(raw: dict, path: str, deployment: Optional[Deployment]) -> I
     """One template of a document; in an ARM deployment template, its expressions evaluated first."""
     if deployment is None:
         return import_template(raw, path=path)
-    evaluated, failures = evaluate_tree(raw, deployment)
+    # ARM-only keys (dependsOn, condition, a resource copy loop) are dropped by import_template with a notice each;
+    # what they hold never reaches the spec, so it is not evaluated.
+    arm_only = {k: raw[k] for k in _ARM_ONLY if k in raw}
+    evaluated, failures = evaluate_tree({k: v for k, v in raw.items() if k not in arm_only}, deployment)
     if failures:
         raise SpecError([_failure_issue(path, f) for f in failures])
+    evaluated = {**_without_nulls(evaluated), **arm_only}
+    notices: list[Notice] = []
+    name = evaluated.get("name") if isinstance(evaluated, dict) else None
+    if isinstance(name, Unknown):
+        readable = image_name(_PLACEHOLDER_TEXT.sub("", name)) or "imported"
+        notices.append(Notice(join_path(path, "name"), f"{name!r} is known only at deployment; the image is named "
+                                                       f"{readable!r} (rename it in the stack config if you like)"))
+        evaluated["name"] = readable
     item = import_template(evaluated, path=path, expressions_evaluated=True)
-    item.notices[:0] = _placeholder_notices(evaluated, path)
+    item.notices[:0] = notices + _placeholder_notices(evaluated, path, deployment.placeholders_used)
     return item
+
+
+def _without_nulls(value: Any) -> Any:
+    """ARM leaves out a property whose value is null (Bicep writes `if(cond, x, null())` for optional ones)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _failure_issue(path: str, failure: Failure) -> Issue:
     function = failure.error.function
     return Issue(join_path(path, format_path(failure.loc)),
                  f"ARM expression {failure.expression!r} cannot be evaluated ({function}): {failure.error}",
-                 "import-arm evaluates parameters, variables, concat, format, resourceId, subscription, "
-                 "resourceGroup, toLower and toUpper; replace the rest with its value")
+                 "give the value it needs (import-arm --parameters FILE), or replace the expression with its value")
 
 
-def _placeholder_notices(value: Any, path: str) -> list[Notice]:
-    """A notice for each value still holding a `<placeholder>` (the sample's blank, or a scope not given)."""
-    return [Notice(join_path(path, p), f"{v!r} holds the placeholder {', '.join(_PLACEHOLDER.findall(v))}: fill it "
-                                       "in (import-arm --subscription/--resource-group/--location fill those of "
-                                       "subscription() and resourceGroup())")
-            for p, v in _strings(value) if _PLACEHOLDER.search(v)]
+def _placeholder_notices(value: Any, path: str, placeholders: Iterable[str] = ()) -> list[Notice]:
+    """A notice for each value still holding a placeholder: the sample's blank (`<region>`), a scope not given
+    (`<subscription-id>`), or a value only the deployment knows (`<reference('msi').principalId>`)."""
+    runtime = sorted((p for p in placeholders if p not in _SCOPE_PLACEHOLDERS), key=len, reverse=True)
+    notices = []
+    for p, v in _strings(value):
+        found = [r for r in runtime if r in v]
+        blanks = [b for b in _PLACEHOLDER.findall(v) if not any(b in r for r in found)]
+        if found:
+            notices.append(Notice(join_path(path, p), f"{v!r} holds {', '.join(found)}: a value only the deployment "
+                                                      "knows (reference, list*, utcNow, deployment(), ...); set the "
+                                                      "real value in the stack config"))
+        if blanks:
+            notices.append(Notice(join_path(path, p), f"{v!r} holds the placeholder {', '.join(blanks)}: fill it in "
+                                                      "(import-arm --subscription/--resource-group/--location fill "
+                                                      "those of subscription() and resourceGroup())"))
+    return notices
 
 
 def _named_apart(imported: list[ImportedTemplate], fallback_name: str) -> list[ImportedTemplate]:
@@ -171,15 +214,78 @@ def image_name(text: str) -> str:
     return name if re.match(NAME_PATTERN, name) else "imported"
 
 
-def _find_templates(doc: Any) -> Iterator[tuple[str, dict]]:
+def _locate(doc: Any, inputs: DeploymentInputs) -> tuple[list[tuple[str, dict, Optional[Deployment]]], list[str]]:
+    """(path, template, the deployment its expressions evaluate in) of every image template in `doc`, and what was
+    out of reach (linked templates). An ARM deployment template's `resources` are a list, or an object of symbolic
+    names (languageVersion 2.0, what Bicep and AVM modules compile to); nested deployments with an inline template
+    are searched too."""
     if not isinstance(doc, dict):
-        return
-    if isinstance(doc.get("resources"), list):
-        for i, resource in enumerate(doc["resources"]):
-            if isinstance(resource, dict) and str(resource.get("type", "")).lower() == TEMPLATE_TYPE.lower():
-                yield f"resources[{i}]", resource
-    elif "properties" in doc:
-        yield "", doc
+        return [], []
+    if isinstance(doc.get("resources"), (list, dict)):
+        found: list[tuple[str, dict, Optional[Deployment]]] = []
+        skipped: list[str] = []
+        _search(doc, _deployment(doc, inputs), "", found, skipped)
+        return found, skipped
+    if "properties" in doc:
+        return [("", doc, None)], []
+    return [], []
+
+
+def _resources(template: dict, prefix: str) -> Iterator[tuple[str, Any]]:
+    resources = template.get("resources")
+    if isinstance(resources, dict):
+        for key, resource in resources.items():
+            yield join_path(prefix, f"resources.{key}"), resource
+    elif isinstance(resources, list):
+        for i, resource in enumerate(resources):
+            yield join_path(prefix, f"resources[{i}]"), resource
+
+
+def _search(template: dict, deployment: Deployment, prefix: str, found: list, skipped: list[str]) -> None:
+    for path, resource in _resources(template, prefix):
+        if not isinstance(resource, dict) or resource.get("existing") is True or _condition_false(resource, deployment):
+            continue
+        kind = str(resource.get("type", "")).lower()
+        if kind == TEMPLATE_TYPE.lower():
+            found.append((path, resource, deployment))
+        elif kind == _DEPLOYMENTS_TYPE:
+            props = _mapping(resource.get("properties"))
+            inner = props.get("template")
+            if isinstance(inner, dict):
+                _search(inner, _nested(resource, props, inner, deployment), join_path(path, "properties.template"),
+                        found, skipped)
+            elif "templateLink" in props:
+                skipped.append(f"{path} links its template (properties.templateLink)")
+
+
+def _condition_false(resource: dict, deployment: Deployment) -> bool:
+    """A resource whose `condition` evaluates to false is not deployed; one that cannot be evaluated is kept."""
+    if "condition" not in resource:
+        return False
+    value, failures = evaluate_tree(resource["condition"], deployment)
+    return not failures and value is False
+
+
+def _nested(resource: dict, props: dict, inner: dict, outer: Deployment) -> Deployment:
+    """The deployment a nested template's expressions evaluate in. With `expressionEvaluationOptions.scope: inner`
+    (what Bicep modules compile to) it is a scope of its own: the inner template's parameters, given the values
+    `properties.parameters` passes (evaluated in the outer deployment), its variables, and the resource group the
+    deployment resource names. Otherwise (`outer`, the default) the outer deployment's parameters and variables."""
+    options = _mapping(props.get("expressionEvaluationOptions"))
+    if str(options.get("scope", "outer")).lower() != "inner":
+        return outer
+    group = outer.resource_group
+    if "resourceGroup" in resource:
+        value, failures = evaluate_tree(resource["resourceGroup"], outer)
+        group = value if isinstance(value, str) and not failures else None
+    location = outer.location if group == outer.resource_group else None
+    subscription = outer.subscription_id
+    if "subscriptionId" in resource:
+        value, failures = evaluate_tree(resource["subscriptionId"], outer)
+        subscription = value if isinstance(value, str) and not failures else None
+    return Deployment(parameters=_mapping(props.get("parameters")), definitions=_mapping(inner.get("parameters")),
+                      variables=_mapping(inner.get("variables")), subscription_id=subscription,
+                      resource_group=group, location=location, outer=outer)
 
 
 def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = False) -> ImportedTemplate:

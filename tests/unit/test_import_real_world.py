@@ -1,0 +1,144 @@
+"""ARM and Bicep-compiled templates as published: comments, languageVersion 2.0 (symbolic resources), nested
+deployments with their parameters, conditions, and what only a deployment knows."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from components.arm.import_arm import DeploymentInputs, import_document
+from components.arm.jsonc import strip_comments
+from components.cli import Env, main
+from components.spec import SpecError
+
+IMAGE = {
+    "type": "Microsoft.VirtualMachineImages/imageTemplates", "apiVersion": "2024-02-01",
+    "name": "[parameters('imageName')]", "location": "[parameters('location')]",
+    "identity": {"type": "UserAssigned", "userAssignedIdentities": {
+        "[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', 'aib')]": {}}},
+    "properties": {"source": {"type": "PlatformImage", "publisher": "Canonical", "offer": "ubuntu-24_04-lts",
+                              "sku": "server", "version": "latest"},
+                   "customize": [{"type": "Shell", "name": "hello", "inline": ["echo hello"]}],
+                   "distribute": [{"type": "ManagedImage", "runOutputName": "out", "location": "[parameters('location')]",
+                                   "imageId": "[resourceId('Microsoft.Compute/images', parameters('imageName'))]"}]},
+}
+PARAMS = {"imageName": {"type": "string", "defaultValue": "img"}, "location": {"type": "string",
+                                                                               "defaultValue": "westus"}}
+INPUTS = DeploymentInputs(subscription_id="sub", resource_group="rg")
+
+
+def call(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), Env(stdout=out, stderr=err)), out.getvalue(), err.getvalue()
+
+
+def test_comments_are_stripped_outside_strings_only():
+    text = '{\n  // a line comment\n  "a": "http://x/*not a comment*/", /* block\n comment */ "b": "\\" // still text"\n}'
+    stripped = strip_comments(text)
+    assert json.loads(stripped) == {"a": "http://x/*not a comment*/", "b": "\" // still text"}
+    assert stripped.count("\n") == text.count("\n")  # errors keep their line numbers
+
+
+def test_template_and_parameters_file_with_comments_import(tmp_path):
+    template = {"$schema": "x", "parameters": PARAMS, "resources": [IMAGE]}
+    path = tmp_path / "commented.json"
+    path.write_text("// An ARM template as published, with comments\n" + json.dumps(template, indent=2).replace(
+        '"resources"', '/* the image */ "resources"'))
+    params = tmp_path / "commented.parameters.json"
+    params.write_text('{\n  // values\n  "parameters": {"imageName": {"value": "from-file"}}\n}\n')
+    code, out, err = call("import-arm", str(path), "--parameters", str(params), "--subscription", "s",
+                          "--resource-group", "rg")
+    assert code == 0, err
+    assert "from-file:" in out
+
+
+def test_a_broken_parameters_file_is_reported_by_its_own_name(tmp_path):
+    template = tmp_path / "t.json"
+    template.write_text(json.dumps({"parameters": PARAMS, "resources": [IMAGE]}))
+    params = tmp_path / "my.parameters.json"
+    params.write_text('{\n  // values\n  "parameters": {"imageName": {"value": "x"},}\n}\n')
+    code, _, err = call("import-arm", str(template), "--parameters", str(params))
+    assert code == 2 and "(template)" not in err and "Traceback" not in err
+    assert f"{params}: 1 problem found" in err and "my.parameters.json: not valid JSON (line 3)" in err
+
+
+def language_version_2(resource: dict) -> dict:
+    return {"$schema": "x", "languageVersion": "2.0", "parameters": PARAMS,
+            "resources": {"telemetry": {"type": "Microsoft.Resources/deployments", "apiVersion": "2023-07-01",
+                                        "name": "t", "properties": {"mode": "Incremental", "template": {
+                                            "resources": []}}},
+                          "msi": {"existing": True, "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+                                  "apiVersion": "2023-01-31", "name": "aib"},
+                          "imageTemplate": resource}}
+
+
+def test_language_version_2_symbolic_resources_are_searched():
+    imported = import_document(language_version_2(IMAGE), inputs=INPUTS)
+    assert [(i.name, i.path) for i in imported] == [("img", "resources.imageTemplate")]
+
+
+def test_nested_deployment_with_inner_scope_gets_the_parameters_passed_down():
+    inner = {"parameters": {"imageName": {"type": "string"}, "location": {"type": "string"}},
+             "resources": {"imageTemplate": IMAGE}, "languageVersion": "2.0"}
+    doc = {"parameters": {"prefix": {"type": "string", "defaultValue": "golden"}},
+           "resources": [{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "image",
+                          "resourceGroup": "images-rg",
+                          "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+                                         "parameters": {"imageName": {"value": "[format('{0}-ubuntu', parameters('prefix'))]"},
+                                                        "location": {"value": "northeurope"}},
+                                         "template": inner}}]}
+    [item] = import_document(doc, inputs=INPUTS)
+    assert item.name == "golden-ubuntu" and item.path == "resources[0].properties.template.resources.imageTemplate"
+    assert item.spec.location == "northeurope"
+    assert item.spec.properties.distribute[0].image_id == \
+        "/subscriptions/sub/resourceGroups/images-rg/providers/Microsoft.Compute/images/golden-ubuntu"
+
+
+def test_nested_deployment_with_outer_scope_reads_the_outer_parameters():
+    doc = {"parameters": PARAMS, "resources": [{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01",
+                                                "name": "n", "properties": {"mode": "Incremental",
+                                                                            "template": {"resources": [IMAGE]}}}]}
+    [item] = import_document(doc, inputs=INPUTS)
+    assert item.name == "img" and item.path == "resources[0].properties.template.resources[0]"
+
+
+def test_linked_templates_are_named_in_the_error():
+    doc = {"resources": [{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "n",
+                          "properties": {"templateLink": {"uri": "https://example.com/image.json"}}}]}
+    with pytest.raises(SpecError) as info:
+        import_document(doc)
+    assert "resources[0] links its template (properties.templateLink)" in str(info.value)
+
+
+def test_a_resource_whose_condition_is_false_is_not_imported():
+    off = {**IMAGE, "condition": "[equals(parameters('location'), 'mars')]", "name": "off"}
+    [item] = import_document({"parameters": PARAMS, "resources": [off, IMAGE]}, inputs=INPUTS)
+    assert item.name == "img"
+
+
+def test_runtime_values_are_placeholders_with_a_notice_not_a_refusal():
+    resource = json.loads(json.dumps(IMAGE))
+    resource["name"] = "[format('{0}-{1}', parameters('imageName'), utcNow('yyyyMMdd'))]"
+    resource["properties"]["customize"][0]["inline"] = ["[format('echo {0}', reference('msi').principalId)]"]
+    resource["properties"]["stagingResourceGroup"] = "[if(empty(''), null(), 'x')]"  # null: left out, as ARM does
+    [item] = import_document({"parameters": PARAMS, "resources": [resource]}, inputs=INPUTS)
+    notices = "\n".join(str(n) for n in item.notices)
+    assert item.spec.properties.customize[0].inline == ["echo <reference('msi').principalId>"]
+    assert "resources[0].properties.customize[0].inline[0]: \"echo <reference('msi').principalId>\" holds " \
+           "<reference('msi').principalId>: a value only the deployment knows" in notices
+    assert item.name == "img" and "resources[0].name: \"img-<utcNow('yyyyMMdd')>\" is known only at deployment" \
+        in notices
+    assert item.spec.properties.staging_resource_group is None
+
+
+def test_an_unusable_template_is_one_line_per_problem_with_its_place_and_way_forward(tmp_path):
+    resource = {**IMAGE, "name": "[parameters('nameWithoutDefault')]"}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"parameters": {**PARAMS, "nameWithoutDefault": {"type": "string"}},
+                                "resources": {"imageTemplate": resource}, "languageVersion": "2.0"}))
+    code, _, err = call("import-arm", str(path))
+    assert code == 2 and "Traceback" not in err
+    [line] = [entry for entry in err.splitlines() if entry.startswith("  - ")]
+    assert line.startswith("  - resources.imageTemplate.name: ") and "hint: import-arm --parameters FILE" in line
