@@ -60,6 +60,12 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
         "azure-mgmt-compute==33.1.0", "azure.mgmt.compute.v2024_03_03.models", "Gallery", "GalleryUpdate"),
     ("Microsoft.Compute/galleries/images", "2024-03-03"): (
         "azure-mgmt-compute==33.1.0", "azure.mgmt.compute.v2024_03_03.models", "GalleryImage", "GalleryImageUpdate"),
+    # What someone made outside Pulumi and a stack names (local runs seed them: components/local/existing.py).
+    ("Microsoft.Compute/galleries/images/versions", "2024-03-03"): (
+        "azure-mgmt-compute==33.1.0", "azure.mgmt.compute.v2024_03_03.models", "GalleryImageVersion",
+        "GalleryImageVersionUpdate"),
+    ("Microsoft.Compute/images", "2024-07-01"): (
+        "azure-mgmt-compute==33.1.0", "azure.mgmt.compute.v2024_07_01.models", "Image", "ImageUpdate"),
     ("Microsoft.Compute/virtualMachineScaleSets", "2024-07-01"): (
         "azure-mgmt-compute==33.1.0", "azure.mgmt.compute.v2024_07_01.models",
         "VirtualMachineScaleSet", "VirtualMachineScaleSetUpdate"),

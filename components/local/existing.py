@@ -17,7 +17,33 @@ from ..spec.platform import image_generation, image_os
 from ..spec.sources import ManagedImageSource, SharedImageVersionSource
 from ..spec.stack import StackConfig
 
-API_VERSION = "2024-03-01"
+API_VERSIONS = {
+    "microsoft.resources/resourcegroups": "2024-03-01",
+    "microsoft.managedidentity/userassignedidentities": "2023-01-31",
+    "microsoft.compute/galleries": "2024-03-03",
+    "microsoft.compute/galleries/images": "2024-03-03",
+    "microsoft.compute/galleries/images/versions": "2024-03-03",
+    "microsoft.compute/images": "2024-07-01",
+    "microsoft.network/virtualnetworks": "2024-05-01",
+    "microsoft.network/virtualnetworks/subnets": "2024-05-01",
+}
+"""Each type at an api-version its service serves (azure-native 3.29.0's own where it declares the type; the Compute
+RP's for managed images), as a user's own tooling would send it."""
+UNLOCATED = ("microsoft.network/virtualnetworks/subnets",)
+"""Child types without a location of their own."""
+
+
+def arm_type(rid: str) -> str:
+    """`Microsoft.Compute/galleries/images` for a gallery image definition's id (resource groups included)."""
+    if "/providers/" not in rid:
+        return "Microsoft.Resources/resourceGroups"
+    parts = parse_resource_id(rid)
+    children = [str(parts[f"child_type_{n}"]) for n in range(1, 4) if parts.get(f"child_type_{n}")]
+    return "/".join([str(parts["namespace"]), str(parts["type"]), *children])
+
+
+def api_version(rid: str) -> str:
+    return API_VERSIONS[arm_type(rid).lower()]
 
 
 def _resource_group(rid: str) -> str:
@@ -47,15 +73,15 @@ def referenced(stack: StackConfig) -> Iterator[tuple[str, dict]]:
         for subnet in [s for s in ((vnet.subnet_id, vnet.container_instance_subnet_id) if vnet else ()) if s]:
             yield subnet, {"addressPrefix": "10.0.0.0/24"}
         if isinstance(props.source, ManagedImageSource):
-            yield props.source.image_id, {"storageProfile": {"osDisk": {"osType": image_props["osType"]}}}
+            yield props.source.image_id, {"storageProfile": {"osDisk": {"osType": image_props["osType"],
+                                                                        "osState": "Generalized"}}}
         if isinstance(props.source, SharedImageVersionSource) and not is_direct_shared_image_version(
                 props.source.image_version_id):
             # The definition first, with the OS the build reads from it; then the version (unless 'latest').
             version = props.source.image_version_id
             yield version.split("/versions/")[0], _definition_properties(version, image_props)
             if not version.lower().endswith("/latest"):
-                yield version, {"publishingProfile": {}, "storageProfile": {"osDiskImage": {
-                    "osType": image_props["osType"]}}}
+                yield version, {"publishingProfile": {}, "storageProfile": {}}  # the OS is the definition's
         for identity in (props.vm_profile.user_assigned_identities or []) if props.vm_profile else []:
             yield identity, {}
         if image.identity_id:
@@ -75,6 +101,11 @@ def _definition_properties(definition: str, image_props: dict) -> dict:
                                           "sku": parse_resource_id(definition.split("/versions/")[0])["resource_name"]}}
 
 
+def seed_body(rid: str, properties: dict, location: str) -> dict:
+    body: dict[str, Any] = {} if arm_type(rid).lower() in UNLOCATED else {"location": location}
+    return {**body, "properties": properties} if properties or "/providers/" in rid else body
+
+
 def seed(stack: StackConfig, client: Any) -> list[str]:
     """PUT every referenced resource (and its parents) that the emulator does not have; return their ids."""
     location = next(iter(stack.images.values())).template.location
@@ -84,9 +115,10 @@ def seed(stack: StackConfig, client: Any) -> list[str]:
         for i, parent in enumerate(chain):
             if parent.lower() in (c.lower() for c in created):
                 continue
-            if client.resources.check_existence_by_id(parent, api_version=API_VERSION):
+            if client.resources.check_existence_by_id(parent, api_version=api_version(parent)):
                 continue
-            body = {"location": location, "properties": properties if i == len(chain) - 1 else {}}
-            client.resources.begin_create_or_update_by_id(parent, body, api_version=API_VERSION).result()
+            client.resources.begin_create_or_update_by_id(
+                parent, seed_body(parent, properties if i == len(chain) - 1 else {}, location),
+                api_version=api_version(parent)).result()
             created.append(parent)
     return created
