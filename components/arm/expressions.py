@@ -969,6 +969,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "union": _union,
     "intersection": _intersection,
     "createarray": lambda _, *args: list(args),
+    "shallowmerge": lambda d, items: _union(d, *_array(items, "shallowMerge")) if items else {},
     "array": lambda _, value: value if isinstance(value, list) else [value],
     "createobject": _create_object,
     "equals": _equals,

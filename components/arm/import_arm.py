@@ -174,6 +174,7 @@ def _failure_issue(path: str, failure: Failure) -> Issue:
     function = failure.error.function
     return Issue(join_path(path, format_path(failure.loc)),
                  f"ARM expression {failure.expression!r} cannot be evaluated ({function}): {failure.error}",
+                 "" if "(hint:" in str(failure.error) else
                  "give the value it needs (import-arm --parameters FILE), or replace the expression with its value")
 
 

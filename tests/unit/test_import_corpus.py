@@ -1,0 +1,87 @@
+"""Every public image template in tests/fixtures/corpus (sources in its README) imports and validates, or fails as
+recorded below: one line per problem, naming the place and the way forward, never a traceback.
+
+Samples written as templates to fill in (`<imgBuilderId>`, `<region>`) are filled from
+tests/fixtures/azvmimagebuilder/placeholders.json, as their READMEs do with sed; a `<name>.parameters.json` beside
+a template is passed as its parameters file, and the scope is given on the command line, as `az deployment group
+create` would have it."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from components.cli import Env, main
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "tests" / "fixtures" / "corpus"
+PLACEHOLDERS = json.loads((ROOT / "tests" / "fixtures" / "azvmimagebuilder" / "placeholders.json").read_text())
+SCOPE = ["--subscription", "11111111-2222-3333-4444-555555555555", "--resource-group", "rg", "--location", "westus2"]
+TEMPLATES = sorted(p.name for p in CORPUS.glob("*.json") if not p.name.endswith(".parameters.json"))
+
+# Templates that cannot import as published, and the first line of what import-arm says: the place, then the way
+# forward. Parameters without a default are the deployment's to give (the samples' READMEs pass them on the command
+# line); a template whose only input is a parameters file has its value to give the same way.
+EXPECTED_REFUSALS = {
+    "avm--image-template--main.json": "resources.imageTemplate.name: ARM expression \"[format('{0}-{1}', "
+                                      "parameters('name'), parameters('baseTime'))]\"",
+    "avm--azure-image-builder-pattern--main.json": "hint: import-arm --parameters FILE",
+    "azvmimagebuilder--14_Building_--armTemplateWVD.json": "resources[0].name: ARM expression "
+                                                           "\"[parameters('imageTemplateName')]\"",
+    "azvmimagebuilder--1_Creating_a--armTemplateWinSIG.json": "(hint: import-arm --parameters FILE)",
+    "azvmimagebuilder--1a_Creating_--existingVNETWindows.json": "(hint: import-arm --parameters FILE)",
+    "azvmimagebuilder--2_Creating_a--helloImageTemplateforSIGfromWinSIG.json": "(hint: import-arm --parameters FILE)",
+    "azvmimagebuilder--4_Using_ENV_--devOpsEnvTemplate.json": "(hint: import-arm --parameters FILE)",
+    "azvmimagebuilder--7_Creating_C--helloImageTemplateMsi.json": "properties.customize[0].scriptUri: '<scriptUrl>' "
+                                                                  "is not an http(s) URL (hint:",
+    "sollondon--armTemplateWin.json": "(hint: import-arm --parameters FILE)",
+    "sollondon--armTemplateWinUnitTest.json": "(hint: import-arm --parameters FILE)",
+    # Its published parameters file leaves the names empty, and the template misspells artifactTags.
+    "sollondon--azplatform_image_deploy_sig.json": "distribute[0].aritfactTags: unknown field 'aritfactTags' "
+                                                   "(hint: did you mean 'artifactTags'?)",
+    "sollondon--rhel_iso_image_deploy_mdi.json": "(hint: import-arm --parameters FILE)",
+}
+
+
+def call(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), Env(stdout=out, stderr=err)), out.getvalue(), err.getvalue()
+
+
+def filled(name: str, tmp_path: Path) -> Path:
+    text = (CORPUS / name).read_text(encoding="utf-8")
+    for placeholder, value in PLACEHOLDERS.items():
+        text = text.replace(placeholder, value)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_corpus_is_large_and_from_several_repositories():
+    readme = (CORPUS / "README.md").read_text(encoding="utf-8")
+    assert len(TEMPLATES) >= 20
+    for name in TEMPLATES:
+        assert f"| {name} |" in readme, f"{name} has no source row in tests/fixtures/corpus/README.md"
+    assert len({line.split("|")[2].strip() for line in readme.splitlines() if line.startswith("| ") and ".json" in line}) >= 3
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_each_public_template_imports_and_validates_or_fails_as_recorded(name, tmp_path):
+    parameters = CORPUS / name.replace(".json", ".parameters.json")
+    extra = ["--parameters", str(parameters)] if parameters.is_file() else []
+    output = tmp_path / "imported.yaml"
+    code, _, err = call("import-arm", str(filled(name, tmp_path)), "-o", str(output), *SCOPE, *extra)
+    assert "Traceback" not in err
+    if name in EXPECTED_REFUSALS:
+        assert code == 2, f"{name} imports now: remove it from EXPECTED_REFUSALS\n{err}"
+        problems = [line for line in err.splitlines() if line.startswith("  - ")]
+        assert problems and all("(hint: " in line or "hint:" in line for line in problems), err
+        assert EXPECTED_REFUSALS[name] in err, err
+        return
+    assert code == 0, err
+    code, out, err = call("validate", str(output))
+    assert code == 0, err
+    assert "valid (1 image template" in out or "valid (" in out
