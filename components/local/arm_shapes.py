@@ -40,8 +40,9 @@ CREATE_BEFORE_DELETE = "__createBeforeDelete"
 """azure-native's input flag on a randomly auto-named resource (provider/pkg/provider/provider.go
 `createBeforeDeleteFlag`, set in `applyDefaults`): such a resource can be created before the old one is deleted."""
 
-Rename = Union[str, "tuple[str, dict[str, Any]]"]
-"""An input's ARM name, or (ARM name, renames inside it: an object's properties, or each element's of an array)."""
+Rename = Union[str, "tuple[str, dict[str, Any]]", "tuple[str, dict[str, Any], tuple[str, ...]]"]
+"""An input's ARM name, or (ARM name, renames inside it: an object's properties, or each element's of an array), and
+for a nested type the SDK flattens (x-ms-client-flatten) the keys that stay outside its `properties`."""
 
 _TRACKED = ("location", "tags")
 """ARM's TrackedResource (common-types v*/types.json): `location` and `tags` at the body's top level."""
@@ -114,6 +115,19 @@ _STORAGE_RENAMES: dict[str, Rename] = {
                                                                {"virtualNetworkResourceId": "id"})}),
 }
 
+_VMSS_RENAMES: dict[str, Rename] = {
+    # specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-11-01/virtualMachineScaleSet.json:
+    # VirtualMachineScaleSetNetworkConfiguration {name, properties (x-ms-client-flatten)},
+    # VirtualMachineScaleSetIPConfiguration {name, properties (flatten)},
+    # VirtualMachineScaleSetPublicIPAddressConfiguration {name, sku, properties (flatten)}: the SDK's args carry
+    # `primary`, `ipConfigurations`, `subnet` beside `name`, and SdkInputsToRequestBody puts them back in `properties`.
+    "virtualMachineProfile": ("virtualMachineProfile", {"networkProfile": ("networkProfile", {
+        "networkInterfaceConfigurations": ("networkInterfaceConfigurations", {
+            "ipConfigurations": ("ipConfigurations", {
+                "publicIPAddressConfiguration": ("publicIPAddressConfiguration", {}, ("name", "sku"))}, ("name",))},
+            ("name",))})}),
+}
+
 SHAPES: dict[str, ArmShape] = {
     # ResourceGroup (resources.json): location, managedBy, tags at the top; properties are read-only.
     "azure-native:resources:ResourceGroup": ArmShape(_RG, "2024-03-01", top_level=(*_TRACKED, "managedBy")),
@@ -165,7 +179,7 @@ SHAPES: dict[str, ArmShape] = {
         top_level=("id", "name", "type")),
     "azure-native:compute:VirtualMachineScaleSet": ArmShape(
         _RG + "/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}", "2024-11-01",
-        top_level=(*_TRACKED, "sku", "plan", "identity", "zones", "extendedLocation")),
+        top_level=(*_TRACKED, "sku", "plan", "identity", "zones", "extendedLocation"), renames=_VMSS_RENAMES),
     # StorageAccountCreateParameters: sku, kind, location, extendedLocation, tags, identity at the top.
     # forceNewMap: isHnsEnabled (and location, create-only).
     "azure-native:storage:StorageAccount": ArmShape(
@@ -208,7 +222,8 @@ def _is_dropped(shape: ArmShape, key: str) -> bool:
 
 
 def rename(value: Any, renames: dict[str, Rename]) -> Any:
-    """`value` with its keys renamed per `renames` (recursively into objects and each element of arrays)."""
+    """`value` (SDK shape) in ARM's shape per `renames`: keys renamed, recursively into objects and each element of
+    arrays; a nested type flattened in the SDK (x-ms-client-flatten) gets its `properties` container back."""
     if isinstance(value, list):
         return [rename(v, renames) for v in value]
     if not isinstance(value, dict) or not renames:
@@ -221,19 +236,51 @@ def rename(value: Any, renames: dict[str, Rename]) -> Any:
         elif isinstance(entry, str):
             out[entry] = v
         else:
-            out[entry[0]] = rename(v, entry[1])
+            nested, top = entry[1], (entry[2] if len(entry) > 2 else None)
+            out[entry[0]] = _each(v, lambda o: _contain(rename(o, nested), top))
     return out
 
 
-def reverse_renames(renames: dict[str, Rename]) -> dict[str, Rename]:
-    """ARM name -> SDK name, for reading an answer back (ResponseBodyToSdkOutputs)."""
-    out: dict[str, Rename] = {}
-    for sdk, entry in renames.items():
+def unrename(value: Any, renames: dict[str, Rename]) -> Any:
+    """The reverse of `rename`: an ARM answer in the SDK's shape (ResponseBodyToSdkOutputs)."""
+    if isinstance(value, list):
+        return [unrename(v, renames) for v in value]
+    if not isinstance(value, dict) or not renames:
+        return value
+    by_wire = {(e if isinstance(e, str) else e[0]): (sdk, e) for sdk, e in renames.items()}
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        if key not in by_wire:
+            out[key] = v
+            continue
+        sdk, entry = by_wire[key]
         if isinstance(entry, str):
-            out[entry] = sdk
+            out[sdk] = v
         else:
-            out[entry[0]] = (sdk, reverse_renames(entry[1]))
+            nested, top = entry[1], (entry[2] if len(entry) > 2 else None)
+            out[sdk] = _each(v, lambda o: unrename(_uncontain(o, top), nested))
     return out
+
+
+def _each(value: Any, f: Any) -> Any:
+    return [f(v) for v in value] if isinstance(value, list) else f(value)
+
+
+def _contain(obj: Any, top: Optional[tuple[str, ...]]) -> Any:
+    """A flattened nested object with everything but its `top` keys put under `properties`."""
+    if top is None or not isinstance(obj, dict):
+        return obj
+    out = {k: v for k, v in obj.items() if k in top}
+    inner = {k: v for k, v in obj.items() if k not in top}
+    if inner:
+        out["properties"] = inner
+    return out
+
+
+def _uncontain(obj: Any, top: Optional[tuple[str, ...]]) -> Any:
+    if top is None or not isinstance(obj, dict) or not isinstance(obj.get("properties"), dict):
+        return obj
+    return {**{k: v for k, v in obj.items() if k != "properties"}, **obj["properties"]}
 
 
 def arm_body(typ: str, inputs: dict) -> dict:
@@ -289,7 +336,7 @@ def sdk_outputs(typ: str, arm: dict) -> dict:
             flat.update(value)
         else:
             flat[key] = value
-    outputs = rename(flat, reverse_renames(shape.renames))
+    outputs = unrename(flat, shape.renames)
     if shape.api_version:
         outputs["azureApiVersion"] = shape.api_version
     return outputs

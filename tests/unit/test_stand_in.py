@@ -32,6 +32,9 @@ class Context:
         raise Aborted(message)
 
 
+CTX: Any = Context()  # a grpc.ServicerContext as far as the servicer uses one (abort)
+
+
 def http_error(status: int, code: str, message: str) -> HttpResponseError:
     err: HttpResponseError = (ResourceNotFoundError if status == 404 else HttpResponseError)(message=message)
     err.status_code = status
@@ -102,6 +105,20 @@ def test_storage_network_rules_go_by_their_rest_names():
     assert outputs["enableHttpsTrafficOnly"] is True and "networkAcls" not in outputs
 
 
+def test_a_scale_sets_flattened_network_configurations_get_their_properties_back():
+    nic = {"name": "web-nic", "primary": True,
+           "ipConfigurations": [{"name": "web-ip", "subnet": {"id": RG + "/subnets/app"}}]}
+    inputs = {"resourceGroupName": "rg", "vmScaleSetName": "vmss", "location": "westeurope",
+              "sku": {"name": "Standard_D2s_v5", "capacity": 2},
+              "virtualMachineProfile": {"networkProfile": {"networkInterfaceConfigurations": [nic]}}}
+    body = arm_body("azure-native:compute:VirtualMachineScaleSet", inputs)
+    assert body["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"] == [
+        {"name": "web-nic", "properties": {"primary": True, "ipConfigurations": [
+            {"name": "web-ip", "properties": {"subnet": {"id": RG + "/subnets/app"}}}]}}]
+    outputs = sdk_outputs("azure-native:compute:VirtualMachineScaleSet", {"id": "x", **body})
+    assert outputs["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"] == [nic]
+
+
 def test_inputs_azure_native_does_not_send_are_dropped():
     body = arm_body("azure-native:resources:Resource", {
         "resourceGroupName": "rg", "resourceProviderNamespace": "Microsoft.VirtualMachineImages",
@@ -139,7 +156,7 @@ ASSIGNMENT_INPUTS = {"scope": RG, "roleAssignmentName": "a1", "principalId": "p1
 def diff(typ: str, olds: dict, news: dict, state: Optional[dict] = None) -> provider_pb2.DiffResponse:
     return stand_in(FakeArm()).Diff(provider_pb2.DiffRequest(
         urn=urn(typ), id="x", olds=to_struct(state or {}), old_inputs=to_struct(olds), news=to_struct(news)),
-        Context())
+        CTX)
 
 
 def test_a_role_assignment_is_updated_in_place_when_its_principal_type_changes():
@@ -183,7 +200,7 @@ def test_a_missing_name_is_auto_named_and_marked_create_before_delete():
     typ = "azure-native:managedidentity:UserAssignedIdentity"
     response = stand_in(FakeArm()).Check(provider_pb2.CheckRequest(
         urn=urn(typ, "ident"), news=to_struct({"resourceGroupName": "rg", "location": "westeurope"}),
-        randomSeed=b"seed"), Context())
+        randomSeed=b"seed"), CTX)
     inputs = to_dict(response.inputs)
     assert re.fullmatch(r"ident[0-9a-f]{8}", inputs["resourceName"])
     assert inputs["__createBeforeDelete"] is True and inputs["azureApiVersion"] == "2023-01-31"
@@ -193,7 +210,7 @@ def test_a_given_name_is_not_marked():
     typ = "azure-native:managedidentity:UserAssignedIdentity"
     response = stand_in(FakeArm()).Check(provider_pb2.CheckRequest(
         urn=urn(typ, "ident"), news=to_struct({"resourceGroupName": "rg", "resourceName": "id", "location": "x"})),
-        Context())
+        CTX)
     assert "__createBeforeDelete" not in to_dict(response.inputs)
 
 
@@ -206,7 +223,7 @@ GENERIC_INPUTS = {"resourceGroupName": "rg", "resourceProviderNamespace": "Micro
 
 
 def create(arm: FakeArm, typ: str, inputs: dict) -> provider_pb2.CreateResponse:
-    return stand_in(arm).Create(provider_pb2.CreateRequest(urn=urn(typ), properties=to_struct(inputs)), Context())
+    return stand_in(arm).Create(provider_pb2.CreateRequest(urn=urn(typ), properties=to_struct(inputs)), CTX)
 
 
 def test_the_generic_resource_checks_existence_at_its_own_api_version_not_its_input():
@@ -239,7 +256,7 @@ def read(arm: FakeArm, typ: str, rid: str, state: dict, inputs: Optional[dict]) 
     request = provider_pb2.ReadRequest(urn=urn(typ), id=rid, properties=to_struct(state))
     if inputs is not None:
         request.inputs.CopyFrom(to_struct(inputs))
-    return stand_in(arm).Read(request, Context())
+    return stand_in(arm).Read(request, CTX)
 
 
 def test_refresh_copies_only_the_drift_into_the_inputs():
@@ -278,7 +295,7 @@ def test_a_getter_of_a_missing_resource_fails_as_azure_native_does_and_adoption_
     with pytest.raises(Aborted) as err:
         stand_in(FakeArm()).Invoke(provider_pb2.InvokeRequest(
             tok="azure-native:compute:getGallery", args=to_struct({"resourceGroupName": "rg", "galleryName": "g"})),
-            Context())
+            CTX)
     assert re.fullmatch(rf'request failed {re.escape(gallery)}: Status=404 Code="ResourceNotFound" Message=".+"',
                         str(err.value))
     assert any(m in str(err.value) for m in NOT_FOUND_MARKERS)
