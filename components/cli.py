@@ -10,22 +10,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
-from typing import Callable, Optional, TextIO
+from typing import Callable, Iterator, Optional, TextIO
 
 from .spec import SpecError
 
 PROG = "components"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+_GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 class ExitStatus(IntEnum):
     OK = 0
     ERROR = 1
     BAD_INPUT = 2
+
+
+class CommandError(Exception):
+    """A verb that cannot do its work for a reason outside its input (no Azure credentials, Azure refused a read):
+    one `components: error:` line and exit 1."""
 
 
 @dataclass
@@ -40,7 +49,10 @@ class Env:
 def _emit(text: str, output: Optional[str], env: Env) -> None:
     """Write a verb's result to `output` when given (saying so on stderr), else to stdout."""
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise SpecError([], f"{output}: cannot write the file: {exc.strerror}") from None
         print(f"wrote {output}", file=env.stderr)
     else:
         env.stdout.write(text)
@@ -155,7 +167,7 @@ def cmd_render(args, env: Env) -> ExitStatus:
         from .synth import synth
 
         if args.stack:
-            _stack_file(env, args.stack)
+            _load_stack(env, args.stack)  # what validate checks, so a stack without images is one path-named error
         if args.path:
             load(Path(args.path))  # what validate checks, with the same path-named errors, before running anything
         result = synth(args.stack or "render", project_dir=env.project_dir,
@@ -207,6 +219,8 @@ def cmd_emulator(args, env: Env) -> ExitStatus:
     """Serve the local ARM emulator in the foreground."""
     from .emulator.cli import main as emulator_main
 
+    if not 0 <= args.port <= 65535:
+        raise SpecError([], f"--port {args.port}: a TCP port is 0 to 65535 (0: a free one)")
     argv = ["--port", str(args.port)] + (["--no-tls"] if args.no_tls else [])
     return ExitStatus(emulator_main(argv) or 0)
 
@@ -236,7 +250,7 @@ def cmd_bump_trigger(args, env: Env) -> ExitStatus:
     stacks = args.stack or [p.name[len("Pulumi."):-len(".yaml")]
                             for p in sorted((env.project_dir / "stacks").glob("Pulumi.*.yaml"))]
     for stack in stacks:
-        _stack_file(env, stack)
+        _load_stack(env, stack)  # a stack file validate refuses is refused here too, before any file is written
     done = bump(env.project_dir, stacks=args.stack or (), images=args.image or (), value=args.value,
                 dry_run=args.dry_run)
     for b in done:
@@ -252,8 +266,9 @@ def cmd_diagnose(args, env: Env) -> ExitStatus:
     from .diagnose.target import load_target
 
     _stack_file(env, args.stack)
-    return ExitStatus(diagnose_stack(load_target(env.project_dir, args.stack, local=args.local), args.image,
-                                     env.stdout))
+    target = load_target(env.project_dir, args.stack, local=args.local)
+    with _azure_access(target):
+        return ExitStatus(diagnose_stack(target, args.image, env.stdout))
 
 
 def cmd_preflight(args, env: Env) -> ExitStatus:
@@ -262,7 +277,42 @@ def cmd_preflight(args, env: Env) -> ExitStatus:
     from .preflight import run_preflight
 
     _stack_file(env, args.stack)
-    return ExitStatus(run_preflight(load_target(env.project_dir, args.stack, local=args.local), env.stdout))
+    target = load_target(env.project_dir, args.stack, local=args.local)
+    with _azure_access(target):
+        return ExitStatus(run_preflight(target, env.stdout))
+
+
+NO_CREDENTIALS = ("no Azure credentials for subscription {subscription}: run `az login`, or set ARM_CLIENT_ID and "
+                  "ARM_TENANT_ID with ARM_USE_OIDC=true or ARM_CLIENT_SECRET, or ARM_USE_MSI=true "
+                  "(or add --local for the local cloud)")
+
+
+@contextmanager
+def _azure_access(target) -> Iterator[None]:
+    """Azure verbs (diagnose, preflight) start by getting an ARM token, so missing credentials are one line naming
+    the ways to sign in instead of the credential chain's traceback (or a failed row per check); an Azure error that
+    still escapes the verb is one line too."""
+    from azure.core.exceptions import AzureError, ClientAuthenticationError
+
+    from .arm_client import arm_credential, management_endpoint
+    from .diagnose.target import applied
+
+    try:
+        if not target.local:
+            quiet = logging.getLogger("azure.identity")  # its chained credential logs each failure as a warning
+            level = quiet.level
+            quiet.setLevel(logging.ERROR)
+            try:
+                with applied(target.env):
+                    arm_credential().get_token(management_endpoint() + "/.default")
+            finally:
+                quiet.setLevel(level)
+        yield
+    except ClientAuthenticationError:
+        raise CommandError(NO_CREDENTIALS.format(subscription=target.subscription_id)) from None
+    except AzureError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CommandError(f"Azure refused a read for stack {target.stack_name!r}: {first}") from None
 
 
 def cmd_admin_roles(args, env: Env) -> ExitStatus:
@@ -270,11 +320,17 @@ def cmd_admin_roles(args, env: Env) -> ExitStatus:
     assignable scope, and the command creating each), or --json, or the deployer's ABAC --condition."""
     from . import admin_roles
 
+    if args.subscription is not None and not _GUID.fullmatch(args.subscription):
+        raise SpecError([], f"--subscription {args.subscription!r}: not a subscription id (a GUID, "
+                            f"such as the SubscriptionId of `az account show`)")
     _stack_file(env, args.stack)
     subscription = args.subscription
     if args.local:
         from .local.cloud import SUBSCRIPTION as subscription
     plan = admin_roles.plan_for_admin(env.project_dir, args.stack, subscription)
+    if subscription and (named := admin_roles.named_subscriptions(plan, subscription)):
+        print(f"notice: roles scoped to resources the stack names by id keep the subscription of those ids "
+              f"({', '.join(named)}); what the stack creates is in {subscription}", file=env.stderr)
     if args.json:
         env.stdout.write(json.dumps(admin_roles.document(plan), indent=2) + "\n")
     else:
@@ -356,6 +412,11 @@ def main(argv: Optional[list[str]] = None, env: Optional[Env] = None) -> int:
             raise
         print(f"{PROG}: error: {exc}", file=env.stderr)
         return int(ExitStatus.BAD_INPUT)
+    except CommandError as exc:
+        if args.traceback:
+            raise
+        print(f"{PROG}: error: {exc}", file=env.stderr)
+        return int(ExitStatus.ERROR)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=env.stderr)
         return 130
