@@ -306,9 +306,12 @@ def format_text(result: Mapping[str, Any]) -> str:
         lines.append("Outputs:")
         for key, value in sorted(result["outputs"].items()):
             lines.append(f"    {key}: {json.dumps(value, sort_keys=True)}")
-    if result.get("templates"):
+    for image, template in (result.get("templates") or {}).items():
+        # The whole rendered template, as `render` prints it: what a reviewer reads (the caller redacted it already
+        # unless --show-secrets).
         lines.append("")
-        lines.append("Templates: " + ", ".join(f"{k} -> {v.get('name')}" for k, v in result["templates"].items()))
+        lines.append(f"Template of {image} ({template.get('name')}):")
+        lines += ["    " + line for line in json.dumps(template, indent=2, ensure_ascii=False).splitlines()]
     lines += opt_out_lines(result.get("templates") or {})
     for image, files in (result.get("files") or {}).items():
         lines.append("")

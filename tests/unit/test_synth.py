@@ -116,3 +116,25 @@ def test_checksum_opt_outs_show_in_the_synth_listing_and_the_template_tags(tmp_p
     assert all("checksumOptOut" not in step for step in template["properties"]["customize"])
     text = format_text(result)
     assert f"customize[{index}]: the vendor regenerates it per tenant" in text and "SECRET" not in str(result)
+
+
+def test_the_text_listing_shows_each_rendered_template_redacted(tmp_path):
+    # The README says synth prints each rendered template; the text mode printed only its name (issue 24).
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    image = doc["config"]["aib-images:images"]["ubuntu-2204"]
+    image["template"]["properties"]["customize"].append(
+        {"type": "File", "name": "vendor", "sourceUri": "https://vendor.example/agent.conf?sv=1&sig=SECRET",
+         "destination": "/tmp/agent.conf", "sha256Checksum": "a" * 64})
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml.safe_dump(doc))
+    result = synth("dev", project_dir=ROOT, config_file=stack_file, show_secrets=False)
+    template = result["templates"]["ubuntu-2204"]
+    text = format_text(result)
+    assert f"Template of ubuntu-2204 ({template['name']}):" in text
+    shown = text.split(f"Template of ubuntu-2204 ({template['name']}):\n", 1)[1]
+    body = "\n".join(line[4:] for line in shown.splitlines() if line.startswith("    "))
+    assert json.loads(body[:body.index("\n}") + 2]) == template  # the whole template, exactly as rendered
+    assert '"type": "Shell"' in text and "/tmp/agent.conf" in text
+    assert "SECRET" not in text and "sudo apt-get update" not in text  # SAS token and inline commands hidden
