@@ -37,6 +37,13 @@ def plan_for_admin(project_dir: Path, stack_name: str, subscription_id: Optional
                       stack_name=stack_name, name_key=None)
 
 
+def named_subscriptions(plan: StackPlan, subscription_id: str) -> list[str]:
+    """The subscriptions other than `subscription_id` where custom roles are created: those of ids the stack names
+    (a gallery image id, a subnet), which keep their subscription as they do in the program."""
+    found = {r.resource_id.split("/")[2].lower() for r in custom_roles(plan) if r.resource_id.startswith("/subscriptions/")}
+    return sorted(found - {subscription_id.lower()})
+
+
 def custom_roles(plan: StackPlan) -> list[RoleDefinitionPlan]:
     """Every custom role the stack's grants assign, once each (by GUID)."""
     unique = {d.guid: d for image in plan.images.values() for d in image.role_definitions}

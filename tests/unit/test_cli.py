@@ -227,3 +227,20 @@ def test_emulator_verb_serves_on_the_port_it_is_given():
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_admin_roles_subscription_is_used_and_must_be_a_guid():
+    # issue 24: --subscription had no visible effect and accepted 'notaguid'.
+    other = "11111111-2222-3333-4444-555555555555"
+    code, out, err = call("admin-roles", "--stack", "prod", "--json", "--subscription", other)
+    assert code == 0, err
+    roles = json.loads(out)["customRoles"]
+    created = [r for r in roles if r["resourceId"].startswith(f"/subscriptions/{other}/resourceGroups/rg-golden-images-prod/")]
+    assert created and all(r["roleDefinitionId"].startswith(f"/subscriptions/{other}/") for r in created)
+    # The gallery and subnet the stack names by id keep their subscription, as in the program; a notice says so.
+    assert "keep the subscription of those ids (00000000-0000-0000-0000-000000000000)" in err
+    code, out, err = call("admin-roles", "--stack", "dev", "--subscription", "notaguid")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "components: error: --subscription 'notaguid': not a subscription id (a GUID, such as the SubscriptionId of "
+        "`az account show`)"]
