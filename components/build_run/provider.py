@@ -308,18 +308,39 @@ def _loss_accepted(settings: BuildSettings) -> bool:
     return _image_of(settings) in accepted
 
 
+LOCAL_STACK_ENV = "AIB_LOCAL_STACK"
+"""The stack a local run (`scripts/pulumi.sh`, `components.local.engine`) acts on, for the commands messages name."""
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+"""Hosts of the local ARM emulator: as `components.local.azure_native.arm_endpoint` decides what is local."""
+
+
+def _pulumi_command(settings: BuildSettings) -> tuple[str, str]:
+    """The command that runs Pulumi for this build and its `--stack` option: `bash scripts/pulumi.sh ... --stack S`
+    when the run is local (its ARM endpoint is the loopback emulator), where a bare `pulumi` would reach no backend
+    or cloud of the local run; plain `pulumi` on Azure."""
+    from urllib.parse import urlparse
+
+    from components import arm_client
+
+    endpoint = settings.arm_endpoint or os.environ.get(arm_client.ENV_ENDPOINT) or ""
+    if urlparse(endpoint).hostname not in _LOOPBACK:
+        return "pulumi", ""
+    return "bash scripts/pulumi.sh", f" --stack {os.environ.get(LOCAL_STACK_ENV) or '<stack>'}"
+
+
 def _vhd_refusal(settings: BuildSettings, run_outputs: Mapping[str, Any]) -> str:
     where = ", ".join(f"'{n}' ({(run_outputs.get(n) or {}).get('artifact_uri') or 'uri unknown'})"
                       for n in settings.vhd_run_outputs)
+    pulumi, stack = _pulumi_command(settings)
     return (
         f"REFUSING TO DELETE the build of image template '{settings.image_template_name}' (resource group "
         f"'{settings.resource_group_name}'): VHD run output(s) {where} exist only in the template's staging storage "
         f"account, which Azure deletes together with the template, so the VHD would be lost. To keep it, either "
         f"(1) copy the VHD to your own storage account first (e.g. `az storage blob copy start --source-uri <uri> "
         f"...`), or (2) set `uri` on the VHD distributor so AIB writes future VHDs to your own storage, or (3) accept "
-        f"the loss: `pulumi config set --path 'aib-images:images.{_image_of(settings)}.allowVhdLossOnDelete' true`, "
-        f"run `pulumi up`, then delete again; or, for this command only, "
-        f"`{ACCEPT_VHD_LOSS_ENV}={_image_of(settings)} pulumi destroy`.")
+        f"the loss: `{pulumi} config set{stack} --path 'aib-images:images.{_image_of(settings)}.allowVhdLossOnDelete' "
+        f"true`, run `{pulumi} up{stack}`, then delete again; or, for this command only, "
+        f"`{ACCEPT_VHD_LOSS_ENV}={_image_of(settings)} {pulumi} destroy{stack}`.")
 
 
 def _collected(props: Mapping[str, Any]) -> bool:

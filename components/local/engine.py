@@ -238,6 +238,8 @@ def run(args: list[str], *, local: Path = LOCAL) -> int:
     verb = verb_of(args)
     pulumi = pulumi_executable()
     env = cli_environment(cloud_environment(project_dir, stack, local), local=local)
+    if stack:  # the providers name it in the commands their messages give (build_run.provider.LOCAL_STACK_ENV)
+        env["AIB_LOCAL_STACK"] = stack
     if stack and verb not in (None, "stack", "login", "logout", "version", "plugin", "about", "whoami"):
         ensure_stack(pulumi, stack, project_dir, env)
     server = None

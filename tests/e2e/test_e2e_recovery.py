@@ -56,7 +56,7 @@ def test_a_failed_change_then_destroy_has_a_way_out_that_works(local_stack):
     refused = stack.pulumi("destroy", "--yes", "--non-interactive", check=False)
     assert refused.returncode != 0 and "REFUSING TO DELETE" in refused.stdout
     # The refusal names a command that works while the broken change is still in config (an `up` cannot succeed).
-    way_out = re.search(r"`(AIB_ACCEPT_VHD_LOSS=\S+) pulumi destroy`", refused.stdout)
+    way_out = re.search(r"`(AIB_ACCEPT_VHD_LOSS=\S+) bash scripts/pulumi\.sh destroy --stack \S+`", refused.stdout)
     assert way_out, refused.stdout[-3000:]
     variable, value = way_out.group(1).split("=", 1)
     stack.pulumi("destroy", "--yes", "--non-interactive", env={variable: value})

@@ -64,7 +64,8 @@ def test_the_main_job_then_a_customizer_change_then_destroy(clone):
                              cwd=folder, env=clone[1], capture_output=True, text=True, timeout=600)
     assert refused.returncode != 0 and "REFUSING TO DELETE" in refused.stdout
     opt_in = "aib-images:images.ubuntu-2204.allowVhdLossOnDelete"
-    assert f"pulumi config set --path '{opt_in}' true" in refused.stdout
+    # Through scripts/pulumi.sh, so the refusal names that, with the stack (a bare `pulumi` reaches no local backend).
+    assert f"`bash scripts/pulumi.sh config set --stack dev --path '{opt_in}' true`" in refused.stdout
     run(clone, "scripts/pulumi.sh", "config", "set", "--stack", "dev", "--path", opt_in, "true")
     run(clone, "scripts/pulumi.sh", "up", "--stack", "dev", "--yes", "--non-interactive")
     run(clone, "scripts/pulumi.sh", "destroy", "--stack", "dev", "--yes", "--non-interactive")

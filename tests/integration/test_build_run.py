@@ -252,7 +252,8 @@ def test_delete_refuses_to_lose_a_vhd_unless_allowed(env):
         wait_p.delete("w", outs)
     text = str(info.value)
     assert "REFUSING TO DELETE" in text and "'vhd'" in text and outs["run_outputs"]["vhd"]["artifact_uri"] in text
-    assert "allowVhdLossOnDelete" in text and "pulumi config set --path" in text and "uri" in text
+    # The emulator is loopback: the refusal names the local commands (tests/unit/test_vhd_refusal.py has both forms).
+    assert "allowVhdLossOnDelete" in text and "bash scripts/pulumi.sh config set --stack" in text and "uri" in text
 
     # The user opts in (an update stores the flag), then delete goes through.
     allowed = wait_p.update("w", outs, dict(_inputs("tmpl-vhd", run_output_names=["gallery", "vhd"],
