@@ -22,6 +22,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+from .spec.secure import has_secure, is_secure, opaque
 
 SECRET = "[secret]"
 
@@ -188,8 +189,13 @@ def pulumi_config(project: str, config: Mapping[str, Any]) -> tuple[dict[str, st
     secrets: list[str] = []
     for key, value in config.items():
         full = key if ":" in key else f"{project}:{key}"
-        if isinstance(value, Mapping) and set(value) == {"secure"}:
+        if is_secure(value):
             flat[full] = "synth-secret-placeholder"
+            secrets.append(full)
+        elif has_secure(value):
+            # `config set --secret --path`: the engine marks the whole top-level key secret and decrypts the leaf;
+            # offline the leaf becomes an opaque placeholder of its field's type (spec/secure.py).
+            flat[full] = json.dumps(opaque(value))
             secrets.append(full)
         else:
             flat[full] = value if isinstance(value, str) else json.dumps(value)

@@ -29,6 +29,7 @@ from .program import RecordingMonitor, mask, pulumi_config, reveal, stack_config
 from .redact import redact_value
 from .spec.rules import CHECKSUM_OPT_OUT_TAG
 
+from .spec.secure import unmask
 from .spec.stack import images_config, parse_stack_config
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
@@ -212,8 +213,9 @@ def synth(stack_name: str, *, project_dir: str | Path, config_file: Optional[str
     finally:
         if added:
             sys.path.remove(str(project_dir))
-    result = {"resources": resources_of(monitor), "outputs": mask(monitor.stack_outputs),
-              "templates": templates_of(program_globals or {}), "files": files_of(program_globals or {})}
+    # Secret config values are opaque placeholders in the program (spec/secure.py): shown as `[secret]`.
+    result = unmask({"resources": resources_of(monitor), "outputs": mask(monitor.stack_outputs),
+                     "templates": templates_of(program_globals or {}), "files": files_of(program_globals or {})})
     return result if show_secrets else redact_value(result)
 
 

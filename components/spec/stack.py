@@ -23,6 +23,7 @@ from .lifecycle import LifecycleOptions, lifecycle_issues
 from .models import ImageTemplateSpec
 from .platform import os_issues
 from .rules import RuleContext, check_rules, check_warnings
+from .secure import opaque
 
 PROJECT = "aib-images"
 """The project's name in this repository's Pulumi.yaml; a copy renamed there reads its keys under its own name
@@ -237,6 +238,8 @@ def parse_stack_config(data: Any, *, source: str = "", project_dir: Optional[str
     """
     if not isinstance(data, Mapping):
         raise SpecError([Issue("", "the stack config must be a mapping")], source)
+    # `pulumi config set --secret [--path]` values, as a stack file holds them: opaque placeholders, never decrypted.
+    data = opaque(dict(data))
     images = data.get("images")
     name_issues = _image_names(images) if isinstance(images, Mapping) else []
     try:
