@@ -3,6 +3,7 @@ the background local cloud (not an emulator of the test's own)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -43,8 +44,9 @@ def run(clone, *args: str) -> subprocess.CompletedProcess:
 
 def test_the_main_job_then_a_customizer_change_then_destroy(clone):
     folder, _ = clone
-    first = run(clone, "scripts/local.sh")
-    assert "created" in first.stdout and "ubuntu-2204" in first.stdout
+    first = run(clone, "scripts/local.sh", "--json")
+    # --json: stdout is the outputs alone (a program reads it), the progress of `up` is on stderr.
+    assert "ubuntu-2204" in json.loads(first.stdout) and "created" in first.stderr
 
     stack_file = folder / "stacks" / "Pulumi.dev.yaml"
     doc = yaml.safe_load(stack_file.read_text())
