@@ -7,7 +7,7 @@ a missing VNet), and with them its permission checks cover those scopes too.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from azure.mgmt.core.tools import parse_resource_id
 
@@ -70,8 +70,8 @@ def referenced(stack: StackConfig) -> Iterator[tuple[str, dict]]:
         image_props = {"osType": image_os(spec) or "Linux", "osState": "Generalized",
                        "hyperVGeneration": image_generation(spec)}
         vnet = props.vm_profile.vnet_config if props.vm_profile else None
-        for subnet in [s for s in ((vnet.subnet_id, vnet.container_instance_subnet_id) if vnet else ()) if s]:
-            yield subnet, {"addressPrefix": "10.0.0.0/24"}
+        if vnet is not None:
+            yield from _subnets(vnet.subnet_id, vnet.container_instance_subnet_id)
         if isinstance(props.source, ManagedImageSource):
             yield props.source.image_id, {"storageProfile": {"osDisk": {"osType": image_props["osType"],
                                                                         "osState": "Generalized"}}}
@@ -94,6 +94,19 @@ def referenced(stack: StackConfig) -> Iterator[tuple[str, dict]]:
             if isinstance(d, SharedImageDistributor) and not image.gallery.create:
                 definition = d.gallery_image_id.split("/versions/")[0]
                 yield definition, _definition_properties(definition, image_props)
+
+
+def _subnets(build: str, aci: Optional[str]) -> Iterator[tuple[str, dict]]:
+    """The build subnet (and the Container Instances subnet) as AIB's networking docs say to prepare them, which is
+    what `preflight` checks: without an ACI subnet the proxy VM sits behind a Private Link service, so the build subnet
+    has privateLinkServiceNetworkPolicies Disabled (Azure's default is Enabled); an ACI subnet is delegated to
+    Container Instances. https://learn.microsoft.com/azure/virtual-machines/linux/image-builder-networking"""
+    if not aci:
+        yield build, {"addressPrefix": "10.0.0.0/24", "privateLinkServiceNetworkPolicies": "Disabled"}
+        return
+    yield build, {"addressPrefix": "10.0.0.0/24"}
+    yield aci, {"addressPrefix": "10.0.1.0/24", "delegations": [
+        {"name": "aci", "properties": {"serviceName": "Microsoft.ContainerInstance/containerGroups"}}]}
 
 
 def _definition_properties(definition: str, image_props: dict) -> dict:

@@ -227,7 +227,10 @@ def _subnet_rows(ctx: Context, image: str, role: str, subnet_id: str, rows: list
     subnet = ctx.resource(subnet_id)
     subject = f"{image}: {role} {subnet_id.rsplit('/', 1)[-1]}"
     if subnet is None:
-        rows.append(Row("subnet", subject, FAIL, f"{subnet_id} does not exist", "create it, or fix vnetConfig"))
+        fix = "create it, or fix vnetConfig"
+        if ctx.target.local:  # the local cloud has what a stack names as existing once a local run put it there
+            fix += f" (local cloud: `bash scripts/pulumi.sh preview --stack {ctx.target.stack_name}` puts it there)"
+        rows.append(Row("subnet", subject, FAIL, f"{subnet_id} does not exist", fix))
         return None
     rows.append(Row("subnet", subject, OK, "exists"))
     rows.append(_outbound_row(ctx, subject, subnet))

@@ -198,3 +198,15 @@ def _project(tmp_path: Path, edit) -> Path:
     edit(doc["config"]["aib-images:images"]["win2022"])
     (tmp_path / "stacks" / "Pulumi.prod.yaml").write_text(yaml.safe_dump(doc))
     return tmp_path
+
+
+def test_the_local_cloud_as_a_local_run_seeds_it_passes_the_subnet_checks(emu):
+    # issue 24: preflight --stack prod --local failed on private-link policies in the local cloud where prod builds.
+    before = _rows()
+    missing = [r for r in before if r.check == "subnet" and r.status == "fail"]
+    assert missing and "bash scripts/pulumi.sh preview --stack prod" in missing[0].fix
+    seed_existing(ROOT, "prod", load_target(ROOT, "prod", local=True).env)
+    rows = _rows()
+    assert _status(rows, "subnet", "private link policies") == {"ok"}
+    assert _status(rows, "subnet", "build subnet snet-image-builder") == {"ok"}
+    assert not [r for r in rows if r.status == "fail"], [r for r in rows if r.status == "fail"]

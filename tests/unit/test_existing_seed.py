@@ -57,3 +57,29 @@ def test_every_seeded_body_fits_the_official_definition_at_its_api_version():
     assert len(created) == len(client.sent)
     found = {f"{api} {rid}": problems(arm_type(rid) or "", api, body) for rid, body, api in client.sent}
     assert not {k: v for k, v in found.items() if v}, found
+
+
+def test_the_build_subnet_is_seeded_as_aib_needs_it():
+    # issue 24: preflight --stack prod --local failed on private-link policies in the cloud where prod builds: the
+    # seeded subnet had Azure's default (Enabled), which an AIB build subnet without an ACI subnet may not have.
+    client = RecordingClient()
+    seed(parse_stack_config({"location": "westeurope", "resourceGroupName": "rg-golden",
+                             "images": stack_images("prod")}), client)
+    subnets = {rid.rsplit("/", 1)[-1]: body for rid, body, _ in client.sent if "/subnets/" in rid}
+    assert subnets["snet-image-builder"]["properties"]["privateLinkServiceNetworkPolicies"] == "Disabled"
+
+
+def test_an_aci_subnet_is_seeded_delegated_to_container_instances():
+    image = stack_images("prod")["win2022"]
+    vnet = image["template"]["properties"]["vmProfile"]["vnetConfig"]
+    vnet["containerInstanceSubnetId"] = vnet["subnetId"].rsplit("/", 1)[0] + "/snet-aci"
+    client = RecordingClient()
+    seed(parse_stack_config({"location": "westeurope", "resourceGroupName": "rg-golden", "images": {"w": image}}),
+         client)
+    subnets = {rid.rsplit("/", 1)[-1]: (body, api) for rid, body, api in client.sent if "/subnets/" in rid}
+    assert subnets["snet-aci"][0]["properties"]["delegations"][0]["properties"]["serviceName"] == \
+        "Microsoft.ContainerInstance/containerGroups"
+    assert subnets["snet-aci"][0]["properties"]["addressPrefix"] != \
+        subnets["snet-image-builder"][0]["properties"]["addressPrefix"]
+    assert not [problems("Microsoft.Network/virtualNetworks/subnets", api, body) for body, api in subnets.values()
+                if problems("Microsoft.Network/virtualNetworks/subnets", api, body)]
