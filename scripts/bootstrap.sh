@@ -26,10 +26,34 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
   echo "$want" > "$stamp"
 fi
 # --- end of Python ------------------------------------------------------------------------------------------------
-# Azurite (the Azure Storage emulator) for local runs of stacks with repository scripts: once, when node exists.
-if [ ! -x "$root/.local/node_modules/.bin/azurite-blob" ] && command -v npm >/dev/null 2>&1; then
-  npm install --prefix "$root/.local" --no-audit --no-fund --loglevel=error azurite >/dev/null \
-    || echo "bootstrap: could not install Azurite (npm install azurite); local runs with repository scripts need it" >&2
+# --- Azurite (the Azure Storage emulator, npm): local runs and tests only -----------------------------------------
+# AIB_AZURITE=auto (default): installed when AIB_LOCK=dev and npm exists; 1 (true): required; 0 (false): never. AIB_LOCK=runtime (what
+# deploy and preview jobs use, with credentials) never installs an npm package, whatever AIB_AZURITE says. It comes
+# only from the committed tools/azurite/package-lock.json (every package pinned by its sha512 integrity) through
+# `npm ci --ignore-scripts` (no install scripts run), never from `npm install`, which resolves versions at install
+# time. The copy of the lock in .local/ is the stamp: a changed lock re-installs.
+azurite="${AIB_AZURITE:-auto}"
+case "$azurite" in
+  auto) ;;
+  1|true) azurite=1 ;;
+  0|false) azurite=0 ;;
+  *) echo "bootstrap: AIB_AZURITE must be auto, 1 (true) or 0 (false), not '${azurite}'" >&2; exit 2 ;;
+esac
+if [ "${AIB_LOCK:-dev}" = runtime ]; then
+  azurite=0
 fi
+if [ "$azurite" != 0 ] && { ! cmp -s "$root/tools/azurite/package-lock.json" "$root/.local/package-lock.json" \
+    || [ ! -x "$root/.local/node_modules/.bin/azurite-blob" ]; }; then
+  if command -v npm >/dev/null 2>&1; then
+    mkdir -p "$root/.local"
+    cp "$root/tools/azurite/package.json" "$root/tools/azurite/package-lock.json" "$root/.local/"
+    npm ci --prefix "$root/.local" --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null \
+      || { echo "bootstrap: could not install Azurite (npm ci from tools/azurite/package-lock.json); local runs with repository scripts need it" >&2
+           rm -f "$root/.local/package-lock.json"; [ "$azurite" != 1 ] || exit 1; }
+  elif [ "$azurite" = 1 ]; then
+    echo "bootstrap: AIB_AZURITE=1 but npm is missing (Azurite comes from tools/azurite/package-lock.json)" >&2; exit 1
+  fi
+fi
+# --- end of Azurite -----------------------------------------------------------------------------------------------
 # The Pulumi CLI (built once from the Go module proxy when no fitting one is installed) and its Python shims.
 bash "$root/scripts/pulumi-cli.sh"

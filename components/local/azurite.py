@@ -1,6 +1,6 @@
 """Azurite (the Azure Storage emulator, from npm) for the local run: the blob service repository files go to.
 
-`scripts/bootstrap.sh` installs it once into `.local/` when `node` exists (`npm install --prefix .local azurite`).
+`scripts/bootstrap.sh` installs it once into `.local/` when npm exists (`npm ci --ignore-scripts` from `tools/azurite/package-lock.json`).
 `Azurite(accounts)` starts `azurite-blob` on a free loopback port in a temporary folder (or `location`), with one
 storage account per name (Azurite serves path-style URLs, `http://127.0.0.1:<port>/<account>/<container>/<blob>`, and
 only for accounts it was started with) sharing one key, and stops it on exit. The local run hands the endpoint and
@@ -43,7 +43,7 @@ def unavailable_reason() -> Optional[str]:
     if executable() is None:
         if shutil.which("node") is None:
             return "Azurite needs Node.js, and `node` is not installed"
-        return "Azurite is not installed: run `bash scripts/bootstrap.sh` (npm install --prefix .local azurite)"
+        return "Azurite is not installed: run `bash scripts/bootstrap.sh` (npm ci --ignore-scripts from tools/azurite/package-lock.json)"
     if shutil.which("node") is None:
         return "Azurite needs Node.js, and `node` is not on PATH"
     return None

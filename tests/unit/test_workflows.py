@@ -7,8 +7,10 @@ trigger with the real CLI verb."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -129,9 +131,35 @@ def test_every_action_is_pinned_to_a_commit_with_its_release_in_a_comment():
 def test_the_pulumi_cli_version_is_the_one_tools_pins():
     versions = [str(s["with"]["pulumi-version"]) for s in all_steps() if str(s.get("uses", "")).startswith("pulumi/actions@")]
     assert versions and set(versions) == {pinned_cli_version()}, versions
-    # Installed before bootstrap.sh, which then uses it instead of building the CLI from Go.
-    names = [str(s.get("uses", s.get("run", ""))) for s in action("prepare")["runs"]["steps"]]
-    assert names.index(next(n for n in names if n.startswith("pulumi/actions@"))) < names.index("bash scripts/bootstrap.sh")
+
+
+def test_the_pulumi_cli_is_built_from_go_sum_never_downloaded_unchecked():
+    """No published sha256 of the release archive could be obtained, so CI builds the CLI as scripts/pulumi-cli.sh
+    does (every module checked against go.sum, cached by go.mod + go.sum) and puts it first on PATH after checking its
+    version; pulumi/actions then finds that version installed and downloads nothing (its downloadCli skips a
+    satisfying `pulumi` on PATH). Nothing installs the CLI any other way."""
+    prepare = action("prepare")["runs"]["steps"]
+    names = [str(s.get("uses", s.get("run", ""))) for s in prepare]
+    assert not any(n.startswith("pulumi/actions@") for n in names)  # no download in prepare
+    (cache,) = [s for s in prepare if str(s.get("uses", "")).startswith("actions/cache@")]
+    assert cache["with"]["path"] == ".local/bin"
+    assert "tools/pulumi-cli/go.sum" in cache["with"]["key"] and "tools/pulumi-cli/go.mod" in cache["with"]["key"]
+    bootstrap = names.index("bash scripts/bootstrap.sh")
+    (on_path,) = [s for s in prepare if "GITHUB_PATH" in s.get("run", "")]
+    assert names.index(str(cache["uses"])) < bootstrap < prepare.index(on_path)
+    assert ".local/bin/pulumi version" in on_path["run"] and "tools/pulumi-cli/go.mod" in on_path["run"]
+    assert 'bash "$root/scripts/pulumi-cli.sh"' in (ROOT / "scripts" / "bootstrap.sh").read_text()
+    assert "GOFLAGS=-mod=readonly" in (ROOT / "scripts" / "pulumi-cli.sh").read_text()  # go.sum is not rewritten
+    for step in all_steps():
+        text = str(step.get("run", ""))
+        assert not re.search(r"get\.pulumi\.com|curl[^\n]*pulumi|wget", text), text
+    # Every job that runs pulumi/actions ran prepare (which put the checked CLI on PATH) first.
+    for path in WORKFLOWS.glob("*.yml"):
+        for name, job in read_yaml(path)["jobs"].items():
+            found = [str(s.get("uses", "")) for s in steps(job)]
+            for i, used in enumerate(found):
+                if used.startswith("pulumi/actions@"):
+                    assert "./.github/actions/prepare" in found[:i], f"{path.name}: {name}"
 
 
 def test_python_dependencies_come_from_the_hash_locks():
@@ -144,7 +172,113 @@ def test_python_dependencies_come_from_the_hash_locks():
             assert "pip install" not in line or "--require-hashes" in line, line
     locks = {job: s["with"]["lock"] for wf in ("deploy.yml", "pull-request.yml") for job, body in load(wf)["jobs"].items()
              for s in steps(body) if s.get("uses") == "./.github/actions/prepare"}
-    assert locks == {"up-dev": "runtime", "up-prod": "runtime", "preview": "runtime", "test": "dev", "synth": "dev"}
+    assert locks == {"up-dev": "runtime", "up-prod": "runtime", "preflight": "runtime", "preview": "dev", "test": "dev",
+                     "synth": "dev"}
+
+
+# --- credentialed jobs run only hash-locked code ---------------------------------------------------------------------
+
+def _credentialed(job: dict) -> bool:
+    """A job that can obtain a credential: an OIDC token, an environment (its secrets and variables), or a secret."""
+    text = yaml.safe_dump(job)
+    return ((job.get("permissions") or {}).get("id-token") == "write" or "environment" in job
+            or bool(re.search(r"secrets\.(?!GITHUB_TOKEN\b)", text)))
+
+
+def _expanded(job: dict) -> list[dict]:
+    """The job's steps with each local composite action replaced by its steps, `${{ inputs.X }}` substituted from the
+    step's `with:` (else the input's default) and steps whose `if: inputs.X == 'v'` is false dropped."""
+    out: list[dict] = []
+    for step in steps(job):
+        used = str(step.get("uses", ""))
+        if not used.startswith("./"):
+            out.append(step)
+            continue
+        doc = read_yaml(ROOT / used / "action.yml")
+        values = {k: str((step.get("with") or {}).get(k, spec.get("default", ""))) for k, spec in doc["inputs"].items()}
+
+        def sub(value, values=values):
+            return re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: values[m.group(1)], str(value))
+
+        for inner in doc["runs"]["steps"]:
+            cond = re.fullmatch(r"inputs\.([\w-]+) == '([^']*)'", str(inner.get("if", "")).strip())
+            if cond and values[cond.group(1)] != cond.group(2):
+                continue
+            out.append({**inner, "env": {k: sub(v) for k, v in (inner.get("env") or {}).items()},
+                        **({"run": sub(inner["run"])} if "run" in inner else {})})
+    return out
+
+
+def _bootstrap_sandbox(tmp_path: Path, env: dict[str, str]) -> list[str]:
+    """Run the real scripts/bootstrap.sh in a copy of the project whose python, npm and pulumi-cli.sh only record how
+    they are called; returns the recorded calls."""
+    root = tmp_path / "project"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "bootstrap.sh", root / "scripts" / "bootstrap.sh")
+    (root / "scripts" / "pulumi-cli.sh").write_text("exit 0\n")
+    for name in ("requirements.lock", "requirements-dev.lock", "pyproject.toml"):
+        shutil.copy(ROOT / name, root / name)
+    shutil.copytree(ROOT / "tools" / "azurite", root / "tools" / "azurite")
+    log = tmp_path / "calls.log"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name, path in (("python", root / ".venv" / "bin" / "python"), ("npm", fake / "npm"),
+                       ("pnpm", fake / "pnpm"), ("yarn", fake / "yarn"), ("npx", fake / "npx")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n')
+        path.chmod(0o755)
+    clean = {"PATH": f"{fake}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(tmp_path), **env}
+    result = subprocess.run(["bash", str(root / "scripts" / "bootstrap.sh")], env=clean, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def _locked(call: str) -> bool:
+    """A pip call that installs only hash-locked requirements, or the project itself without dependencies."""
+    return "--require-hashes" in call or ("--no-deps" in call and re.search(r"-e \S+", call) is not None)
+
+
+def test_no_credentialed_job_runs_an_npm_install_or_an_unlocked_pip_install(tmp_path):
+    """Every job that can get a credential, its composite actions expanded: no npm/yarn/pnpm/npx in any step, every
+    pip install hash-locked, and scripts/bootstrap.sh run (for real, in a sandbox) with that job's environment calls
+    no npm and only locked pip installs. Azurite (npm) stays in the jobs without credentials."""
+    credentialed = []
+    for path in WORKFLOWS.glob("*.yml"):
+        for name, job in read_yaml(path)["jobs"].items():
+            if not _credentialed(job):
+                continue
+            credentialed.append(name)
+            for step in _expanded(job):
+                text = str(step.get("run", ""))
+                assert not re.search(r"\b(npm|npx|yarn|pnpm)\b", text), f"{path.name}: {name}: {text}"
+                for line in text.splitlines():
+                    assert "pip install" not in line or _locked(line), f"{path.name}: {name}: {line}"
+                if "scripts/bootstrap.sh" in text:
+                    env = {k: str(v) for k, v in (step.get("env") or {}).items()}
+                    calls = _bootstrap_sandbox(tmp_path / name, env)
+                    assert not [c for c in calls if not c.startswith("python ")], f"{name}: {calls}"
+                    pips = [c for c in calls if " pip install" in c]
+                    assert pips and all(_locked(c) for c in pips), f"{name}: {pips}"
+    assert {"up-dev", "up-prod", "preflight", "bump"} <= set(credentialed), credentialed
+    assert "preview" not in credentialed and "test" not in credentialed
+
+
+def test_bootstrap_installs_azurite_only_when_asked_and_only_from_the_lock(tmp_path):
+    calls = _bootstrap_sandbox(tmp_path / "runtime", {"AIB_LOCK": "runtime", "AIB_AZURITE": "true"})
+    assert not [c for c in calls if c.startswith("npm")]  # runtime (the credentialed lock) never runs npm
+    assert not [c for c in _bootstrap_sandbox(tmp_path / "off", {"AIB_AZURITE": "false"}) if c.startswith("npm")]
+    (npm,) = [c for c in _bootstrap_sandbox(tmp_path / "dev", {"AIB_LOCK": "dev", "AIB_AZURITE": "true"})
+              if c.startswith("npm")]
+    assert npm.startswith("npm ci ") and "--ignore-scripts" in npm
+    lock = json.loads((ROOT / "tools" / "azurite" / "package-lock.json").read_text())
+    packages = {k: v for k, v in lock["packages"].items() if k}
+    assert packages and all(str(v.get("integrity", "")).startswith("sha512-") for v in packages.values())
+    assert not [k for k, v in packages.items() if v.get("hasInstallScript")]  # nothing --ignore-scripts would skip
+    manifest = json.loads((ROOT / "tools" / "azurite" / "package.json").read_text())
+    assert re.fullmatch(r"\d+\.\d+\.\d+", manifest["dependencies"]["azurite"])  # exact, as the lock resolves it
+    for text in [(ROOT / "scripts" / name).read_text() for name in ("bootstrap.sh", "test.sh", "local.sh")]:
+        assert "npm install" not in "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
 
 
 def test_dependabot_updates_actions_python_and_the_pulumi_cli():
@@ -189,28 +323,42 @@ def test_pull_requests_test_validate_synth_and_preview_dev_read_only():
     assert synth["strategy"]["matrix"]["stack"] == STACKS
     assert re.search(r"components validate \"?stacks/Pulumi\.\$\{\{ matrix\.stack \}\}\.yaml", runs(synth))
     assert re.search(r"components synth --stack \"?\$STACK", runs(synth))
+    # The preview: the real engine and the policy pack on the local cloud, with no credential of any kind (a Pulumi
+    # token that can read the dev stack can decrypt its secrets; the pull request's code runs here).
     preview = jobs["preview"]
     assert set(preview["needs"]) == {"test", "synth"}
-    assert "environment" not in preview  # the OIDC subject stays repo:ORG/REPO:pull_request
-    assert preview["permissions"]["id-token"] == "write"
-    pulumi = _assert_credentials_only_on_the_pulumi_step(wf, preview)
-    assert pulumi["with"]["command"] == "preview"
-    assert pulumi["with"]["stack-name"].endswith("/aib-images/dev")
-    assert pulumi["with"]["policyPacks"] == "policy" and pulumi["with"]["policyPackConfigs"] == "policy/config.json"
-    # The preview identity only: no variable a deployment uses, no prod stack.
+    assert "environment" not in preview and "permissions" not in preview  # the workflow's contents: read only
+    assert not _credentialed(preview)
     text = yaml.safe_dump(preview)
-    assert "prod" not in text
-    assert set(re.findall(r"vars\.(\w+)", text)) == {"PULUMI_ORGANIZATION", "PREVIEW_AZURE_CLIENT_ID",
-                                                      "PREVIEW_AZURE_TENANT_ID", "PREVIEW_AZURE_SUBSCRIPTION_ID",
-                                                      "PREVIEW_PULUMI_TOKEN_TYPE", "PREVIEW_PULUMI_TOKEN_SCOPE"}
-    (login,) = uses(preview, "./.github/actions/azure-cli-login")
-    assert steps(preview).index(login) < steps(preview).index(pulumi)
-    # The pre-flight runs before the preview, read-only, as the preview identity.
-    (preflight,) = [s for s in steps(preview) if "components preflight --stack dev" in s.get("run", "")]
-    assert steps(preview).index(preflight) < steps(preview).index(pulumi)
-    assert preflight["env"]["ARM_CLIENT_ID"] == "${{ vars.PREVIEW_AZURE_CLIENT_ID }}"
-    assert not any(k.startswith("PULUMI_") for k in preflight["env"])  # Azure only: no Pulumi token
+    assert not re.search(r"vars\.|secrets\.|PULUMI_ACCESS_TOKEN|ARM_|pulumi/auth-actions|azure-cli-login", text), text
+    script = runs(preview)
+    assert "bash scripts/pulumi.sh preview --stack dev" in script
+    assert "--policy-pack policy --policy-pack-config policy/config.json" in script
+    # The pre-flight: Azure only, as the pre-flight identity, read-only; no Pulumi token, no deployer variable.
+    preflight = jobs["preflight"]
+    assert set(preflight["needs"]) == {"test", "synth"}
+    assert "environment" not in preflight  # the OIDC subject stays repo:ORG/REPO:pull_request
+    assert preflight["permissions"] == {"contents": "read", "id-token": "write"}
+    assert "head.repo.full_name == github.repository" in preflight["if"]
+    text = yaml.safe_dump(preflight)
+    assert "prod" not in text and "PULUMI_" not in text and "pulumi/" not in text
+    assert set(re.findall(r"vars\.(\w+)", text)) == {"PREVIEW_AZURE_CLIENT_ID", "PREVIEW_AZURE_TENANT_ID",
+                                                      "PREVIEW_AZURE_SUBSCRIPTION_ID"}
+    (check,) = [s for s in steps(preflight) if "components preflight --stack dev" in s.get("run", "")]
+    assert check["env"]["ARM_CLIENT_ID"] == "${{ vars.PREVIEW_AZURE_CLIENT_ID }}"
+    # No Pulumi Cloud token anywhere a pull request's code runs.
+    for name, job in jobs.items():
+        assert not uses(job, "pulumi/auth-actions") and "PULUMI_ACCESS_TOKEN" not in yaml.safe_dump(job), name
     assert wf["permissions"] == {"contents": "read"}  # nothing else gets write access
+
+
+def test_the_docs_give_the_preflight_identity_no_template_reads_and_pull_requests_no_pulumi_token():
+    docs = (ROOT / "docs" / "github-actions.md").read_text()
+    role = json.loads(re.search(r"```json\n(\{.*?\"aib-preflight-reader\".*?\})\n```", docs, re.S).group(1))
+    assert "*/read" not in role["Actions"] or {"Microsoft.VirtualMachineImages/imageTemplates/*",
+                                               "Microsoft.Resources/deployments/*"} <= set(role["NotActions"])
+    assert not [a for a in role["Actions"] if "write" in a.lower() or a.lower().startswith("microsoft.authorization/*")]
+    assert "repo:ORG/REPO:pull_request" in docs and "no Pulumi Cloud token" in docs
 
 
 def test_main_deploys_dev_then_prod_each_with_its_environment_identity():
@@ -261,6 +409,21 @@ def test_schedule_bumps_the_trigger_and_opens_a_pull_request():
     assert "steps.bump.outputs.value" in pr["with"]["branch"]
     assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
     assert wf["permissions"] == {}
+
+
+def test_the_rebuild_token_is_a_secret_of_the_rebuild_environment_on_main_only():
+    """REBUILD_PR_TOKEN reaches only the step that opens the pull request, in the `rebuild` environment (deployment
+    branches: main) of a job that runs only on main; the docs say to store it there, not in the repository."""
+    wf = load("rebuild.yml")
+    (job,) = wf["jobs"].values()
+    assert job["environment"] == "rebuild" and job["if"] == ON_MAIN
+    holders = [s for s in steps(job) if "REBUILD_PR_TOKEN" in yaml.safe_dump(s)]
+    assert holders == uses(job, "peter-evans/create-pull-request")
+    for path in all_files():
+        if path.name != "rebuild.yml":
+            assert "REBUILD_PR_TOKEN" not in path.read_text(), path.name
+    docs = (ROOT / "docs" / "github-actions.md").read_text()
+    assert re.search(r"`REBUILD_PR_TOKEN`[^\n]*secret of the `rebuild` environment", docs)
 
 
 @pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "rebuild.yml"])
