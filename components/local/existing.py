@@ -96,17 +96,19 @@ def referenced(stack: StackConfig) -> Iterator[tuple[str, dict]]:
                 yield definition, _definition_properties(definition, image_props)
 
 
-def _subnets(build: str, aci: Optional[str]) -> Iterator[tuple[str, dict]]:
+def _subnets(build: Optional[str], aci: Optional[str]) -> Iterator[tuple[str, dict]]:
     """The build subnet (and the Container Instances subnet) as AIB's networking docs say to prepare them, which is
     what `preflight` checks: without an ACI subnet the proxy VM sits behind a Private Link service, so the build subnet
     has privateLinkServiceNetworkPolicies Disabled (Azure's default is Enabled); an ACI subnet is delegated to
     Container Instances. https://learn.microsoft.com/azure/virtual-machines/linux/image-builder-networking"""
-    if not aci:
+    if build and not aci:
         yield build, {"addressPrefix": "10.0.0.0/24", "privateLinkServiceNetworkPolicies": "Disabled"}
         return
-    yield build, {"addressPrefix": "10.0.0.0/24"}
-    yield aci, {"addressPrefix": "10.0.1.0/24", "delegations": [
-        {"name": "aci", "properties": {"serviceName": "Microsoft.ContainerInstance/containerGroups"}}]}
+    if build:
+        yield build, {"addressPrefix": "10.0.0.0/24"}
+    if aci:
+        yield aci, {"addressPrefix": "10.0.1.0/24", "delegations": [
+            {"name": "aci", "properties": {"serviceName": "Microsoft.ContainerInstance/containerGroups"}}]}
 
 
 def _definition_properties(definition: str, image_props: dict) -> dict:
