@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 import time
 import uuid
@@ -191,10 +192,19 @@ class State:
         with self.lock:
             data = {name: getattr(self, name) for name in PERSISTED}
             text = json.dumps(data, indent=1, sort_keys=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        # Atomically, through a temporary file of this writer's own (a shared `.tmp` name lets two writers interleave):
+        # a reader, or a restart after a kill, sees the old state or the new one, never half of one.
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".emulator.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
     def load(self, path: str) -> None:
         with open(path, encoding="utf-8") as f:

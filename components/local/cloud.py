@@ -7,6 +7,13 @@ resources in `DIR/emulator.json` and Azurite its blobs in `DIR/azurite/`, so a r
 `LocalCloud.env()` is what a process needs to reach it: the variables the build providers and the azure-native
 stand-in read (`AIB_ARM_*`, `AIB_BLOB_*`).
 
+One cloud per folder: the serving process holds an exclusive `flock` on `DIR/serve.lock` (its pid inside) for its whole
+life, and a second one on the same folder refuses to start, since two emulators on one state file overwrite each
+other's resources. Starting is serialised by `DIR/start.lock`, so two commands at once start one cloud. An unreadable
+`endpoint.json` with a live holder of `serve.lock` stops that holder (its state is saved) and starts a fresh one. State
+files are written atomically (a temporary file, then `os.replace`); a state file that is not JSON (a killed write, a
+full disk) is one error line naming the file and the way out (`LocalCloudError`).
+
 Tests that inject faults run the emulator in their own process instead (`Emulator(faults=...)`) and hand the same
 variables to the CLI (`components.local.engine`).
 """
@@ -14,6 +21,7 @@ variables to the CLI (`components.local.engine`).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import signal
@@ -21,6 +29,7 @@ import socket
 import subprocess
 import sys
 import threading
+import tempfile
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -35,6 +44,26 @@ PHASE_SECONDS = 0.4
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 TENANT = "11111111-1111-1111-1111-111111111111"
 START_TIMEOUT = 60.0
+
+
+class LocalCloudError(RuntimeError):
+    """The local cloud cannot start or be reached; the message is one line naming the file and the way out."""
+
+
+def check_state_file(path: Path) -> None:
+    """Raise `LocalCloudError` when the emulator's state file exists but is not a JSON object (a truncated write)."""
+    if not path.exists():
+        return
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        where = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise LocalCloudError(f"{path}: the local cloud's state is not valid JSON ({where}); move it aside to start an "
+                              f"empty cloud (mv {path} {path}.corrupt), then `bash scripts/pulumi.sh refresh --stack "
+                              f"<stack> --yes` drops what it held from the stack") from None
+    if not isinstance(data, dict):
+        raise LocalCloudError(f"{path}: the local cloud's state is not a JSON object; move it aside to start an empty "
+                              f"cloud (mv {path} {path}.corrupt)")
 
 
 @dataclass
@@ -88,6 +117,32 @@ class LocalCloud:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self.endpoint_file = self.folder / "endpoint.json"
+        self.serve_lock = self.folder / "serve.lock"
+
+    def serving_pid(self) -> Optional[int]:
+        """The pid of the process that holds this folder's serve lock (a cloud serving it), else None."""
+        if not self.serve_lock.exists():
+            return None
+        with open(self.serve_lock, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                text = handle.read().strip()
+                return int(text) if text.isdigit() else -1
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
+    @contextmanager
+    def _starting(self) -> Iterator[None]:
+        """Serialise start-ups of this folder's cloud across processes."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / "start.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def running(self) -> Optional[Endpoint]:
         if not self.endpoint_file.exists():
@@ -101,16 +156,35 @@ class LocalCloud:
     def ensure(self, accounts: Iterable[str] = (), phase_seconds: float = PHASE_SECONDS) -> Endpoint:
         """The running cloud, started (or restarted, with more storage accounts or newer code) when needed."""
         wanted = sorted(set(accounts))
-        endpoint = self.running()
-        if endpoint is not None and set(wanted) <= set(endpoint.accounts) and endpoint.code == code_digest():
-            return endpoint
-        if endpoint is not None:
-            wanted = sorted(set(wanted) | set(endpoint.accounts))
-            self.stop()
-        return self._start(wanted, phase_seconds)
+        with self._starting():
+            endpoint = self.running()
+            if endpoint is not None and set(wanted) <= set(endpoint.accounts) and endpoint.code == code_digest():
+                return endpoint
+            if endpoint is not None:
+                wanted = sorted(set(wanted) | set(endpoint.accounts))
+                self.stop()
+            elif self.serving_pid() is not None:
+                self._stop_holder()  # a cloud serves this folder but its endpoint.json is unreadable: never a second
+            return self._start(wanted, phase_seconds)
+
+    def _stop_holder(self) -> None:
+        """Stop the process holding the serve lock (SIGTERM: it saves its state and exits), waiting for the lock."""
+        pid = self.serving_pid()
+        if pid is not None and pid > 0:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.serving_pid() is not None:
+            time.sleep(0.1)
+        if self.serving_pid() is not None:
+            raise LocalCloudError(f"{self.serve_lock}: another local cloud (pid {pid}) still serves this folder and its "
+                                  f"endpoint.json is unreadable; stop it (kill {pid}) and run the command again")
 
     def _start(self, accounts: list[str], phase_seconds: float) -> Endpoint:
         self.folder.mkdir(parents=True, exist_ok=True)
+        check_state_file(self.folder / "emulator.json")
         self.endpoint_file.unlink(missing_ok=True)
         log = open(self.folder / "cloud.log", "ab")
         process = subprocess.Popen(
@@ -120,22 +194,28 @@ class LocalCloud:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"the local cloud did not start; see {self.folder / 'cloud.log'}")
+                raise LocalCloudError(f"the local cloud did not start: {_last_line(self.folder / 'cloud.log')} "
+                                      f"(all of it in {self.folder / 'cloud.log'})")
             endpoint = self.running()
             if endpoint is not None and endpoint.pid == process.pid:
                 return endpoint
             time.sleep(0.1)
         process.terminate()
-        raise RuntimeError(f"the local cloud did not start within {START_TIMEOUT:.0f} s; see {self.folder / 'cloud.log'}")
+        raise LocalCloudError(f"the local cloud did not start within {START_TIMEOUT:.0f} s; see {self.folder / 'cloud.log'}")
 
     def stop(self) -> bool:
         """Stop the background cloud (its state stays on disk); False when none was running."""
         endpoint = self.running()
         if endpoint is None:
-            return False
+            if self.serving_pid() is None:
+                return False
+            self._stop_holder()  # serving, but its endpoint.json is unreadable
+            self.endpoint_file.unlink(missing_ok=True)
+            return True
         os.kill(endpoint.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and endpoint.alive():
+        # Until it has saved its state and released the folder (it closes its port first).
+        while time.monotonic() < deadline and (endpoint.alive() or self.serving_pid() == endpoint.pid):
             time.sleep(0.1)
         self.endpoint_file.unlink(missing_ok=True)
         return True
@@ -151,10 +231,47 @@ def code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1].strip() if lines else "no log"
+
+
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    """Write `text` to `path` owner-only and atomically: a reader sees the old file or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def serving_lock(folder: Path) -> Iterator[None]:
+    """Hold `folder/serve.lock` (exclusive, with this pid inside) while serving; LocalCloudError when another process
+    serves the folder already."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / "serve.lock", "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            raise LocalCloudError(f"{folder / 'serve.lock'}: another local cloud (pid {handle.read().strip() or '?'}) "
+                                  f"serves this folder; stop it first (bash scripts/pulumi.sh cloud stop)") from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # releases the lock
 
 
 @contextmanager
@@ -179,6 +296,16 @@ def serve(folder: Path, accounts: list[str], phase_seconds: float) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        with serving_lock(folder):
+            check_state_file(folder / "emulator.json")
+            return _serve_locked(folder, accounts, phase_seconds, stop)
+    except LocalCloudError as err:
+        print(f"local cloud: error: {err}", file=sys.stderr, flush=True)
+        return 2
+
+
+def _serve_locked(folder: Path, accounts: list[str], phase_seconds: float, stop: threading.Event) -> int:
     with emulator_in(folder, accounts, phase_seconds=phase_seconds) as emulator:
         endpoint = Endpoint(pid=os.getpid(), arm_endpoint=emulator.base_url, token=emulator.token,
                             ca_bundle=emulator.ca_bundle or "", phase_seconds=phase_seconds,

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
-from .cloud import SUBSCRIPTION, TENANT, LocalCloud
+from .cloud import SUBSCRIPTION, TENANT, LocalCloud, LocalCloudError
 from .tools import BIN as TOOLS, REPO
 
 LOCAL = Path(os.environ.get("AIB_LOCAL_STATE_DIR") or REPO / ".local")
@@ -270,7 +270,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return run(args)
-    except LocalEngineError as err:
+    except (LocalEngineError, LocalCloudError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
