@@ -55,7 +55,9 @@ def test_the_main_job_then_a_customizer_change_then_destroy(clone):
     stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     preview = run(clone, "scripts/pulumi.sh", "preview", "--stack", "dev", "--diff", "--non-interactive")
-    assert "VirtualMachineImageTemplate: (replace)" in preview.stdout
+    # A new revision: the new template is created beside the old one, which is deleted after the new build.
+    assert "+ azure-native:virtualmachineimages:VirtualMachineImageTemplate: (create)" in preview.stdout
+    assert "- azure-native:virtualmachineimages:VirtualMachineImageTemplate: (delete)" in preview.stdout
     run(clone, "scripts/pulumi.sh", "up", "--stack", "dev", "--yes", "--non-interactive")
     no_op = run(clone, "scripts/pulumi.sh", "up", "--stack", "dev", "--yes", "--non-interactive")
     summary = no_op.stdout[no_op.stdout.rfind("Resources:"):]
