@@ -152,10 +152,15 @@ def _policy_rules(project_dir: Path) -> Any:
     if spec is None or spec.loader is None:
         return None
     module = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.path.insert(0, str(path.parent))  # the pack's own modules (inline_commands), as the pack's __main__ finds them
     try:
         spec.loader.exec_module(module)
     except ImportError:  # pulumi-policy missing from this environment (AIB_LOCK=runtime)
         return None
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 
