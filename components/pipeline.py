@@ -44,9 +44,9 @@ from .spec.lifecycle import lifecycle_issues
 from .spec.platform import os_issues
 from .spec.stack import ImageConfig
 from .template_args import API_VERSION as TYPED_API_VERSION
-from .template_args import (GENERIC_NAME_INPUTS, generic_template_args, generic_template_inputs, template_args,
-                            template_inputs)
+from .template_args import template_args, template_inputs
 from .role_settle import RoleSettle
+from .versioned_template import VersionedTemplate, template_body
 from .template_patch import TemplateTags
 
 TYPE_TOKEN = PIPELINE_TYPE
@@ -275,7 +275,7 @@ class ImagePipeline(pulumi.ComponentResource):
         options = pulumi.ResourceOptions(
             depends_on=[*self.role_assignments, *self._shared_assignments, *self.settled, *self._own_dependencies()],
             delete_before_replace=False)
-        self.template: Union[vmi.VirtualMachineImageTemplate, resources.Resource]
+        self.template: Union[vmi.VirtualMachineImageTemplate, VersionedTemplate]
         if document["apiVersion"] == TYPED_API_VERSION:
             self.template = vmi.VirtualMachineImageTemplate(
                 self.plan.revision_name("template"),
@@ -286,16 +286,15 @@ class ImagePipeline(pulumi.ComponentResource):
                     additional_secret_outputs=["customize", "validate",
                                                *(["distribute"] if args.secret_config else [])]))))
         else:
-            # Fields only a newer api-version has: azure-native's typed resource creates templates at one version
-            # only, its generic resource at any. Same name, roles, tag PATCH, build and outputs.
-            self.template = resources.Resource(
-                self.plan.revision_name("template"),
+            # Fields only a newer api-version has: azure-native's typed resource creates templates at 2024-02-01
+            # only, and its generic one cannot create an image template at all (versioned_template.py says why).
+            # Same name, roles, tag PATCH, build and outputs.
+            self.template = VersionedTemplate(
+                self.plan.revision_name("template"), subscription_id=self.plan.subscription_id,
+                resource_group_name=self.plan.resource_group, image_template_name=document["name"],
+                api_version=document["apiVersion"], body=template_body(document), arm_endpoint=args.arm_endpoint,
                 opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions.merge(
-                    options, pulumi.ResourceOptions(
-                        aliases=self._revision_aliases("template"),
-                        ignore_changes=[k for k in generic_template_inputs() if k not in GENERIC_NAME_INPUTS],
-                        additional_secret_outputs=["properties"]))),
-                **generic_template_args(document, resource_group_name=self.plan.resource_group))
+                    options, pulumi.ResourceOptions(aliases=self._revision_aliases("template")))))
         self.tags_patch = TemplateTags(
             self.plan.revision_name("tags"), subscription_id=self.plan.subscription_id,
             resource_group_name=self.plan.resource_group, image_template_name=self.template.name,

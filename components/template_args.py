@@ -15,7 +15,6 @@ import inspect
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import pulumi
-from pulumi_azure_native import resources
 from pulumi_azure_native import virtualmachineimages as vmi
 
 API_VERSION = "2024-02-01"
@@ -218,39 +217,6 @@ def identity_args(s: _Section) -> vmi.ImageTemplateIdentityArgs:
     # The document keys identities by id ({id: {}}); azure-native takes the ids as a list on input.
     return vmi.ImageTemplateIdentityArgs(type=s.get("type"),
                                          user_assigned_identities=list(s.get("userAssignedIdentities") or {}))
-
-
-def generic_template_args(rendered: Mapping[str, Any], *, resource_group_name: pulumi.Input[str]) -> dict[str, Any]:
-    """Args of azure-native's generic `resources.Resource` for a template at an api-version the typed resource does not
-    create (2025-10-01: `additionalDataDisks[].sizeGB`, `optimize.workload`, `replicationMode`). The body goes as
-    rendered (ARM's own camelCase), at the document's api-version. The properties hold the inline commands and any
-    secret config, so they are always a secret (state encrypts them). Keyword arguments of `resources.Resource`: its
-    args class cannot carry the ARM name (`resource_name` is also the Pulumi name there, `resource_name_` here)."""
-    identity = rendered.get("identity") or {}
-    return dict(
-        api_version=rendered["apiVersion"],
-        resource_provider_namespace="Microsoft.VirtualMachineImages",
-        parent_resource_path="",
-        resource_type="imageTemplates",
-        resource_name_=rendered["name"],
-        resource_group_name=resource_group_name,
-        location=rendered.get("location"),
-        tags=rendered.get("tags"),
-        identity=resources.IdentityArgs(type=resources.ResourceIdentityType.USER_ASSIGNED,
-                                        user_assigned_identities=sorted(identity.get("userAssignedIdentities") or {})),
-        properties=pulumi.Output.secret(dict(rendered["properties"])),
-    )
-
-
-GENERIC_NAME_INPUTS = ("resource_name_", "resource_group_name", "resource_provider_namespace", "parent_resource_path",
-                       "resource_type", "api_version")
-"""The inputs of a generic template that name it (and its api-version); every other one is in ignore_changes."""
-
-
-def generic_template_inputs() -> list[str]:
-    """Every input of azure-native's generic resource, as `ResourceOptions.ignore_changes` names them."""
-    return [p for p in inspect.signature(resources.ResourceArgs.__init__).parameters
-            if not p.startswith("_") and p not in ("self", "resource_name")] + ["resource_name_"]
 
 
 def template_inputs() -> list[str]:

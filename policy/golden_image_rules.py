@@ -616,32 +616,36 @@ def promotion_problems(resources: Iterable[Any]) -> list[tuple[str, Optional[str
 
 # --- the policies ----------------------------------------------------------------------------------------------------
 
-GENERIC = "azure-native:resources:Resource"
+VERSIONED = "pulumi-python:dynamic/aib:VersionedTemplate"
+"""A template at an api-version azure-native's typed resource does not create (components/versioned_template.py):
+its `body` is the ARM body (location, tags, identity, properties)."""
 
 
-def _is_generic_template(resource: Any) -> bool:
-    return (resource.resource_type == GENERIC
-            and str(resource.props.get("resourceProviderNamespace") or "").lower() == "microsoft.virtualmachineimages"
-            and str(resource.props.get("resourceType") or "").lower() == "imagetemplates")
+def _is_versioned_template(resource: Any) -> bool:
+    return resource.resource_type == VERSIONED and isinstance(resource.props.get("body"), Mapping)
 
 
 class _AsTypedTemplate:
-    """A template declared through azure-native's generic resource (api-versions the typed one cannot create), seen
-    as the typed template: its ARM properties at the top, beside location, tags and identity. Everything else (urn,
-    name, config, dependencies) is the resource's own."""
+    """A versioned template seen as the typed template: its ARM properties at the top, beside location, tags and
+    identity. Everything else (urn, name, config, dependencies) is the resource's own."""
 
     def __init__(self, resource: Any) -> None:
         self._resource = resource
         self.resource_type = TEMPLATE
-        self.props = {**dict(resource.props.get("properties") or {}),
-                      **{k: resource.props.get(k) for k in ("location", "tags", "identity")}}
+        body = resource.props.get("body") or {}
+        identity = body.get("identity")
+        if isinstance(identity, Mapping) and isinstance(identity.get("userAssignedIdentities"), Mapping):
+            # ARM's map of id -> {} as the typed input's list of ids
+            identity = {**identity, "userAssignedIdentities": sorted(identity["userAssignedIdentities"])}
+        self.props = {**dict(body.get("properties") or {}), "location": body.get("location"),
+                      "tags": body.get("tags"), "identity": identity}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._resource, name)
 
 
 def _typed(resource: Any) -> Any:
-    return _AsTypedTemplate(resource) if _is_generic_template(resource) else resource
+    return _AsTypedTemplate(resource) if _is_versioned_template(resource) else resource
 
 
 def _resource_policy(name: str, description: str, resource_type: str, check, **kwargs) -> ResourceValidationPolicy:

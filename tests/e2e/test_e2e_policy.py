@@ -130,7 +130,7 @@ def test_a_mandatory_violation_fails_the_preview_with_the_rule_and_resource(loca
 
 
 def test_a_template_at_2025_10_01_is_held_to_the_same_rules(local_stack):
-    """Declared through azure-native's generic resource, the template still meets every template rule."""
+    """Declared as a versioned template (components/versioned_template.py), it still meets every template rule."""
     image = minimal_image("one")
     image["template"]["properties"]["distribute"][0]["replicationMode"] = "Shallow"
     image["template"]["properties"]["buildTimeoutInMinutes"] = 900
@@ -140,4 +140,4 @@ def test_a_template_at_2025_10_01_is_held_to_the_same_rules(local_stack):
                            "policy/config.json", check=False)
     assert preview.returncode != 0
     assert "aib-build-timeout" in preview.stdout and re.search(
-        r"azure-native:resources:Resource: one-[0-9a-f]{10}-template", preview.stdout)
+        r"aib:VersionedTemplate: one-[0-9a-f]{10}-template", preview.stdout)

@@ -345,18 +345,20 @@ def test_template_name_fits_64_characters(run_pulumi):
     assert len(run.inputs(f"{long}-template")["imageTemplateName"]) == 64
 
 
-def test_api_2025_fields_are_declared_through_the_generic_resource_at_that_version(run_pulumi):
+def test_api_2025_fields_are_declared_as_a_versioned_template_at_that_version(run_pulumi):
     _, image = image_config("dev", edit=lambda i: i["template"]["properties"].update(
         additionalDataDisks=[{"sizeGB": 32}]))
 
     def program():
         ImagePipeline("x", ImagePipelineArgs(image=image, resource_group_name=RG, subscription_id=SUB))
     run = run_pulumi(program)
-    [template] = run.of_type("azure-native:resources:Resource")
+    [template] = run.of_type("dynamic/aib:VersionedTemplate")
     inputs = run.inputs(template["name"])
-    assert inputs["apiVersion"] == "2025-10-01" and inputs["resourceType"] == "imageTemplates"
-    assert is_secret(run.named(template["name"])["inputs"]["properties"]), "the body holds the inline commands"
-    assert inputs["properties"]["additionalDataDisks"] == [{"sizeGB": 32}]
+    assert inputs["api_version"] == "2025-10-01" and inputs["image_template_name"] == inputs["name"]
+    assert is_secret(run.named(template["name"])["inputs"]["body"]), "the body holds the inline commands"
+    assert inputs["body"]["properties"]["additionalDataDisks"] == [{"sizeGB": 32}]
+    assert inputs["body"]["identity"]["type"] == "UserAssigned" and set(inputs["body"]) == {
+        "location", "tags", "identity", "properties"}
     assert run.of_type("azure-native:virtualmachineimages:VirtualMachineImageTemplate") == []
 
 

@@ -75,8 +75,8 @@ def test_config_file_overrides_the_stack_file(tmp_path):
     assert set(result["templates"]) == {"win2022"}
 
 
-def test_a_stack_using_every_2025_10_01_field_synthesizes_a_generic_template_at_that_version(tmp_path):
-    """azure-native's typed template creates only 2024-02-01; the generic resource carries the newer body whole."""
+def test_a_stack_using_every_2025_10_01_field_synthesizes_a_versioned_template_at_that_version(tmp_path):
+    """azure-native's typed template creates only 2024-02-01; the versioned template carries the newer body whole."""
     import yaml
 
     for name in ("Pulumi.yaml", "__main__.py"):
@@ -93,9 +93,11 @@ def test_a_stack_using_every_2025_10_01_field_synthesizes_a_generic_template_at_
 
     result = synth("new", project_dir=tmp_path)
     template = {kind_name(r["name"]): r for r in result["resources"]}["ubuntu-2204-template"]
-    assert template["type"] == "azure-native:resources:Resource"
-    assert template["inputs"]["apiVersion"] == "2025-10-01"
-    assert template["inputs"]["resourceName"] == result["templates"]["ubuntu-2204"]["name"]
+    assert template["type"] == "pulumi-python:dynamic/aib:VersionedTemplate"
+    assert template["inputs"]["api_version"] == "2025-10-01"
+    assert template["inputs"]["image_template_name"] == result["templates"]["ubuntu-2204"]["name"]
+    assert template["inputs"]["body"] == "[secret]", "the body holds the inline commands"
+    assert result["templates"]["ubuntu-2204"]["properties"]["additionalDataDisks"] == [{"sizeGB": 32}]
     assert result["templates"]["ubuntu-2204"]["apiVersion"] == "2025-10-01"
 
 
