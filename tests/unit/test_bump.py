@@ -17,9 +17,13 @@ from tests.conftest import ROOT
 
 @pytest.fixture
 def project(tmp_path):
+    """A copy of the project as bump-trigger sees it: Pulumi.yaml, the stack files and the repository files they name."""
     (tmp_path / "stacks").mkdir()
     for stack in ("dev", "prod"):
         shutil.copy(ROOT / "stacks" / f"Pulumi.{stack}.yaml", tmp_path / "stacks" / f"Pulumi.{stack}.yaml")
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    for assets in ("scripts", "files"):
+        shutil.copytree(ROOT / assets, tmp_path / assets)
     return tmp_path
 
 
