@@ -36,6 +36,8 @@ from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "results-first-hour.json"
+_DURATION = re.compile(r"^Duration: (\d+)s$", re.M)
+_BUILT = re.compile(r"^bootstrap: built \S+ in (\d+) s$", re.M)
 _SUMMARY = re.compile(r"^\s*\+?\s*(\d+) (created|unchanged|updated|replaced|deleted)\s*$", re.M)
 
 
@@ -83,6 +85,10 @@ def step(name: str, argv: list[str], cwd: Path, log_dir: Path) -> dict[str, Any]
     counts = {kind: int(n) for n, kind in _SUMMARY.findall(text)}
     if counts:
         result["resources"] = counts
+    if durations := _DURATION.findall(text):  # Pulumi's own figure: the update alone, without cloud and CLI start
+        result["pulumi_duration_seconds"] = int(durations[-1])
+    if built := _BUILT.findall(text):
+        result["pulumi_cli_build_seconds"] = int(built[-1])
     print(f"first-hour: {name}: {seconds:.2f} s (load {result['load1']['mean']}){_counts(counts)}",
           file=sys.stderr, flush=True)
     return result
@@ -126,8 +132,10 @@ def report(result: dict[str, Any]) -> str:
     lines = [f"first hour on a fresh clone of {result['commit'][:10]} ({result['when']}), "
              f"{m['nproc']} processors, load average before {m['loadavg']}:"]
     for name, s in result["steps"].items():
+        extra = "".join(f"; {label} {s[key]} s" for key, label in (("pulumi_duration_seconds", "Pulumi's Duration"),
+                                                                   ("pulumi_cli_build_seconds", "CLI build")) if key in s)
         lines.append(f"  {name:<22} {s['seconds']:>8.2f} s   load1 mean {s['load1']['mean']:.2f} "
-                     f"max {s['load1']['max']:.2f}{_counts(s.get('resources') or {})}")
+                     f"max {s['load1']['max']:.2f}{_counts(s.get('resources') or {})}{extra}")
     return "\n".join(lines)
 
 
