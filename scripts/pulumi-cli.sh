@@ -17,7 +17,7 @@ if ! have "$bin/pulumi"; then
     ln -sf "$ambient" "$bin/pulumi"
   else
     command -v go >/dev/null || { echo "bootstrap: the Pulumi CLI $version is not installed and Go is missing to build it" >&2; exit 1; }
-    echo "bootstrap: building the Pulumi CLI $version from the Go module proxy (once; a few minutes on 2 cores)..." >&2
+    echo "bootstrap: building the Pulumi CLI $version from the Go module proxy (once; about 11 minutes on 2 cores with cold Go caches)..." >&2
     start=$SECONDS
     (cd "$module" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -tags osusergo,grpcnotrace \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
