@@ -17,12 +17,12 @@ import re
 import uuid
 from typing import Callable
 
-from . import ids, lro, rbac
+from . import ids, lro, rbac, service_defaults
 from .errors import ArmError, not_found, rg_not_found
 from .messages import Reply, Req
 from .state import State
 
-TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+TENANT_ID = service_defaults.TENANT_ID
 _RG_PATH = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)$", re.I)
 _RG_LIST = re.compile(r"^/subscriptions/([^/]+)/resourcegroups$", re.I)
 
@@ -147,9 +147,7 @@ class GenericResources:
                 out["location"] = body.get("location") or (existing or {}).get("location")
             out["tags"] = body.get("tags") or {}
         if _is(rtype, "Microsoft.ManagedIdentity/userAssignedIdentities"):
-            old = (existing or {}).get("properties") or {}
-            props = {"principalId": old.get("principalId") or str(uuid.uuid4()),
-                     "clientId": old.get("clientId") or str(uuid.uuid4()), "tenantId": TENANT_ID}
+            props = {}  # every property is the service's (service_defaults)
         elif _is(rtype, "Microsoft.Authorization/roleDefinitions"):
             props = self._role_definition(path, props)
         elif _is(rtype, "Microsoft.Authorization/roleAssignments"):
@@ -158,7 +156,6 @@ class GenericResources:
             for f in ("osType", "osState", "identifier"):
                 if not props.get(f):
                     raise ArmError(400, "InvalidParameter", f"Required parameter '{f}' is missing (null).")
-            props.setdefault("hyperVGeneration", "V1")
         elif _is(rtype, "Microsoft.Compute/galleries/images/versions"):
             # publishedDate is the service's (read-only): set at creation, kept across PUTs; excludeFromLatest
             # defaults to false as in Azure.
@@ -166,15 +163,7 @@ class GenericResources:
             profile = props.setdefault("publishingProfile", {})
             profile["publishedDate"] = old_profile.get("publishedDate") or lro.iso(req.now)
             profile.setdefault("excludeFromLatest", False)
-        elif _is(rtype, "Microsoft.Compute/galleries"):
-            props.setdefault("identifier", {"uniqueName": f"{uuid.uuid4()}-{ids.name_of(path).upper()}"})
-        elif _is(rtype, "Microsoft.Storage/storageAccounts"):
-            account = ids.name_of(path)
-            blob = f"{self.blob_endpoint.rstrip('/')}/{account}/" if self.blob_endpoint else \
-                f"https://{account}.blob.core.windows.net/"
-            props["primaryEndpoints"] = {"blob": blob}
         elif _is(rtype, "Microsoft.Storage/storageAccounts/blobServices/containers"):
-            props.setdefault("publicAccess", "None")
             if self.on_blob_container is not None:
                 self.on_blob_container(ids.name_of(ids.parent_resource(ids.parent_resource(path) or "") or ""),
                                        ids.name_of(path))
@@ -192,6 +181,11 @@ class GenericResources:
         for extra in ("sku", "kind", "plan", "zones"):
             if extra in body:
                 out[extra] = body[extra]
+        # What the service adds beside the body (read-only properties, defaults), from the official examples.
+        out = service_defaults.apply(rtype, out, existing, service_defaults.Context(
+            path=path, name=ids.name_of(path), subscription=ids.subscription_of(path) or "",
+            location=out.get("location"), now=req.now, sku_name=(out.get("sku") or {}).get("name"),
+            blob_endpoint=self.blob_endpoint))
         self.state.put(path, out, req.now)
         return Reply(200 if existing else 201, self._render(path, out))
 
@@ -209,7 +203,6 @@ class GenericResources:
             if other["name"].lower() != guid.lower() and other["properties"]["roleName"].lower() == props["roleName"].lower():
                 raise ArmError(409, "RoleDefinitionWithSameNameExists",
                                "A custom role with the same name already exists in this directory.")
-        props.setdefault("type", "CustomRole")
         props.setdefault("permissions", [])
         props.setdefault("assignableScopes", [path.split("/providers/")[0] or "/"])
         for block in props["permissions"]:

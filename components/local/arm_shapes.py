@@ -186,14 +186,21 @@ SHAPES: dict[str, ArmShape] = {
         _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}", "2024-01-01",
         top_level=(*_TRACKED, "sku", "kind", "extendedLocation", "identity"), renames=_STORAGE_RENAMES,
         force_new=("isHnsEnabled",),
+        # read-only (readOnly in storage.json StorageAccountProperties; the service's answers, e.g. examples/
+        # StorageAccountCreate.json and StorageAccountGetProperties.json, carry them).
         computed=("primaryEndpoints",), read_only=("primaryEndpoints", "creationTime", "primaryLocation",
-                                                   "statusOfPrimary")),
+                                                   "statusOfPrimary", "secondaryLocation", "statusOfSecondary",
+                                                   "keyCreationTime", "isSkuConversionBlocked",
+                                                   "accountMigrationInProgress")),
     "azure-native:storage:BlobServiceProperties": ArmShape(
         _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/{blobServicesName}",
         "2024-01-01", singleton=True, read_only=("sku",)),
     "azure-native:storage:BlobContainer": ArmShape(
         _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}",
-        "2024-01-01"),
+        "2024-01-01",
+        # readOnly in blob.json ContainerProperties (examples/BlobContainersGet.json shows them).
+        read_only=("leaseStatus", "leaseState", "leaseDuration", "lastModifiedTime", "hasImmutabilityPolicy",
+                   "hasLegalHold", "deleted", "deletedTime", "remainingRetentionDays", "version")),
 }
 
 
