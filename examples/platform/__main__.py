@@ -14,7 +14,7 @@ from pulumi_azure_native import authorization, compute, network, resources
 # The component package is a dependency of this stack (requirements.txt), installed into its virtualenv.
 from components.build_run import BuildBarrier
 from components.dynamic_provider import dynamic_provider
-from components.pipeline import ImagePipeline, ImagePipelineArgs
+from components.pipeline import ImagePipeline, ImagePipelineArgs, adopted, import_option
 from components.spec.stack import parse_stack_config
 
 LOCATION = "westeurope"
@@ -52,8 +52,10 @@ stack = parse_stack_config({
     },
 }, source="examples/platform")
 
+# Kept on destroy (it holds the kept gallery), so a later `up` adopts the group it finds.
+found_rg = adopted(f"resource group {RG}", lambda: resources.get_resource_group(resource_group_name=RG))
 rg = resources.ResourceGroup("platform", resource_group_name=RG, location=LOCATION,
-                             opts=pulumi.ResourceOptions(retain_on_delete=True))  # holds the kept gallery
+                             opts=pulumi.ResourceOptions(retain_on_delete=True, import_=import_option(found_rg)))
 vnet = network.VirtualNetwork(
     "platform-vnet", resource_group_name=rg.name, virtual_network_name=VNET, location=LOCATION,
     address_space=network.AddressSpaceArgs(address_prefixes=["10.40.0.0/16"]))

@@ -130,3 +130,7 @@ def test_the_platform_example_deploys_and_destroys_as_its_own_project(tmp_path, 
         outputs["imageVersionId"], "the scale set runs the version this stack built"
     pulumi("destroy", "--yes", "--non-interactive", "--skip-preview")
     assert cloud.cloud.state.resource(outputs["scaleSetId"]) is None
+    # The group (it holds the kept gallery) outlived the destroy: the next up adopts it instead of failing with
+    # "cannot create already existing resource".
+    again = pulumi("up", "--yes", "--non-interactive", "--skip-preview")
+    assert "cannot create already existing" not in again.stdout
