@@ -550,6 +550,8 @@ def aliases(old: Optional[OldName]) -> list[pulumi.Alias]:
 # ---- adopting what already exists ---------------------------------------------------------------------------
 
 NOT_FOUND_MARKERS = ("404", "NotFound", "not found")
+ENGINE_GONE = "Resource monitor has terminated"
+"""The SDK's error once the engine ended the update (another resource failed): nothing more can be declared."""
 
 
 def adopted(what: str, get: Callable[[], Any]) -> Optional[Any]:
@@ -558,6 +560,8 @@ def adopted(what: str, get: Callable[[], Any]) -> Optional[Any]:
     try:
         found = get()
     except Exception as err:  # the invoke's error carries the service's answer as text only
+        if ENGINE_GONE in str(err):
+            raise  # going on would block the program on the next call to an engine that is gone
         if not any(m in str(err) for m in NOT_FOUND_MARKERS):
             pulumi.log.warn(f"{what}: could not check whether it exists ({err}); declaring it as new")
         return None

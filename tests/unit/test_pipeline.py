@@ -432,3 +432,20 @@ def test_scripts_network_setting_denies_public_access_to_the_created_account(run
     assert rules["defaultAction"] == "Deny" and rules["bypass"] == "AzureServices"
     assert [r["virtualNetworkResourceId"] for r in rules["virtualNetworkRules"]] == [subnet]
     assert [r["iPAddressOrRange"] for r in rules["ipRules"]] == ["203.0.113.7"]
+
+
+def test_a_lookup_after_the_engine_ended_the_update_stops_the_program():
+    """Once another resource failed, the engine shuts its monitor down: a lookup that went on ("declaring it as new")
+    left the program blocked on its next call, and the failed `up` hung (examples/platform, 5 minutes and more)."""
+    from components.pipeline import adopted
+
+    def gone():
+        raise Exception("invoke of azure-native:compute:getGallery failed: Resource monitor has terminated, "
+                        "shutting down")
+
+    def missing():
+        raise Exception("request failed /x: Status=404 Code=\"ResourceNotFound\" Message=\"not found\"")
+
+    with pytest.raises(Exception, match="Resource monitor has terminated"):
+        adopted("gallery x", gone)
+    assert adopted("gallery x", missing) is None
