@@ -26,7 +26,7 @@ def clone(tmp_path: Path):
             target.chmod((REPO / name).stat().st_mode)
     (tmp_path / ".venv").symlink_to(REPO / ".venv")
     (tmp_path / ".local").mkdir()
-    for tool in ("bin", "node_modules"):
+    for tool in ("bin", "node_modules", "package.json", "package-lock.json"):  # installed tools, not run output
         if (REPO / ".local" / tool).exists():
             (tmp_path / ".local" / tool).symlink_to(REPO / ".local" / tool)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIB_")}
@@ -75,6 +75,6 @@ def test_the_main_job_then_a_customizer_change_then_destroy(clone):
     run(clone, "scripts/pulumi.sh", "destroy", "--stack", "dev", "--yes", "--non-interactive")
     assert (folder / ".local" / "cloud" / "emulator.json").exists(), "the cloud kept its state on disk"
     written = [p for p in (folder / ".local").rglob("*") if p.is_file() and not p.is_symlink()
-               and not str(p.relative_to(folder / ".local")).startswith(("bin", "node_modules"))]
+               and not str(p.relative_to(folder / ".local")).startswith(("bin", "node_modules", "package"))]
     assert written and all(p.stat().st_mode & 0o077 == 0 for p in written), \
         [str(p) for p in written if p.stat().st_mode & 0o077]
