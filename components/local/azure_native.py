@@ -37,6 +37,8 @@ from google.protobuf import empty_pb2, struct_pb2
 from google.protobuf.json_format import MessageToDict
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
+from ..parent_watch import exit_with_parent
+
 from .arm_shapes import (CREATE_BEFORE_DELETE, SHAPES, ArmShape, arm_body, auto_name, auto_uuid, input_projection,
                          inputs_of, output_inputs, path_values, resource_id, sdk_outputs)
 
@@ -516,6 +518,7 @@ def serve(servicer_factory: Callable[[], Any] = AzureNativeStandIn) -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
+    exit_with_parent()  # a killed CLI stops no plugin: do not outlive it
     server.wait_for_termination()
 
 

@@ -242,18 +242,18 @@ def run(args: list[str], *, local: Path = LOCAL) -> int:
         env["AIB_LOCAL_STACK"] = stack
     if stack and verb not in (None, "stack", "login", "logout", "version", "plugin", "about", "whoami"):
         ensure_stack(pulumi, stack, project_dir, env)
-    server = None
+    host = None
     if verb in PROGRAM_VERBS:
         from . import language_host
 
         seed_existing(project_dir, stack, env)
-        server, address = language_host.start(sys.executable, TOOLS / "pulumi-language-python-exec")
-        args = [*analyzer_launchers(args, project_dir, local), f"--client={address}"]
+        host = language_host.start(sys.executable, TOOLS / "pulumi-language-python-exec")
+        args = [*analyzer_launchers(args, project_dir, local), f"--client={host.address}"]
     try:
         return _run_cli([pulumi, *args], cwd=project_dir, env=env)
     finally:
-        if server is not None:
-            server.stop(grace=None)
+        if host is not None:
+            host.stop()
 
 
 def _run_cli(command: list[str], *, cwd: Path, env: Mapping[str, str]) -> int:

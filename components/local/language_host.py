@@ -17,7 +17,6 @@ import subprocess
 import sys
 from concurrent import futures
 from pathlib import Path
-from typing import Optional
 
 import grpc
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
@@ -30,6 +29,7 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
     def __init__(self, python: str, exec_script: Path) -> None:
         self.python = python
         self.exec_script = exec_script
+        self.running: set[subprocess.Popen] = set()
 
     def GetPluginInfo(self, request, context):
         from importlib.metadata import version
@@ -46,8 +46,12 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return language_pb2.AboutResponse(executable=self.python, version=sys.version.split()[0])
 
     def Run(self, request, context):
-        process = subprocess.run(self.command(request), env=self.environment(request), cwd=request.pwd or None,
-                                 check=False)
+        process = subprocess.Popen(self.command(request), env=self.environment(request), cwd=request.pwd or None)
+        self.running.add(process)
+        try:
+            process.wait()
+        finally:
+            self.running.discard(process)
         if process.returncode == 0:
             return language_pb2.RunResponse()
         if process.returncode == USER_ACTIONABLE_EXIT:
@@ -69,16 +73,29 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return {**os.environ, "PULUMI_CONFIG": json.dumps(dict(request.config)),
                 "PULUMI_CONFIG_SECRET_KEYS": json.dumps(list(request.configSecretKeys))}
 
+    def end_programs(self) -> None:
+        """Kill the programs still running: the CLI that ran them is gone (killed), so no engine answers them."""
+        for process in list(self.running):
+            process.kill()
 
-def start(python: str, exec_script: Path) -> tuple[grpc.Server, str]:
-    """Serve the host on a free loopback port; returns the server and its address for `--client`."""
+
+class Served:
+    """The host being served: its address for `--client`, and `stop()`."""
+
+    def __init__(self, server: grpc.Server, host: PythonLanguageHost, address: str) -> None:
+        self.server, self.host, self.address = server, host, address
+
+    def stop(self) -> None:
+        """Stop serving, and end any program the CLI left running (a killed CLI ends none)."""
+        self.server.stop(grace=None)
+        self.host.end_programs()
+
+
+def start(python: str, exec_script: Path) -> Served:
+    """Serve the host on a free loopback port."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(PythonLanguageHost(python, exec_script), server)
+    host = PythonLanguageHost(python, exec_script)
+    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(host, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    return server, f"127.0.0.1:{port}"
-
-
-def stop(server: Optional[grpc.Server]) -> None:
-    if server is not None:
-        server.stop(grace=None)
+    return Served(server, host, f"127.0.0.1:{port}")

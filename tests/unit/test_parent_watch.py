@@ -1,0 +1,50 @@
+"""Nothing a killed CLI started keeps running: plugins end with their parent, the local language host ends the
+programs it ran."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+
+
+def test_a_plugin_exits_once_its_parent_is_gone():
+    # parent: starts the plugin (which watches its parent), prints the plugin's pid, then dies like a killed CLI.
+    plugin = ("from components.parent_watch import exit_with_parent; exit_with_parent(0.05); "
+              "print('watching', flush=True); import time; time.sleep(60)")
+    parent = textwrap.dedent(f"""
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", {plugin!r}], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+        assert child.stdout.readline() == "watching\\n"
+        print(child.pid, flush=True)
+    """)
+    done = subprocess.run([sys.executable, "-c", parent], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    pid = int(done.stdout.strip())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the plugin outlived the process that started it"
+
+
+def test_stopping_the_local_language_host_ends_the_programs_it_runs():
+    from components.local import language_host
+
+    served = language_host.start(sys.executable, ROOT / "nothing.py")
+    program = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    served.host.running.add(program)  # as Run does while the program runs
+    served.stop()
+    assert program.wait(timeout=10) != 0, "killed, not finished"
