@@ -16,6 +16,7 @@ the function. Only this module reads AIB dicts; everything after it works on the
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Literal, Optional, get_args, get_origin
@@ -319,6 +320,8 @@ def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = 
         doc["name"] = name
     doc.pop("apiVersion", None)
     doc.pop("type", None)
+    if api_version < STRICT_FROM:
+        _match_case(doc, ImageTemplateSpec, [], path, notices, drop_unknown=api_version)
     repo_issues = _repository_file_keys(doc, path)
     try:
         spec = parse_template(doc)
@@ -412,12 +415,14 @@ def _model_for(tp: Any, data: dict) -> Optional[type[BaseModel]]:
     return None
 
 
-def _match_case(data: Any, tp: Any, loc: list, path: str, notices: list[Notice]) -> None:
-    """Rename keys to their canonical case (pre-2024 services matched keys case-insensitively)."""
+def _match_case(data: Any, tp: Any, loc: list, path: str, notices: list[Notice], drop_unknown: str = "") -> None:
+    """Rename keys to their canonical case (pre-2024 services matched keys case-insensitively). `drop_unknown`: the
+    document's api-version, when it is one whose service ignored unknown fields (before 2024-02-01, which refuses
+    them): such a field had no effect there, so it is dropped with a notice instead of refused."""
     if isinstance(data, list):
         inner = next((get_args(m)[0] for m in annotation_members(tp) if get_origin(m) is list), None)
         for i, item in enumerate(data):
-            _match_case(item, inner, [*loc, i], path, notices)
+            _match_case(item, inner, [*loc, i], path, notices, drop_unknown)
         return
     if not isinstance(data, dict):
         return
@@ -431,13 +436,20 @@ def _match_case(data: Any, tp: Any, loc: list, path: str, notices: list[Notice])
                                   f"{before!r} read as {data[key]!r} (case)"))
     by_lower = {(f.alias or n).lower(): (f.alias or n, f.annotation) for n, f in model.model_fields.items()}
     for key in list(data):
+        if drop_unknown and key.lower() not in by_lower:
+            data.pop(key)
+            close = difflib.get_close_matches(key, [name for name, _ in by_lower.values()], n=1)
+            notices.append(Notice(join_path(path, format_path([*loc, key])),
+                                  f"unknown field, which the service at {drop_unknown} ignored: dropped"
+                                  + (f" (did you mean {close[0]!r}?)" if close else "")))
+            continue
         canonical, annotation = by_lower.get(key.lower(), (key, None))
         if canonical != key and canonical not in data:
             data[canonical] = data.pop(key)
             notices.append(Notice(join_path(path, format_path([*loc, key])), f"renamed to {canonical!r} (case)"))
         if annotation is not None and get_origin(annotation) is not dict:
             _match_enum_case(data, canonical, annotation, [*loc, canonical], path, notices)
-            _match_case(data[canonical], annotation, [*loc, canonical], path, notices)
+            _match_case(data[canonical], annotation, [*loc, canonical], path, notices, drop_unknown)
 
 
 def _match_enum_case(data: dict, key: str, annotation: Any, loc: list, path: str, notices: list[Notice]) -> None:

@@ -31,11 +31,6 @@ EXPECTED_REFUSALS = {
     # The sample's own blank, left for the user to fill in by hand (its README says to).
     "azvmimagebuilder--7_Creating_C--helloImageTemplateMsi.json": "properties.customize[0].scriptUri: '<scriptUrl>' "
                                                                   "is not an http(s) URL (hint:",
-    # The samples misspell artifactTags (api-version 2019-05-01-preview).
-    "azvmimagebuilder--4_Using_ENV_--devOpsEnvTemplate.json": "distribute[0].aritfactTags: unknown field "
-                                                              "'aritfactTags' (hint: did you mean 'artifactTags'?)",
-    "sollondon--azplatform_image_deploy_sig.json": "distribute[0].aritfactTags: unknown field 'aritfactTags' "
-                                                   "(hint: did you mean 'artifactTags'?)",
     # An ISO source: the service retired them.
     "sollondon--rhel_iso_image_deploy_mdi.json": "properties.source.type: ISO sources were retired by the service",
 }
