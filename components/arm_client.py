@@ -115,6 +115,23 @@ def arm_credential(endpoint: Optional[str] = None) -> Any:
     return azure_credential()
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+"""Hosts of the local ARM emulator: an endpoint on one of them is a local run, never Azure."""
+
+
+def is_loopback(endpoint: Optional[str]) -> bool:
+    from urllib.parse import urlparse
+
+    return urlparse(endpoint or "").hostname in LOOPBACK_HOSTS
+
+
+def template_client(props: Any, *, quick: bool = False) -> Any:
+    """An ``ImageBuilderClient`` for a dynamic resource's inputs (``subscription_id``, ``api_version``,
+    ``arm_endpoint``); ``quick``: see :data:`QUICK_SETTINGS`."""
+    return image_builder_client(props["subscription_id"], api_version=props["api_version"],
+                                endpoint=props.get("arm_endpoint"), **(QUICK_SETTINGS if quick else {}))
+
+
 def image_builder_client(
     subscription_id: str,
     *,

@@ -159,6 +159,11 @@ def stack_file(project_dir: Path, stack: str) -> Path:
     return project_dir / str(project_doc.get("stackConfigDir") or ".") / f"Pulumi.{stack}.yaml"
 
 
+def known_stacks(config_dir: Path) -> list[str]:
+    """The stacks whose files `config_dir` holds (`Pulumi.<stack>.yaml`), sorted."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml"))
+
+
 def stack_config(project_dir: Path, stack: str, config_file: Optional[Path] = None
                  ) -> tuple[str, dict[str, Any], Path]:
     """Project name, the stack file's `config:` mapping (`config_file`, else the project's

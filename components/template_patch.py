@@ -24,12 +24,9 @@ def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _client(props: Mapping[str, Any], *, quick: bool = False) -> Any:
-    """An ImageBuilderClient for the template's subscription and api-version (``quick``: see ``QUICK_SETTINGS``)."""
     from . import arm_client
 
-    return arm_client.image_builder_client(props["subscription_id"], api_version=props["api_version"],
-                                           endpoint=props.get("arm_endpoint"),
-                                           **(arm_client.QUICK_SETTINGS if quick else {}))
+    return arm_client.template_client(props, quick=quick)
 
 
 class TemplateTagsProvider(ResourceProvider):

@@ -36,9 +36,7 @@ def _outputs(props: Mapping[str, Any]) -> dict[str, Any]:
 def _client(props: Mapping[str, Any], *, quick: bool = False) -> Any:
     from . import arm_client
 
-    return arm_client.image_builder_client(props["subscription_id"], api_version=props["api_version"],
-                                           endpoint=props.get("arm_endpoint"),
-                                           **(arm_client.QUICK_SETTINGS if quick else {}))
+    return arm_client.template_client(props, quick=quick)
 
 
 def _where(props: Mapping[str, Any]) -> str:

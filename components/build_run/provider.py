@@ -310,20 +310,15 @@ def _loss_accepted(settings: BuildSettings) -> bool:
 
 LOCAL_STACK_ENV = "AIB_LOCAL_STACK"
 """The stack a local run (`scripts/pulumi.sh`, `components.local.engine`) acts on, for the commands messages name."""
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
-"""Hosts of the local ARM emulator: as `components.local.azure_native.arm_endpoint` decides what is local."""
 
 
 def _pulumi_command(settings: BuildSettings) -> tuple[str, str]:
     """The command that runs Pulumi for this build and its `--stack` option: `bash scripts/pulumi.sh ... --stack S`
     when the run is local (its ARM endpoint is the loopback emulator), where a bare `pulumi` would reach no backend
     or cloud of the local run; plain `pulumi` on Azure."""
-    from urllib.parse import urlparse
-
     from components import arm_client
 
-    endpoint = settings.arm_endpoint or os.environ.get(arm_client.ENV_ENDPOINT) or ""
-    if urlparse(endpoint).hostname not in _LOOPBACK:
+    if not arm_client.is_loopback(settings.arm_endpoint or os.environ.get(arm_client.ENV_ENDPOINT)):
         return "pulumi", ""
     return "bash scripts/pulumi.sh", f" --stack {os.environ.get(LOCAL_STACK_ENV) or '<stack>'}"
 

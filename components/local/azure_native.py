@@ -30,13 +30,13 @@ import os
 import sys
 from concurrent import futures
 from typing import Any, Callable, Mapping, Optional
-from urllib.parse import urlparse
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from google.protobuf.json_format import MessageToDict
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
+from ..arm_client import is_loopback
 from ..parent_watch import exit_with_parent
 
 from .arm_shapes import (CREATE_BEFORE_DELETE, SHAPES, ArmShape, arm_body, auto_name, auto_uuid, input_projection,
@@ -44,7 +44,6 @@ from .arm_shapes import (CREATE_BEFORE_DELETE, SHAPES, ArmShape, arm_body, auto_
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """The engine's sentinel for a value not known yet (pulumi.runtime.rpc.UNKNOWN)."""
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_TENANT = "11111111-1111-1111-1111-111111111111"
 CLIENT_ID = "00000000-0000-0000-0000-00000000c1e7"
@@ -91,7 +90,7 @@ def has_unknown(value: Any) -> bool:
 
 def arm_endpoint(env: Mapping[str, str] = os.environ) -> str:
     endpoint = env.get("AIB_ARM_ENDPOINT", "")
-    if urlparse(endpoint).hostname not in LOOPBACK:
+    if not is_loopback(endpoint):
         raise RefusedEndpoint(
             "pulumi-resource-azure-native here is the aib-images stand-in for local runs on the ARM emulator; it "
             f"serves only a loopback AIB_ARM_ENDPOINT (got {endpoint!r}). For Azure, take it off PATH and let Pulumi "

@@ -160,7 +160,7 @@ def ensure_stack(pulumi: str, stack: str, project_dir: Path, env: Mapping[str, s
     if found.returncode == 0:
         return
     from ..documents import read_structured
-    from ..program import stack_file
+    from ..program import known_stacks, stack_file
     from ..spec import SpecError
 
     path = stack_file(project_dir, stack)
@@ -169,7 +169,7 @@ def ensure_stack(pulumi: str, stack: str, project_dir: Path, env: Mapping[str, s
             read_structured(path)
         except SpecError as err:  # the file and line (the CLI names neither)
             raise LocalEngineError(f"{path.relative_to(project_dir)}: {err.issues[0].message}") from None
-    known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml"))
+    known = known_stacks(path.parent)
     if known and not path.exists():  # a project with stack files: a name without one is a typo, not a new stack
         raise LocalEngineError(
             f"no stack {stack!r}: {path.relative_to(project_dir)} does not exist (known: {', '.join(known)}); "
