@@ -57,3 +57,22 @@ fi
 # --- end of Azurite -----------------------------------------------------------------------------------------------
 # The Pulumi CLI (built once from the Go module proxy when no fitting one is installed) and its Python shims.
 bash "$root/scripts/pulumi-cli.sh"
+# --- The Pulumi YAML language host (Go module proxy): local runs and tests only --------------------------------------
+# pulumi-language-yaml, beside the CLI in .local/bin, runs `runtime: yaml` programs (examples/yaml-platform, which uses
+# the pipeline as a component package). Built once by tools/pulumi-yaml/build.sh from tools/pulumi-yaml/go.sum (about
+# 1.5 minutes on 2 cores from cold Go caches; nothing when its stamp matches). AIB_YAML=auto (default): built when
+# AIB_LOCK=dev and Go exists; 1 (true): required; 0 (false): never. AIB_LOCK=runtime never builds it.
+yaml_host="${AIB_YAML:-auto}"
+case "$yaml_host" in
+  auto) ;;
+  1|true) yaml_host=1 ;;
+  0|false) yaml_host=0 ;;
+  *) echo "bootstrap: AIB_YAML must be auto, 1 (true) or 0 (false), not '${yaml_host}'" >&2; exit 2 ;;
+esac
+if [ "${AIB_LOCK:-dev}" = runtime ]; then
+  yaml_host=0
+fi
+if [ "$yaml_host" = 1 ] || { [ "$yaml_host" = auto ] && command -v go >/dev/null 2>&1; }; then
+  bash "$root/tools/pulumi-yaml/build.sh"
+fi
+# --- end of the Pulumi YAML language host ------------------------------------------------------------------------
