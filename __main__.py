@@ -19,13 +19,13 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pulumi_azure_native import authorization, resources
 
-from components.build_run import BuildBarrier
-from components.dynamic_provider import dynamic_provider
-from components.pipeline import (ImagePipeline, ImagePipelineArgs, SharedResources, adopted, declare_shared,
-                                 import_option)
-from components.plan import ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack
-from components.spec.errors import SpecError
-from components.spec.stack import StackConfig, parse_stack_config
+from components.providers.build_run import BuildBarrier
+from components.providers.dynamic_provider import dynamic_provider
+from components.declare.pipeline import (
+    ImagePipeline, ImagePipelineArgs, SharedResources, adopted, declare_shared, import_option)
+from components.plan.stack import ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack
+from components.model.errors import SpecError
+from components.model.stack import StackConfig, parse_stack_config
 
 PROJECT_DIR = str(Path(__file__).resolve().parent)
 """Repository files (`script: scripts/setup.sh`) are relative to this folder, the one holding Pulumi.yaml."""
@@ -194,5 +194,5 @@ def _publishes_secret_digests(stack: StackConfig, secret_keys: set[str]) -> bool
                               if image.template.properties.validate_ else [])])
 
 
-# Kept as a global: `components.synth` reads the rendered templates from it.
+# Kept as a global: `components.offline.synth` reads the rendered templates from it.
 pipelines = main()

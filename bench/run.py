@@ -1,6 +1,6 @@
 """`python bench/run.py`: every benchmark of issue #6, side by side in one run; prints a table, writes results.json.
 
-- program scale: the stack program offline under the SDK's mocks (`components.synth`, no engine, no provider) with 1,
+- program scale: the stack program offline under the SDK's mocks (`components.offline.synth`, no engine, no provider) with 1,
   10, 100 and 500 copies of the dev image, one subprocess per size (honest peak RSS): wall time of the program run and
   peak memory; and, as its reference line, the SDK alone registering as many bare resources under the same mocks.
 - watch: ARM requests per build and detection delay, our providers vs `begin_run(...).result()` (bench/watch.py).

@@ -1,6 +1,6 @@
 """One program-scale measurement, in its own process (honest peak RSS): `python bench/scale_child.py N`.
 
-Runs the real `__main__.py` offline under `components.synth`'s mocks with N copies of the dev image and prints one JSON
+Runs the real `__main__.py` offline under `components.offline.synth`'s mocks with N copies of the dev image and prints one JSON
 line: {"pipelines", "seconds" (the program run, imports excluded), "peak_mb" (peak RSS of the process), "resources"}.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.stacks import project  # noqa: E402
-from components.synth import synth  # noqa: E402
+from components.offline.synth import synth  # noqa: E402
 
 
 def main(n: int) -> dict:
@@ -34,7 +34,7 @@ def floor(resources: int) -> dict:
     """The SDK's own cost: `resources` bare identities (no component code) under the same mocks and harness."""
     from pulumi_azure_native import managedidentity
 
-    from components.synth import run_program
+    from components.offline.synth import run_program
 
     def program() -> None:
         for i in range(resources):

@@ -31,7 +31,7 @@ class Subscription(BuildScope):
     """An emulator with a resource group, an identity with Contributor on it, and a gallery image definition."""
 
     def __init__(self, emu: Any) -> None:
-        from components import arm_client
+        from components.providers import arm_client
 
         super().__init__(emu, arm_client.image_builder_client(SUB, api_version="2024-02-01", poll_seconds=POLL_SECONDS),
                          subscription=SUB, resource_group=RG, location=LOCATION)
@@ -47,7 +47,7 @@ class Subscription(BuildScope):
 
 
 def ours(sub: Subscription, name: str) -> None:
-    from components.build_run import ImageBuildProvider, ImageBuildStartProvider
+    from components.providers.build_run import ImageBuildProvider, ImageBuildStartProvider
 
     lines: list[str] = []
     props = {"subscription_id": SUB, "resource_group_name": RG, "image_template_name": name,
@@ -60,7 +60,7 @@ def ours(sub: Subscription, name: str) -> None:
 def plain(sub: Subscription, name: str) -> None:
     from azure.mgmt.imagebuilder import ImageBuilderClient
 
-    from components import arm_client
+    from components.providers import arm_client
 
     # The SDK's defaults except the polling interval, which is the same as ours.
     with ImageBuilderClient(sub.emu.credential(), SUB, base_url=sub.emu.base_url,

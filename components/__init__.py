@@ -6,6 +6,10 @@ for, so importing the package (as every dynamic-provider process does) does not 
 
 from __future__ import annotations
 
+from components import moved
+
+moved.install()
+
 _DISTRIBUTION = "aib-images"
 
 

@@ -1,4 +1,4 @@
-"""Shared helpers for tests that run Pulumi programs under mocks (see `components.synth`)."""
+"""Shared helpers for tests that run Pulumi programs under mocks (see `components.offline.synth`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any, Callable, Optional
 import pytest
 import yaml
 
-from components.program import RecordingMonitor, reveal
-from components.synth import run_program
+from components.offline.program import RecordingMonitor, reveal
+from components.offline.synth import run_program
 
 ROOT = Path(__file__).resolve().parents[1]
 REVISION = re.compile(r"^(?P<pipeline>.+)-[0-9a-f]{10}-(?P<kind>staging|template|tags|trigger|run|build)$")
-"""A per-revision logical name (`components.plan.ImagePlan.revision_name`)."""
+"""A per-revision logical name (`components.plan.stack.ImagePlan.revision_name`)."""
 
 
 def kind_name(name: str) -> str:

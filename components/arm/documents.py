@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
-from .arm import jsonc
-from .arm.import_arm import ImportedTemplate, Notice, import_document
-from .arm.pinning import Pinner
-from .spec import Issue, SpecError
-from .spec.stack import PROJECT, StackConfig, config_from_stack_file, parse_stack_config, project_name
+from components.arm import jsonc
+from components.arm.import_arm import ImportedTemplate, Notice, import_document
+from components.arm.pinning import Pinner
+from components.model import Issue, SpecError
+from components.model.stack import PROJECT, StackConfig, config_from_stack_file, parse_stack_config, project_name
 
 
 @dataclass
@@ -110,8 +110,8 @@ def import_notices(imported: list[ImportedTemplate], config: dict, *, pinner: Pi
 
 def validation_notices(config: dict, project_dir: Path) -> list[Notice]:
     """What `validate` (and every later verb) will say about the imported config: warnings, lints and refusals."""
-    from .spec.lints import lint_stack
-    from .spec.stack import stack_warnings
+    from components.model.lints import lint_stack
+    from components.model.stack import stack_warnings
 
     try:
         stack = parse_stack_config(stack_config_keys(config, project_name(project_dir)), project_dir=project_dir)

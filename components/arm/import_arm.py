@@ -23,11 +23,12 @@ from typing import Any, Iterable, Iterator, Literal, Optional, get_args, get_ori
 
 from pydantic import BaseModel
 
-from ..spec import KNOWN_API_VERSIONS, TEMPLATE_TYPE, ImageTemplateSpec, Issue, SpecError, parse_template
-from ..spec.distributors import NAME_PATTERN
-from ..spec.errors import annotation_members, format_path, join_path
-from .expressions import (LOCATION_PLACEHOLDER, RESOURCE_GROUP_PLACEHOLDER, SUBSCRIPTION_PLACEHOLDER, Deployment,
-                          Failure, Unknown, evaluate_tree)
+from components.model import KNOWN_API_VERSIONS, TEMPLATE_TYPE, ImageTemplateSpec, Issue, SpecError, parse_template
+from components.model.distributors import NAME_PATTERN
+from components.model.errors import annotation_members, format_path, join_path
+from components.arm.expressions import (
+    LOCATION_PLACEHOLDER, RESOURCE_GROUP_PLACEHOLDER, SUBSCRIPTION_PLACEHOLDER, Deployment, Failure, Unknown,
+    evaluate_tree)
 
 STRICT_FROM = "2024-02-01"  # the service parses case-sensitively and strictly from this version on
 _READ_ONLY_TOP = ("id", "systemData", "managedBy", "resourceGroup", "etag", "plan", "sku", "kind")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional
 
-from ..spec.customizers import FileCustomizer, ScriptStep
-from ..spec.errors import join_path
+from components.model.customizers import FileCustomizer, ScriptStep
+from components.model.errors import join_path
 
 #: The download key of each step type that downloads.
 DOWNLOAD_KEYS = {"Shell": "scriptUri", "PowerShell": "scriptUri", "File": "sourceUri"}

@@ -14,12 +14,12 @@ import json
 from typing import Any, Optional
 from urllib.parse import quote
 
-from ..spec import DEFAULT_API_VERSION, TEMPLATE_TYPE, ImageTemplateSpec
-from ..spec.customizers import FileFields, PowerShellCustomizer, ScriptStep, ShellCustomizer
-from ..spec.errors import Issue, SpecError
-from ..spec.local_files import blob_name
-from ..spec.platform import image_os
-from ..spec.rules import checksum_opt_outs
+from components.model import DEFAULT_API_VERSION, TEMPLATE_TYPE, ImageTemplateSpec
+from components.model.customizers import FileFields, PowerShellCustomizer, ScriptStep, ShellCustomizer
+from components.model.errors import Issue, SpecError
+from components.model.local_files import blob_name
+from components.model.platform import image_os
+from components.model.rules import checksum_opt_outs
 
 NEWEST_API_VERSION = "2025-10-01"
 _EXTENSIONS = {"os_type", "hyper_v_generation", "allow_http_uris", "deprovision", "type", "api_version", "name",
@@ -64,7 +64,7 @@ def _uploaded(step: Any, path: str, scripts_url: Optional[str]) -> Any:
                                "render it through the stack (render --stack NAME or synth), which knows the container")])
     if not step.sha256_checksum:
         raise SpecError([Issue(path, "the file's sha256 is not known yet",
-                               "resolve the template first (components.spec.local_files.resolve_template)")])
+                               "resolve the template first (components.model.local_files.resolve_template)")])
     if isinstance(step, ScriptStep):
         return step.model_copy(update={"script": None, "script_uri": blob_uri(scripts_url, step.sha256_checksum,
                                                                               step.script or "")})

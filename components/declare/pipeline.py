@@ -13,7 +13,7 @@ unchanged spec gives the same names and no diff; tags change in place through PA
 template is a plain string known at construction (the subscription comes from the provider's client config), so
 previews show real names and the rendered document the service receives is available as `template_document`.
 
-Every name comes from `components.plan` (the stack program passes each pipeline its `ImagePlan` and the resources the
+Every name comes from `components.plan.stack` (the stack program passes each pipeline its `ImagePlan` and the resources the
 stack shares; a pipeline used on its own plans itself and declares its gallery as its own child). This module only
 declares: one small function per kind of resource, each taking its planned names.
 """
@@ -21,7 +21,6 @@ declares: one small function per kind of resource, each taking its planned names
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -30,24 +29,26 @@ import pulumi_azure_native as azure_native
 from pulumi_azure_native import authorization, compute, managedidentity, resources
 from pulumi_azure_native import virtualmachineimages as vmi
 
-from .build_run import BuildArgs, BuildBarrier, ImageBuild, ImageBuildStart, declare_build
-from .lifecycle import ImageVersionLifecycle, LifecycleArgs
-from . import naming
-from .plan import (GALLERY_DESCRIPTION, PIPELINE_TYPE, GalleryPlan, GrantPlan, IdentityPlan, ImageDefinitionPlan, ImagePlan, OldName,
-                   RoleDefinitionPlan, SharedPlan, adoption_conflicts, plan_pipelines)
-from .roles import PRINCIPAL_TYPE_CHANGE_REPLACES, step_uris
-from .scripts import LocalAsset, ScriptsDeclared, ScriptsNetwork, ScriptStorage, declare_script_storage
-from .spec.local_files import has_local_files, resolve_template
-from .spec.distributors import SharedImageDistributor, VhdDistributor
-from .spec.errors import Issue, SpecError
-from .spec.lifecycle import lifecycle_issues
-from .spec.platform import os_issues
-from .spec.stack import ImageConfig
-from .template_args import API_VERSION as TYPED_API_VERSION
-from .template_args import template_args, template_inputs
-from .role_settle import RoleSettle
-from .versioned_template import VersionedTemplate, template_body
-from .template_patch import TemplateTags
+from components.providers.build_run import BuildArgs, BuildBarrier, ImageBuild, ImageBuildStart, declare_build
+from components.providers.lifecycle import ImageVersionLifecycle, LifecycleArgs
+from components.plan import naming
+from components.plan.stack import (
+    GALLERY_DESCRIPTION, PIPELINE_TYPE, GalleryPlan, GrantPlan, IdentityPlan, ImageDefinitionPlan, ImagePlan,
+    OldName, RoleDefinitionPlan, SharedPlan, adoption_conflicts, plan_pipelines)
+from components.plan.roles import PRINCIPAL_TYPE_CHANGE_REPLACES, step_uris
+from components.declare.scripts import (
+    LocalAsset, ScriptsDeclared, ScriptsNetwork, ScriptStorage, declare_script_storage)
+from components.model.local_files import has_local_files, resolve_template
+from components.model.distributors import VhdDistributor
+from components.model.errors import Issue, SpecError
+from components.model.lifecycle import lifecycle_issues
+from components.model.platform import os_issues
+from components.model.stack import ImageConfig
+from components.declare.template_args import API_VERSION as TYPED_API_VERSION
+from components.declare.template_args import template_args, template_inputs
+from components.providers.role_settle import RoleSettle
+from components.providers.versioned_template import VersionedTemplate, template_body
+from components.providers.template_tags import TemplateTags
 
 TYPE_TOKEN = PIPELINE_TYPE
 TRIGGER_NAME = "source-image"
@@ -119,7 +120,7 @@ class ImagePipeline(pulumi.ComponentResource):
     `gallery_id`, `image_definition_id` (the first SharedImage target's, else None), `staging_resource_group` (id,
     None when the service makes its own), and once built: `run_state`, `run_outputs` (runOutputName →
     {artifact_id, artifact_uri}), `image_version_id`, `log_location`; with a `lifecycle` section, `lifecycle_report`
-    (`{dryRun, kept, excluded, deleted, promoted, endOfLife, notes}`, see `components.lifecycle`).
+    (`{dryRun, kept, excluded, deleted, promoted, endOfLife, notes}`, see `components.providers.lifecycle`).
     """
 
     template_id: pulumi.Output[str]

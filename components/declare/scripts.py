@@ -32,13 +32,13 @@ from typing import Optional
 import pulumi
 from pulumi_azure_native import authorization, storage
 
-from . import naming
-from .plan import ScriptStorage
-from .roles import PRINCIPAL_TYPE_CHANGE_REPLACES, Grant, grant_repository_files_reader, grant_script_uploader
-from .script_blob import ScriptBlob
-from .spec.errors import SpecError
-from .spec.local_files import LocalAsset, has_local_files, resolve_images, resolve_template
-from .spec.stack import ImageConfig, StackConfig
+from components.plan.stack import ScriptStorage
+from components.plan.roles import (
+    PRINCIPAL_TYPE_CHANGE_REPLACES, Grant, grant_repository_files_reader, grant_script_uploader)
+from components.providers.script_blob import ScriptBlob
+from components.model.errors import SpecError
+from components.model.local_files import LocalAsset, has_local_files, resolve_images, resolve_template
+from components.model.stack import StackConfig
 
 __all__ = ["LocalAsset", "ScriptStorage", "ScriptsDeclared", "ScriptsNetwork", "declare_script_storage", "has_local_files",
            "resolve_local_files", "resolve_template"]

@@ -4,8 +4,8 @@ Exports `Emulator` (the server), `Faults` (fault injection settings), `EmulatorC
 TokenCredential for the emulator's token) and `insecure_auth_policy` (for `tls=False` clients).
 """
 
-from .credential import EmulatorCredential, insecure_auth_policy
-from .faults import Faults
-from .server import Emulator
+from components.emulator.credential import EmulatorCredential, insecure_auth_policy
+from components.emulator.faults import Faults
+from components.emulator.server import Emulator
 
 __all__ = ["Emulator", "EmulatorCredential", "Faults", "insecure_auth_policy"]

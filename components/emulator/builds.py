@@ -21,8 +21,8 @@ import hashlib
 import re
 from typing import Callable, Optional
 
-from . import errors, ids, lro, rbac
-from .state import State
+from components.emulator import errors, ids, lro, rbac
+from components.emulator.state import State
 
 PROVISIONER = {"Shell": "shell", "PowerShell": "powershell", "File": "file",
                "WindowsRestart": "windows-restart", "WindowsUpdate": "windows-update"}
@@ -138,7 +138,7 @@ class Builds:
             if text := faults.injected_failure("Customizing", c):
                 return self._fail_step(rec, run, t, text, "BuildFailed")
             if faults.customizer_fails(c):
-                self._log(run, f"PACKER ERR ==> azure-arm: Script exited with non-zero exit status: 1. Allowed exit codes are: [0]")
+                self._log(run, "PACKER ERR ==> azure-arm: Script exited with non-zero exit status: 1. Allowed exit codes are: [0]")
                 self._log(run, f"PACKER ERR Build 'azure-arm' errored: customizer '{label}' failed")
                 return self.finish(rec, t, "Failed", self._packer_failure(rec, run), "BuildFailed")
             self._log(run, f"PACKER OUT (telemetry) ending {PROVISIONER[c['type']]}")

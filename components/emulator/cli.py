@@ -10,7 +10,7 @@ import argparse
 import sys
 import threading
 
-from .server import Emulator
+from components.emulator.server import Emulator
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from .reads import SubscriptionFacts
+from components.emulator.reads import SubscriptionFacts
 
 #: By default only Image Builder endpoints (templates, their runs, triggers, run outputs, operation status) are
 #: faulted, so resource groups, identities and roles that a test sets up are not.

@@ -17,10 +17,10 @@ import re
 import uuid
 from typing import Callable
 
-from . import ids, lro, rbac, service_defaults
-from .errors import ArmError, not_found, rg_not_found
-from .messages import Reply, Req
-from .state import State
+from components.emulator import ids, lro, rbac, service_defaults
+from components.emulator.errors import ArmError, not_found, rg_not_found
+from components.emulator.messages import Reply, Req
+from components.emulator.state import State
 
 TENANT_ID = service_defaults.TENANT_ID
 _RG_PATH = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)$", re.I)

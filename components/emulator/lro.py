@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import ids
+from components.emulator import ids
 
 TERMINAL = ("Succeeded", "Failed", "Canceled")
 

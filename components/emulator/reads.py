@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import ids
-from .messages import Reply, Req
+from components.emulator import ids
+from components.emulator.messages import Reply, Req
 
 #: (size, family, vCPUs, Hyper-V generations) of the VM sizes the emulator offers in every region.
 VM_SIZES: tuple[tuple[str, str, int, str], ...] = (

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import errors
-from .formats import build_timeout_problem, is_direct_shared_image_version, is_duration, is_sha256
+from components.emulator import errors
+from components.emulator.formats import build_timeout_problem, is_direct_shared_image_version, is_duration, is_sha256
 
 SUPPORTED_API_VERSIONS = ("2020-02-14", "2021-10-01", "2022-02-14", "2022-07-01", "2023-07-01", "2024-02-01",
                           "2025-10-01")

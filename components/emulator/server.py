@@ -32,15 +32,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import reads, templates
-from .builds import Builds
-from .credential import EmulatorCredential
-from .errors import ArmError
-from .faults import Faults
-from .generic import GenericResources
-from .messages import Reply, Req
-from .state import State
-from .triggers import SourceImageTriggers
+from components.emulator import reads, templates
+from components.emulator.builds import Builds
+from components.emulator.credential import EmulatorCredential
+from components.emulator.errors import ArmError
+from components.emulator.faults import Faults
+from components.emulator.generic import GenericResources
+from components.emulator.messages import Reply, Req
+from components.emulator.state import State
+from components.emulator.triggers import SourceImageTriggers
 
 _LOG = logging.getLogger("components.emulator")
 _BLOB_HOST_RE = re.compile(r"^https://[a-z0-9]+\.blob\.core\.windows\.net", re.I)
@@ -123,7 +123,7 @@ class Emulator:
         env = {"AIB_ARM_ENDPOINT": self.base_url, "AIB_ARM_CA_BUNDLE": self.ca_bundle or "",
                "AIB_ARM_TOKEN": self.token}
         if self.blob_endpoint:
-            # Read by components.script_blob: uploads go to the blob service, with its key.
+            # Read by components.providers.script_blob: uploads go to the blob service, with its key.
             env.update({"AIB_BLOB_ENDPOINT": self.blob_endpoint, "AIB_BLOB_ACCOUNT_KEY": self.blob_account_key or ""})
         return env
 
@@ -153,7 +153,7 @@ class Emulator:
         from azure.core.exceptions import ResourceNotFoundError
         from azure.storage.blob import BlobClient
 
-        from .builds import BlobMissing
+        from components.emulator.builds import BlobMissing
 
         account = re.match(r"^https://([a-z0-9]+)\.", url, re.I)
         credential = {"account_name": account.group(1), "account_key": self.blob_account_key} \

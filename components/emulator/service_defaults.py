@@ -23,7 +23,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
-from . import lro
+from components.emulator import lro
 
 _SPECS = "Azure/azure-rest-api-specs: specification/"
 _GALLERY = _SPECS + "compute/resource-manager/Microsoft.Compute/GalleryRP/stable/2024-03-03/examples/galleryExamples/"

@@ -18,8 +18,8 @@ import time
 import uuid
 from typing import Any, Callable
 
-from . import ids, rbac
-from .faults import Faults
+from components.emulator import ids, rbac
+from components.emulator.faults import Faults
 
 PERSISTED = ("resources", "created_at", "templates", "operations", "events", "logs", "runs", "platform_versions")
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import copy
 import re
 
-from . import errors, ids, lro, rbac, schema
-from .builds import Builds, storage_account_name
-from .errors import ArmError
-from .messages import Reply, Req
-from .state import State
+from components.emulator import errors, ids, lro, rbac, schema
+from components.emulator.builds import Builds, storage_account_name
+from components.emulator.errors import ArmError
+from components.emulator.messages import Reply, Req
+from components.emulator.state import State
 
 PROVIDER = "Microsoft.VirtualMachineImages"
 TEMPLATE_TYPE = f"{PROVIDER}/imageTemplates"

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import lro
-from .builds import Builds
-from .state import State
+from components.emulator import lro
+from components.emulator.builds import Builds
+from components.emulator.state import State
 
 FAILURES_TO_DEACTIVATE = 3
 ACTIVE = {"code": "Healthy", "message": "Trigger is active."}

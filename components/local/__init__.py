@@ -7,14 +7,14 @@ package has loaded yet.
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .run import run_local
+    from components.local.run import run_local
 
 __all__ = ["run_local"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "run_local":
-        from .run import run_local
+        from components.local.run import run_local
 
         return run_local
     raise AttributeError(name)

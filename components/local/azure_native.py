@@ -36,11 +36,12 @@ from google.protobuf import empty_pb2, struct_pb2
 from google.protobuf.json_format import MessageToDict
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
-from ..arm_client import is_loopback
-from ..parent_watch import exit_with_parent
+from components.providers.arm_client import is_loopback
+from components.providers.parent_watch import exit_with_parent
 
-from .arm_shapes import (CREATE_BEFORE_DELETE, SHAPES, ArmShape, arm_body, auto_name, auto_uuid, input_projection,
-                         inputs_of, output_inputs, path_values, resource_id, sdk_outputs)
+from components.offline.arm_shapes import (
+    CREATE_BEFORE_DELETE, SHAPES, ArmShape, arm_body, auto_name, auto_uuid, input_projection, inputs_of,
+    output_inputs, path_values, resource_id, sdk_outputs)
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """The engine's sentinel for a value not known yet (pulumi.runtime.rpc.UNKNOWN)."""
@@ -103,7 +104,7 @@ def arm_client(subscription: str, env: Mapping[str, str] = os.environ) -> Any:
     sends the requests and polls the operations."""
     from azure.mgmt.resource.resources import ResourceManagementClient
 
-    from ..emulator.credential import EmulatorCredential
+    from components.emulator.credential import EmulatorCredential
 
     base_url = arm_endpoint(env)
     return ResourceManagementClient(

@@ -7,7 +7,7 @@ only for accounts it was started with) sharing one key, and stops it on exit. Th
 key to the emulator, which maps `https://<account>.blob.core.windows.net/...` there, and to the upload provider.
 
 `accounts_for(stack, subscription)` lists the accounts a stack's pipelines upload to, the same names the pipeline
-derives (`components.plan.script_storage`).
+derives (`components.plan.stack.script_storage`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ import subprocess
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import IO, Optional
 
-from ..spec.stack import StackConfig
-from .tools import AZURITE as LOCAL_BIN
+from components.model.stack import StackConfig
+from components.local.tools import AZURITE as LOCAL_BIN
 
 ACCOUNT_KEY = base64.b64encode(b"aib-images-local-run-azurite-key").decode()
 """One made-up key for every account: Azurite needs one per account, and nothing here is secret."""
@@ -52,7 +51,7 @@ def unavailable_reason() -> Optional[str]:
 def accounts_for(stack: StackConfig, subscription_id: str) -> list[str]:
     """Storage accounts the stack's pipelines upload repository files to (the plan's `script_storage`; the container
     it also names, which the project and stack names decide, does not matter here)."""
-    from ..plan import script_storage
+    from components.plan.stack import script_storage
 
     places = (script_storage(image, image_name=name, subscription_id=subscription_id,
                              resource_group=stack.resource_group_name, project="", stack_name="")

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 from urllib.parse import urlparse
 
-from .azurite import ACCOUNT_KEY, Azurite
+from components.local.azurite import ACCOUNT_KEY, Azurite
 
 PHASE_SECONDS = 0.4
 """Real seconds per build phase on the emulator: a 45-minute build takes a few seconds."""
@@ -103,8 +103,8 @@ class Endpoint:
 def provider_timing(phase_seconds: float, propagation_seconds: float = 0.0) -> dict[str, str]:
     """The build providers' clocks scaled to the emulator's: poll a few times a phase, wait out role propagation
     only as long as the emulator makes it last (none unless a test injects it), retry a denial briefly."""
-    from ..build_run.inputs import ENV_AUTH_RETRY_SECONDS
-    from ..role_settle import ENV_SECONDS as ENV_ROLE_SETTLE_SECONDS
+    from components.providers.build_run.inputs import ENV_AUTH_RETRY_SECONDS
+    from components.providers.role_settle import ENV_SECONDS as ENV_ROLE_SETTLE_SECONDS
 
     return {"AIB_POLL_SECONDS": str(max(0.05, phase_seconds / 4)),
             ENV_ROLE_SETTLE_SECONDS: str(propagation_seconds),
@@ -279,7 +279,7 @@ def emulator_in(folder: Path, accounts: Iterable[str] = (), *, phase_seconds: fl
                 faults: Any = None) -> Iterator[Any]:
     """A started emulator whose state lives in `folder`, with Azurite (blobs in `folder/azurite`) serving the
     storage accounts `accounts` when there are any; both stopped on exit."""
-    from ..emulator import Emulator
+    from components.emulator import Emulator
 
     folder.mkdir(parents=True, exist_ok=True)
     accounts = list(accounts)

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
-from .cloud import SUBSCRIPTION, TENANT, LocalCloud, LocalCloudError
-from .tools import BIN as TOOLS, REPO
+from components.local.cloud import SUBSCRIPTION, TENANT, LocalCloud, LocalCloudError
+from components.local.tools import BIN as TOOLS, REPO
 
 LOCAL = Path(os.environ.get("AIB_LOCAL_STATE_DIR") or REPO / ".local")
 """Where local runs keep their state: the Pulumi home and file backend, and the cloud."""
@@ -109,7 +109,7 @@ def stack_accounts(project_dir: Path, stack: Optional[str]) -> list[str]:
     spec = stack_spec(project_dir, stack)
     if spec is None:
         return []
-    from .azurite import accounts_for
+    from components.local.azurite import accounts_for
 
     return accounts_for(spec, SUBSCRIPTION)
 
@@ -117,8 +117,8 @@ def stack_accounts(project_dir: Path, stack: Optional[str]) -> list[str]:
 def read_stack_spec(project_dir: Path, stack: str):
     """The validated config of an image-pipeline stack (SpecError naming each path), or None for another project's
     stack or a stack without a file."""
-    from ..program import stack_config
-    from ..spec.stack import images_config, parse_stack_config
+    from components.offline.program import stack_config
+    from components.model.stack import images_config, parse_stack_config
 
     project, config, path = stack_config(project_dir, stack)
     keys = images_config(project, config)
@@ -131,7 +131,7 @@ def stack_spec(project_dir: Path, stack: Optional[str]):
     """`read_stack_spec`, or None when there is no stack or its config is bad (the program reports that itself)."""
     import yaml
 
-    from ..spec import SpecError
+    from components.model import SpecError
 
     if not stack:
         return None
@@ -146,8 +146,8 @@ def seed_existing(project_dir: Path, stack: Optional[str], env: Mapping[str, str
     spec = stack_spec(project_dir, stack)
     if spec is None:
         return []
-    from .azure_native import arm_client
-    from .existing import seed
+    from components.local.azure_native import arm_client
+    from components.local.existing import seed
 
     return seed(spec, arm_client(SUBSCRIPTION, env))
 
@@ -159,9 +159,9 @@ def ensure_stack(pulumi: str, stack: str, project_dir: Path, env: Mapping[str, s
                            capture_output=True, text=True)
     if found.returncode == 0:
         return
-    from ..documents import read_structured
-    from ..program import known_stacks, stack_file
-    from ..spec import SpecError
+    from components.arm.documents import read_structured
+    from components.offline.program import known_stacks, stack_file
+    from components.model import SpecError
 
     path = stack_file(project_dir, stack)
     if path.exists():
@@ -244,7 +244,7 @@ def run(args: list[str], *, local: Path = LOCAL) -> int:
         ensure_stack(pulumi, stack, project_dir, env)
     host = None
     if verb in PROGRAM_VERBS:
-        from . import language_host
+        from components.local import language_host
 
         seed_existing(project_dir, stack, env)
         host = language_host.start(sys.executable, TOOLS / "pulumi-language-python-exec")

@@ -11,11 +11,11 @@ from typing import Any, Iterator, Optional
 
 from azure.mgmt.core.tools import parse_resource_id
 
-from ..spec.formats import is_direct_shared_image_version
-from ..spec.distributors import ManagedImageDistributor, SharedImageDistributor
-from ..spec.platform import image_generation, image_os
-from ..spec.sources import ManagedImageSource, SharedImageVersionSource
-from ..spec.stack import StackConfig
+from components.model.formats import is_direct_shared_image_version
+from components.model.distributors import ManagedImageDistributor, SharedImageDistributor
+from components.model.platform import image_generation, image_os
+from components.model.sources import ManagedImageSource, SharedImageVersionSource
+from components.model.stack import StackConfig
 
 API_VERSIONS = {
     "microsoft.resources/resourcegroups": "2024-03-01",

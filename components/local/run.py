@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import IO, Any, Optional, TextIO
 
-from ..spec import SpecError
-from .azurite import AzuriteUnavailable, accounts_for, unavailable_reason
-from .cloud import PHASE_SECONDS, SUBSCRIPTION, emulator_in, provider_timing
-from .engine import read_stack_spec
+from components.model import SpecError
+from components.local.azurite import AzuriteUnavailable, accounts_for, unavailable_reason
+from components.local.cloud import PHASE_SECONDS, SUBSCRIPTION, emulator_in, provider_timing
+from components.local.engine import read_stack_spec
 
 UP_ARGS = ("up", "--yes", "--skip-preview", "--non-interactive")
 
@@ -72,7 +72,7 @@ def run_local(stack: str, *, project_dir: Path, as_json: bool = False, stdout: O
               state_dir: Optional[Path] = None, args: tuple[str, ...] = UP_ARGS) -> int:
     """`pulumi ARGS --stack STACK` (default: `up`) on a fresh emulator (with `faults`, an `emulator.Faults`), then the
     stack outputs. `state_dir`: keep the cloud's and the backend's state there (default: a temporary folder)."""
-    from ..emulator import Faults
+    from components.emulator import Faults
 
     out: TextIO = stdout or sys.stdout
     err: TextIO = stderr or sys.stderr

@@ -10,9 +10,9 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
-from .errors import Issue, SpecError, from_validation_error
-from .models import DEFAULT_API_VERSION, KNOWN_API_VERSIONS, TEMPLATE_TYPE, ImageTemplateSpec
-from .rules import RuleContext, check_rules, check_warnings
+from components.model.errors import Issue, SpecError, from_validation_error
+from components.model.models import DEFAULT_API_VERSION, KNOWN_API_VERSIONS, TEMPLATE_TYPE, ImageTemplateSpec
+from components.model.rules import RuleContext, check_rules, check_warnings
 
 __all__ = [
     "DEFAULT_API_VERSION", "KNOWN_API_VERSIONS", "TEMPLATE_TYPE", "ImageTemplateSpec", "Issue", "RuleContext",

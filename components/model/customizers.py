@@ -20,10 +20,10 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from ..redact import redact_text
-from .base import SpecModel
-from .errors import rule_error
-from .formats import SHA256_PATTERN, is_go_duration
+from components.model.redact import redact_text
+from components.model.base import SpecModel
+from components.model.errors import rule_error
+from components.model.formats import SHA256_PATTERN, is_go_duration
 
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 

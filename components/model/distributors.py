@@ -6,9 +6,9 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from .base import SpecModel
-from .errors import rule_error
-from .ids import GalleryImageId, ManagedImageId
+from components.model.base import SpecModel
+from components.model.errors import rule_error
+from components.model.ids import GalleryImageId, ManagedImageId
 
 NAME_PATTERN = r"^[A-Za-z0-9-_.]{1,64}$"
 RunOutputName = Annotated[str, Field(pattern=NAME_PATTERN, examples=["ubuntu-sig"])]

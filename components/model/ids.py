@@ -12,7 +12,7 @@ from typing import Annotated
 from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id
 from pydantic import AfterValidator
 
-from .formats import is_direct_shared_image_version
+from components.model.formats import is_direct_shared_image_version
 
 
 def resource_type_of(rid: str) -> str:
@@ -49,7 +49,6 @@ def _checker(*expected: str, direct_shared: bool = False):
 ResourceGroupId = Annotated[str, _checker("resourceGroups")]
 ManagedImageId = Annotated[str, _checker("Microsoft.Compute/images")]
 GalleryImageId = Annotated[str, _checker("Microsoft.Compute/galleries/images", "Microsoft.Compute/galleries/images/versions")]
-GalleryImageVersionId = Annotated[str, _checker("Microsoft.Compute/galleries/images/versions")]
 SourceImageVersionId = Annotated[str, _checker("Microsoft.Compute/galleries/images/versions", direct_shared=True)]
 """A gallery image version id, or a Direct Shared Gallery one (`/sharedGalleries/<id>/images/<i>/versions/<v>`)."""
 SubnetId = Annotated[str, _checker("Microsoft.Network/virtualNetworks/subnets")]

@@ -5,7 +5,7 @@ eligible for `latest`, when the older ones reach end of life and when they are d
 version built with `excludeFromLatest: true` becomes eligible for `latest` (after its validators passed, or when a
 later stack promotes what an earlier one built). The models only describe the policy; `lifecycle_issues` checks it
 against the image's template (a promotion after validation needs validators and an excluded SharedImage target),
-and `components.lifecycle` applies it. An image without the section is never touched.
+and `components.providers.lifecycle` applies it. An image without the section is never touched.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from .base import SpecModel
-from .errors import Issue, rule_error
+from components.model.base import SpecModel
+from components.model.errors import Issue, rule_error
 
 if TYPE_CHECKING:  # pragma: no cover - typing only (stack.py imports this module)
-    from .stack import ImageConfig
+    from components.model.stack import ImageConfig
 
 #: A gallery image version id (the form `promotion.version` takes).
 IMAGE_VERSION_ID = (r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/galleries/[^/]+"

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, Optional, Sequence
 
-from .customizers import (PowerShellCustomizer, ScriptStep, ShellCustomizer, WindowsRestartCustomizer,
-                          WindowsUpdateCustomizer)
-from .errors import Issue
-from .models import ImageTemplateSpec
-from .stack import StackConfig
+from components.model.customizers import (
+    PowerShellCustomizer, ScriptStep, ShellCustomizer, WindowsRestartCustomizer, WindowsUpdateCustomizer)
+from components.model.errors import Issue
+from components.model.models import ImageTemplateSpec
+from components.model.stack import StackConfig
 
 TS = "https://learn.microsoft.com/azure/virtual-machines/linux/image-builder-troubleshoot"
 WU_RESTART = "https://github.com/danielsollondon/azvmimagebuilder/issues/66"

@@ -7,7 +7,7 @@ wrote (`images.web.template.properties.customize[0].script`), reports every prob
 returns the spec with each step's `sha256Checksum` filled (or checked, when the config pins one) plus one
 `LocalAsset` per distinct file. The blob name carries the content hash (`<sha256>/<file name>`), so an edited script
 is a new blob, a new `scriptUri` in the rendered template, and therefore a new template; an unchanged one changes
-nothing. Only reading and hashing happen here: uploading is the pipeline's (`components/scripts.py`).
+nothing. Only reading and hashing happen here: uploading is the pipeline's (`components/declare/scripts.py`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator, Optional, Sequence
 
-from .customizers import FileFields, ScriptStep
-from .errors import Issue, SpecError, join_path
-from .models import ImageTemplateSpec
+from components.model.customizers import FileFields, ScriptStep
+from components.model.errors import Issue, SpecError, join_path
+from components.model.models import ImageTemplateSpec
 
 FILE_LIMIT_BYTES = 20 * 1024 * 1024
 """The File customizer downloads files of at most 20 MB (template reference)."""

@@ -13,13 +13,13 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from .base import SpecModel
-from .customizers import Customizer, InVMValidator
-from .distributors import NAME_PATTERN, Distribute
-from .errors import rule_error
-from .formats import SHA256_PATTERN
-from .ids import ResourceGroupId, SubnetId, UserAssignedIdentityId
-from .sources import Source
+from components.model.base import SpecModel
+from components.model.customizers import Customizer, InVMValidator
+from components.model.distributors import NAME_PATTERN, Distribute
+from components.model.errors import rule_error
+from components.model.formats import SHA256_PATTERN
+from components.model.ids import ResourceGroupId, SubnetId, UserAssignedIdentityId
+from components.model.sources import Source
 
 TEMPLATE_TYPE = "Microsoft.VirtualMachineImages/imageTemplates"
 DEFAULT_API_VERSION = "2024-02-01"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from .customizers import LINUX_ONLY, WINDOWS_ONLY
-from .distributors import SharedImageDistributor
-from .errors import Issue
-from .models import ImageTemplateSpec
-from .sources import PlatformImageSource
+from components.model.customizers import LINUX_ONLY, WINDOWS_ONLY
+from components.model.distributors import SharedImageDistributor
+from components.model.errors import Issue
+from components.model.models import ImageTemplateSpec
+from components.model.sources import PlatformImageSource
 
 OsType = Literal["Linux", "Windows"]
 Generation = Literal["V1", "V2"]

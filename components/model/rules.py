@@ -19,13 +19,13 @@ from typing import Callable, Iterable, Mapping, Optional
 
 import re
 
-from ..redact import redact_text
-from .customizers import FileFields, LINUX_ONLY, WINDOWS_ONLY, ScriptStep
-from .distributors import SharedImageDistributor
-from .errors import Issue
-from .formats import build_timeout_problem
-from .models import ImageTemplateSpec
-from .platform import image_os, source_os
+from components.model.redact import redact_text
+from components.model.customizers import FileFields, LINUX_ONLY, WINDOWS_ONLY, ScriptStep
+from components.model.distributors import SharedImageDistributor
+from components.model.errors import Issue
+from components.model.formats import build_timeout_problem
+from components.model.models import ImageTemplateSpec
+from components.model.platform import image_os, source_os
 
 
 @dataclass(frozen=True)

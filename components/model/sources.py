@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field
 
-from .base import SpecModel
-from .ids import ManagedImageId, SourceImageVersionId
+from components.model.base import SpecModel
+from components.model.ids import ManagedImageId, SourceImageVersionId
 
 
 class PlanInfo(SpecModel):

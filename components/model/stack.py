@@ -14,16 +14,16 @@ from typing import Any, Literal, Mapping, Optional
 
 from pydantic import Field, ValidationError, model_validator
 
-from .base import SpecModel
-from .distributors import NAME_PATTERN
-from .errors import Issue, SpecError, from_validation_error, join_path, rule_error
-from .ids import ResourceGroupId, SubnetId, UserAssignedIdentityId
-from .local_files import resolve_images
-from .lifecycle import LifecycleOptions, lifecycle_issues
-from .models import ImageTemplateSpec
-from .platform import os_issues
-from .rules import RuleContext, check_rules, check_warnings
-from .secure import opaque
+from components.model.base import SpecModel
+from components.model.distributors import NAME_PATTERN
+from components.model.errors import Issue, SpecError, from_validation_error, join_path, rule_error
+from components.model.ids import SubnetId, UserAssignedIdentityId
+from components.model.local_files import resolve_images
+from components.model.lifecycle import LifecycleOptions, lifecycle_issues
+from components.model.models import ImageTemplateSpec
+from components.model.platform import os_issues
+from components.model.rules import RuleContext, check_rules, check_warnings
+from components.model.secure import opaque
 
 PROJECT = "aib-images"
 """The project's name in this repository's Pulumi.yaml; a copy renamed there reads its keys under its own name
@@ -134,7 +134,7 @@ class ImageConfig(SpecModel):
     allow_vhd_loss_on_delete: bool = False
     """Allow deleting a template whose VHD output lives only in the staging storage account."""
     lifecycle: Optional[LifecycleOptions] = None
-    """Gallery image version retention and promotion (`components.lifecycle`). Default: none, nothing in the gallery
+    """Gallery image version retention and promotion (`components.providers.lifecycle`). Default: none, nothing in the gallery
     is touched."""
 
     @model_validator(mode="after")

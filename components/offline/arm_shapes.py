@@ -98,9 +98,6 @@ class ArmShape:
             keys.add("location")  # TrackedResource.location is x-ms-mutability [read, create]: propChangeForcesRecreate
         return keys
 
-    def replaces_on(self, key: str) -> bool:
-        return key in self.replace_keys
-
 
 _STORAGE_RENAMES: dict[str, Rename] = {
     # specification/storage/resource-manager/Microsoft.Storage/stable/2024-01-01/storage.json

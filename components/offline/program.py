@@ -22,7 +22,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
-from .spec.secure import has_secure, is_secure, opaque
+from components.model.secure import has_secure, is_secure, opaque
 
 SECRET = "[secret]"
 

@@ -7,7 +7,7 @@ parent, inputs, dependencies, options), the stack outputs and the rendered AIB t
 The mocks answer the way Azure would shape things: ids built from the ARM path, principal and client ids as GUIDs,
 the template identity as a map (pulumi-facts §4 pitfall), the client-config invoke, and plausible build outputs.
 Secret values are shown as `[secret]`; with `show_secrets=False` (the `synth` verb without `--show-secrets`), SAS
-tokens anywhere in the result and the inline commands of the rendered templates are redacted too (`components.redact`). The program runs through `components.program.run_program`, which resets the
+tokens anywhere in the result and the inline commands of the rendered templates are redacted too (`components.model.redact`). The program runs through `components.offline.program.run_program`, which resets the
 runtime state it uses, so `synth` can run repeatedly in one process.
 """
 
@@ -23,14 +23,14 @@ from typing import Any, Callable, Mapping, Optional
 import pulumi
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 
-from . import program as engine
-from .local.arm_shapes import output_inputs
-from .program import RecordingMonitor, mask, pulumi_config, reveal, stack_config
-from .redact import redact_value
-from .spec.rules import CHECKSUM_OPT_OUT_TAG
+from components.offline import program as engine
+from components.offline.arm_shapes import output_inputs
+from components.offline.program import RecordingMonitor, mask, pulumi_config, reveal, stack_config
+from components.model.redact import redact_value
+from components.model.rules import CHECKSUM_OPT_OUT_TAG
 
-from .spec.secure import unmask
-from .spec.stack import images_config, parse_stack_config
+from components.model.secure import unmask
+from components.model.stack import images_config, parse_stack_config
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
@@ -101,7 +101,7 @@ class AibMocks(pulumi.runtime.Mocks):
         if short == "ImageBuild":
             outputs.update(_build_outputs(inputs, self.templates))
         elif short == "ImageVersionLifecycle":
-            from .lifecycle.provider import offline_outputs
+            from components.providers.lifecycle.provider import offline_outputs
 
             outputs.update(offline_outputs(inputs))
         elif short in _OUTPUTS:
@@ -232,7 +232,7 @@ def resources_of(monitor: RecordingMonitor) -> list[dict[str, Any]]:
 
 def templates_of(program_globals: Mapping[str, Any]) -> dict[str, dict]:
     """Rendered templates of every `ImagePipeline` the program keeps in a global (directly or in a dict/list)."""
-    from .pipeline import ImagePipeline
+    from components.declare.pipeline import ImagePipeline
 
     found: dict[str, dict] = {}
     for value in program_globals.values():
@@ -245,8 +245,8 @@ def templates_of(program_globals: Mapping[str, Any]) -> dict[str, dict]:
 
 def files_of(program_globals: Mapping[str, Any]) -> dict[str, list[dict]]:
     """Repository files each `ImagePipeline` uploads: path, the blob URL its template names, sha256, config paths."""
-    from .arm.render import blob_uri
-    from .pipeline import ImagePipeline
+    from components.arm.render import blob_uri
+    from components.declare.pipeline import ImagePipeline
 
     found: dict[str, list[dict]] = {}
     for value in program_globals.values():

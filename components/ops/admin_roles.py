@@ -16,8 +16,8 @@ import shlex
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from .plan import GrantPlan, RoleDefinitionPlan, StackPlan, plan_stack
-from .roles import STORAGE_BLOB_DATA_CONTRIBUTOR
+from components.plan.stack import GrantPlan, RoleDefinitionPlan, StackPlan, plan_stack
+from components.plan.roles import STORAGE_BLOB_DATA_CONTRIBUTOR
 
 ROLE_DEFINITIONS_API_VERSION = "2022-04-01"
 ARM = "https://management.azure.com"
@@ -26,9 +26,9 @@ ARM = "https://management.azure.com"
 def plan_for_admin(project_dir: Path, stack_name: str, subscription_id: Optional[str]) -> StackPlan:
     """The stack's plan as the program would make it (`subscription_id`: default ARM_SUBSCRIPTION_ID, the stack's
     `azure-native:subscriptionId`, or the subscription its resource ids name)."""
-    from .diagnose.target import subscription_of
-    from .program import stack_config
-    from .spec.stack import config_from_stack_file, parse_stack_config
+    from components.ops.diagnose.target import subscription_of
+    from components.offline.program import stack_config
+    from components.model.stack import config_from_stack_file, parse_stack_config
 
     project, config, path = stack_config(project_dir, stack_name)
     stack = parse_stack_config(config_from_stack_file({"config": config}, project), source=str(path),

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .spec.errors import Issue, SpecError
-from .spec.stack import PROJECT, config_from_stack_file, parse_stack_config, project_name
+from components.model.errors import Issue, SpecError
+from components.model.stack import PROJECT, config_from_stack_file, parse_stack_config, project_name
 
 
 def images_key(project: str = PROJECT) -> str:

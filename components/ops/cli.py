@@ -19,10 +19,10 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Callable, Iterator, Optional, TextIO
 
-from .spec import SpecError
+from components.model import SpecError
 
 PROG = "components"
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 _GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
@@ -60,8 +60,8 @@ def _emit(text: str, output: Optional[str], env: Env) -> None:
 
 def _import_file(path: Path, env: Env, inputs=None, *, print_notices: bool = True) -> list:
     """Every image template in an AIB or ARM JSON file, its upgrade notices printed; errors name the file."""
-    from .arm.import_arm import import_document
-    from .documents import read_structured
+    from components.arm.import_arm import import_document
+    from components.arm.documents import read_structured
 
     try:
         imported = import_document(read_structured(path), inputs=inputs, fallback_name=path.stem)
@@ -74,8 +74,8 @@ def _import_file(path: Path, env: Env, inputs=None, *, print_notices: bool = Tru
 
 def _deployment_inputs(args):
     """The parameters file's values and the deployment scope options of import-arm."""
-    from .arm.import_arm import DeploymentInputs, parameter_values
-    from .documents import read_structured
+    from components.arm.import_arm import DeploymentInputs, parameter_values
+    from components.arm.documents import read_structured
 
     values = {}
     if args.parameters:
@@ -94,10 +94,10 @@ def _print_notices(notices, env: Env) -> None:
 
 def cmd_validate(args, env: Env) -> ExitStatus:
     """Check an AIB JSON template, an ARM deployment template or a stack config YAML; exit 2 listing every problem."""
-    from .documents import load
+    from components.arm.documents import load
 
-    from .spec.lints import lint_stack
-    from .spec.stack import stack_warnings
+    from components.model.lints import lint_stack
+    from components.model.stack import stack_warnings
 
     loaded = load(Path(args.path))
     _print_notices(loaded.notices, env)
@@ -119,9 +119,9 @@ def _print_lints(warnings, env: Env) -> None:
 def cmd_import_arm(args, env: Env) -> ExitStatus:
     """Print the stack-config YAML that reproduces an AIB or ARM template (paste it under `config:`), with a notice
     for each choice made and each thing validate or the policy pack would later refuse or warn about."""
-    from .arm.pinning import Pinner
-    from .documents import import_notices, imported_as_config, to_yaml
-    from .spec.stack import project_name
+    from components.arm.pinning import Pinner
+    from components.arm.documents import import_notices, imported_as_config, to_yaml
+    from components.model.stack import project_name
 
     imported = _import_file(Path(args.path), env, _deployment_inputs(args), print_notices=False)
     config = imported_as_config(imported, project_name(env.project_dir))
@@ -135,7 +135,7 @@ def _stack_file(env: Env, stack: str) -> Path:
     is one path-named error in every verb, never a traceback from deep inside."""
     path = env.project_dir / "stacks" / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        from .program import known_stacks
+        from components.offline.program import known_stacks
 
         known = known_stacks(env.project_dir / "stacks")
         raise SpecError([], f"no stack {stack!r} (stacks/{path.name} is missing; known: {', '.join(known) or 'none'})")
@@ -145,7 +145,7 @@ def _stack_file(env: Env, stack: str) -> Path:
 
 def _check_readable(*paths: Path) -> None:
     """Raise the path-named SpecError of the first file that is not valid YAML."""
-    from .documents import read_structured
+    from components.arm.documents import read_structured
 
     for path in paths:
         if path.exists():
@@ -153,7 +153,7 @@ def _check_readable(*paths: Path) -> None:
 
 
 def _load_stack(env: Env, stack: str):
-    from .documents import load
+    from components.arm.documents import load
 
     return load(_stack_file(env, stack)).stack
 
@@ -165,8 +165,8 @@ def cmd_render(args, env: Env) -> ExitStatus:
     if args.path and Path(args.path).suffix.lower() == ".json":
         templates = _render_documents(Path(args.path), env)
     else:
-        from .documents import load
-        from .synth import synth
+        from components.arm.documents import load
+        from components.offline.synth import synth
 
         if args.stack:
             _load_stack(env, args.stack)  # what validate checks, so a stack without images is one path-named error
@@ -182,8 +182,8 @@ def cmd_render(args, env: Env) -> ExitStatus:
 
 def _render_documents(path: Path, env: Env) -> dict:
     """AIB or ARM JSON rendered on its own: each template must carry its identity."""
-    from .arm.render import render_template
-    from .documents import standalone_problems
+    from components.arm.render import render_template
+    from components.arm.documents import standalone_problems
 
     imported = _import_file(path, env)
     if missing := standalone_problems(imported):
@@ -193,8 +193,8 @@ def _render_documents(path: Path, env: Env) -> dict:
 
 def cmd_synth(args, env: Env) -> ExitStatus:
     """Run the stack program offline (Pulumi mocks) and print every resource it declares and each template."""
-    from .spec.lints import lint_stack
-    from .synth import format_text, synth
+    from components.model.lints import lint_stack
+    from components.offline.synth import format_text, synth
 
     warnings = lint_stack(_load_stack(env, args.stack))
     result = synth(args.stack, project_dir=env.project_dir, show_secrets=args.show_secrets)
@@ -209,7 +209,7 @@ def cmd_synth(args, env: Env) -> ExitStatus:
 
 def cmd_local(args, env: Env) -> ExitStatus:
     """Run the stack on the local emulator: real program, real providers, builds in seconds."""
-    from .local import run_local
+    from components.local import run_local
 
     _stack_file(env, args.stack)
     return ExitStatus(run_local(args.stack, project_dir=env.project_dir, as_json=args.json,
@@ -219,7 +219,7 @@ def cmd_local(args, env: Env) -> ExitStatus:
 
 def cmd_emulator(args, env: Env) -> ExitStatus:
     """Serve the local ARM emulator in the foreground."""
-    from .emulator.cli import main as emulator_main
+    from components.emulator.cli import main as emulator_main
 
     if not 0 <= args.port <= 65535:
         raise SpecError([], f"--port {args.port}: a TCP port is 0 to 65535 (0: a free one)")
@@ -229,7 +229,7 @@ def cmd_emulator(args, env: Env) -> ExitStatus:
 
 def cmd_schema(args, env: Env) -> ExitStatus:
     """Write the JSON Schema of the stack config (for editor completion of stacks/Pulumi.*.yaml)."""
-    from .schema import stack_file_schema
+    from components.ops.schema import stack_file_schema
 
     text = json.dumps(stack_file_schema(), indent=2) + "\n"
     _emit(text, args.output, env)
@@ -238,7 +238,7 @@ def cmd_schema(args, env: Env) -> ExitStatus:
 
 def cmd_docs(args, env: Env) -> ExitStatus:
     """Write the configuration reference (Markdown) generated from the stack config models."""
-    from .schema import configuration_reference
+    from components.ops.schema import configuration_reference
 
     text = configuration_reference()
     _emit(text, args.output, env)
@@ -247,7 +247,7 @@ def cmd_docs(args, env: Env) -> ExitStatus:
 
 def cmd_bump_trigger(args, env: Env) -> ExitStatus:
     """Set rebuildTrigger of images in stacks/Pulumi.<stack>.yaml (comments kept), so the next `pulumi up` rebuilds."""
-    from .bump import bump
+    from components.ops.bump import bump
 
     stacks = args.stack or [p.name[len("Pulumi."):-len(".yaml")]
                             for p in sorted((env.project_dir / "stacks").glob("Pulumi.*.yaml"))]
@@ -264,8 +264,8 @@ def cmd_bump_trigger(args, env: Env) -> ExitStatus:
 
 def cmd_diagnose(args, env: Env) -> ExitStatus:
     """Explain the last run of each image's deployed template from its run status and customization.log."""
-    from .diagnose.run import diagnose_stack
-    from .diagnose.target import load_target
+    from components.ops.diagnose.run import diagnose_stack
+    from components.ops.diagnose.target import load_target
 
     _stack_file(env, args.stack)
     target = load_target(env.project_dir, args.stack, local=args.local)
@@ -275,8 +275,8 @@ def cmd_diagnose(args, env: Env) -> ExitStatus:
 
 def cmd_preflight(args, env: Env) -> ExitStatus:
     """Check the subscription (read-only) for what the stack's builds need; exit 1 when a check fails."""
-    from .diagnose.target import load_target
-    from .preflight import run_preflight
+    from components.ops.diagnose.target import load_target
+    from components.ops.preflight import run_preflight
 
     _stack_file(env, args.stack)
     target = load_target(env.project_dir, args.stack, local=args.local)
@@ -296,8 +296,8 @@ def _azure_access(target) -> Iterator[None]:
     still escapes the verb is one line too."""
     from azure.core.exceptions import AzureError, ClientAuthenticationError
 
-    from .arm_client import arm_credential, management_endpoint
-    from .diagnose.target import applied
+    from components.providers.arm_client import arm_credential, management_endpoint
+    from components.ops.diagnose.target import applied
 
     try:
         if not target.local:
@@ -320,7 +320,7 @@ def _azure_access(target) -> Iterator[None]:
 def cmd_admin_roles(args, env: Env) -> ExitStatus:
     """Print the custom role definitions an admin creates once for `customRoles: existing` (name, GUID, actions,
     assignable scope, and the command creating each), or --json, or the deployer's ABAC --condition."""
-    from . import admin_roles
+    from components.ops import admin_roles
 
     if args.subscription is not None and not _GUID.fullmatch(args.subscription):
         raise SpecError([], f"--subscription {args.subscription!r}: not a subscription id (a GUID, "
@@ -328,7 +328,7 @@ def cmd_admin_roles(args, env: Env) -> ExitStatus:
     _stack_file(env, args.stack)
     subscription = args.subscription
     if args.local:
-        from .local.cloud import SUBSCRIPTION as subscription
+        from components.local.cloud import SUBSCRIPTION as subscription
     plan = admin_roles.plan_for_admin(env.project_dir, args.stack, subscription)
     if subscription and (named := admin_roles.named_subscriptions(plan, subscription)):
         print(f"notice: roles scoped to resources the stack names by id keep the subscription of those ids "

@@ -42,7 +42,7 @@ class Version:
 
 @dataclasses.dataclass(frozen=True)
 class Retention:
-    """The retention policy (see `components.spec.lifecycle.RetentionPolicy` for the documented config)."""
+    """The retention policy (see `components.model.lifecycle.RetentionPolicy` for the documented config)."""
 
     keep_latest: int
     delete_older_than_days: Optional[int] = None

@@ -109,12 +109,6 @@ def gallery_id(gallery_image_id: str) -> str:
                        namespace="Microsoft.Compute", type="galleries", name=p["name"])
 
 
-def virtual_network_id(subnet_id: str) -> str:
-    p = parts(subnet_id)
-    return resource_id(subscription=p["subscription"], resource_group=p["resource_group"],
-                       namespace="Microsoft.Network", type="virtualNetworks", name=p["name"])
-
-
 def storage_container_scope(storage_account_id: str, uri: str) -> Optional[str]:
     """The blob container scope `uri` lives in, when it is a blob URL of that storage account; else None."""
     account = parts(storage_account_id)["name"].lower()

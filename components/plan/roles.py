@@ -2,7 +2,7 @@
 
 Each `grant_*` function names one intent, lists the exact role and scope in its docstring, and returns a `Grant`
 (plain data, testable without Pulumi; this module imports no Pulumi). `template_identity_grants` collects every grant
-the template identity needs for one spec; `components.plan` names them and `components.pipeline.declare_grant` is the
+the template identity needs for one spec; `components.plan.stack` names them and `components.declare.pipeline.declare_grant` is the
 one funnel that turns a planned grant into Azure resources (a custom `RoleDefinition` when the grant is not a built-in
 role, and a `RoleAssignment`).
 
@@ -23,12 +23,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Iterable, Mapping, Optional
 
-from .naming import (builtin_role_id, deterministic_guid, image_definition_id, parts, resource_group_of,
-                     short_hash, storage_container_scope)
-from .spec.customizers import FileFields, ScriptStep
-from .spec.distributors import ManagedImageDistributor, SharedImageDistributor
-from .spec.models import ImageTemplateSpec
-from .spec.sources import ManagedImageSource, SharedImageVersionSource
+from components.plan.naming import (
+    builtin_role_id, deterministic_guid, image_definition_id, parts, resource_group_of, short_hash,
+    storage_container_scope)
+from components.model.customizers import FileFields, ScriptStep
+from components.model.distributors import ManagedImageDistributor, SharedImageDistributor
+from components.model.models import ImageTemplateSpec
+from components.model.sources import ManagedImageSource, SharedImageVersionSource
 
 # Built-in role definition GUIDs (identical in every Azure tenant).
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"

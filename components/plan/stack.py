@@ -27,15 +27,16 @@ import dataclasses
 import os
 from typing import Any, Mapping, Optional, Sequence
 
-from . import naming
-from .arm.render import render_template, template_hash
-from .roles import (PRINCIPAL_TYPE, Grant, deployer_principal_type, grant_repository_files_reader,
-                    grant_template_runner, number_keys, template_identity_grants)
-from .spec.distributors import SharedImageDistributor
-from .spec.errors import Issue, SpecError
-from .spec.local_files import has_local_files
-from .spec.platform import image_generation, image_os, os_issues
-from .spec.stack import ImageConfig, StackConfig
+from components.plan import naming
+from components.arm.render import render_template, template_hash
+from components.plan.roles import (
+    PRINCIPAL_TYPE, Grant, deployer_principal_type, grant_repository_files_reader, grant_template_runner,
+    number_keys, template_identity_grants)
+from components.model.distributors import SharedImageDistributor
+from components.model.errors import Issue, SpecError
+from components.model.local_files import has_local_files
+from components.model.platform import image_generation, image_os, os_issues
+from components.model.stack import ImageConfig, StackConfig
 
 RESOURCE_GROUP = "resource-group"
 GALLERY_DESCRIPTION = "Golden images built by Azure VM Image Builder"

@@ -3,7 +3,7 @@
 This module owns the three decisions every caller would otherwise repeat: which ARM endpoint to talk to (an explicit
 argument, else env ``AIB_ARM_ENDPOINT`` for the local emulator, else the cloud chosen by azure-core settings, so
 sovereign clouds work through ``AZURE_SDK_CLOUD_CONF``), which credential to use (a static bearer token from env
-``AIB_ARM_TOKEN`` for the emulator, else the ``components.credentials`` chain), and how patient the HTTP pipeline is (azure-core's
+``AIB_ARM_TOKEN`` for the emulator, else the ``components.providers.credentials`` chain), and how patient the HTTP pipeline is (azure-core's
 ``RetryPolicy`` already retries 408/429/5xx, honours ``Retry-After`` and retries dropped connections for idempotent
 methods; we only tune its budget for hours-long builds). Nothing here is cached at module level: the dynamic provider is
 pickled and runs in another process, so callers build clients inside each provider method. Tokens are never logged,
@@ -102,7 +102,7 @@ def connection_verify() -> Any:
 
 def arm_credential(endpoint: Optional[str] = None) -> Any:
     """The credential for ARM (and for reading build logs): static token from env ``AIB_ARM_TOKEN``, else the chain
-    of ``components.credentials`` (azure-native's ``ARM_*`` settings: GitHub OIDC, client secret, managed identity;
+    of ``components.providers.credentials`` (azure-native's ``ARM_*`` settings: GitHub OIDC, client secret, managed identity;
     then ``DefaultAzureCredential``).
 
     ``endpoint`` is accepted so a caller can pass what it resolved; the choice does not depend on it today.
@@ -110,7 +110,7 @@ def arm_credential(endpoint: Optional[str] = None) -> Any:
     token = os.environ.get(ENV_TOKEN)
     if token:
         return StaticTokenCredential(token)
-    from .credentials import azure_credential
+    from components.providers.credentials import azure_credential
 
     return azure_credential()
 

@@ -39,7 +39,7 @@ def _install_in_provider_host() -> None:
     spec = getattr(host, "__spec__", None)
     if host is not None and getattr(spec, "name", None) == HOST_MODULE and hasattr(host, "traceback"):
         setattr(host, "traceback", _MessagesForProviderErrors())
-        from .parent_watch import exit_with_parent
+        from components.providers.parent_watch import exit_with_parent
 
         exit_with_parent()  # the host does not outlive a killed CLI (it would hold a build thread for hours)
 

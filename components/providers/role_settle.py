@@ -24,8 +24,8 @@ from typing import Any, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
-from .build_run.inputs import is_unknown
-from .lifecycle.plan import parse_time
+from components.providers.build_run.inputs import is_unknown
+from components.plan.lifecycle import parse_time
 
 DEFAULT_SECONDS = 90.0
 """RBAC changes for service principals usually reach Image Builder within a minute or two."""

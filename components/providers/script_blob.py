@@ -3,7 +3,7 @@
 Why not azure-native's `storage.Blob`: it uploads with the account's shared keys (it calls listKeys), and the
 storage account the pipeline creates has shared-key access off, which makes that upload fail with
 KeyBasedAuthenticationNotPermitted (pulumi/pulumi-azure-native#2015, #2948). This provider uploads with Microsoft Entra
-ID instead (the `components.credentials` chain, the deployer's identity, which the pipeline grants Storage Blob Data
+ID instead (the `components.providers.credentials` chain, the deployer's identity, which the pipeline grants Storage Blob Data
 Contributor on the container), retrying while that role assignment propagates.
 
 The retry is bounded (`DEFAULT_AUTH_RETRY_SECONDS`, 5 minutes, or the `auth_retry_seconds` input) because `create`
@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
-from .provider_errors import ProviderError
+from components.providers.errors import ProviderError
 
 ENV_BLOB_ENDPOINT = "AIB_BLOB_ENDPOINT"
 ENV_BLOB_ACCOUNT_KEY = "AIB_BLOB_ACCOUNT_KEY"
@@ -58,7 +58,7 @@ def _client(props: dict[str, Any], **options: Any):
     if key:
         credential: Any = {"account_name": props["account_name"], "account_key": key}
     else:
-        from .credentials import azure_credential
+        from components.providers.credentials import azure_credential
 
         credential = azure_credential()
     service = BlobServiceClient(account_url(props["account_name"], props.get("blob_endpoint")), credential=credential,

@@ -5,7 +5,7 @@ every non-PATCHable field into the template's name (a content hash) and ignores 
 this dynamic resource carries the tags instead and applies them with `begin_update` (PATCH), which the service allows
 in place. The provider class lives in this importable module because dynamic providers are pickled by reference: the
 module path and class name are part of the stack's state. It holds no client or credential; each method builds its
-client through `components.arm_client` from its inputs.
+client through `components.providers.arm_client` from its inputs.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _client(props: Mapping[str, Any], *, quick: bool = False) -> Any:
-    from . import arm_client
+    from components.providers import arm_client
 
     return arm_client.template_client(props, quick=quick)
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from .provider_errors import ProviderError
+from components.providers.errors import ProviderError
 
 NAME_KEYS = ("subscription_id", "resource_group_name", "image_template_name", "api_version")
 """What names the template: a change is another template (a replacement)."""
@@ -34,7 +34,7 @@ def _outputs(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _client(props: Mapping[str, Any], *, quick: bool = False) -> Any:
-    from . import arm_client
+    from components.providers import arm_client
 
     return arm_client.template_client(props, quick=quick)
 

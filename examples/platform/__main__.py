@@ -12,10 +12,10 @@ import pulumi
 from pulumi_azure_native import authorization, compute, network, resources
 
 # The component package is a dependency of this stack (requirements.txt), installed into its virtualenv.
-from components.build_run import BuildBarrier
-from components.dynamic_provider import dynamic_provider
-from components.pipeline import ImagePipeline, ImagePipelineArgs, adopted, import_option
-from components.spec.stack import parse_stack_config
+from components.providers.build_run import BuildBarrier
+from components.providers.dynamic_provider import dynamic_provider
+from components.declare.pipeline import ImagePipeline, ImagePipelineArgs, adopted, import_option
+from components.model.stack import parse_stack_config
 
 LOCATION = "westeurope"
 RG = f"rg-platform-{pulumi.get_stack()}"

@@ -100,7 +100,7 @@ class LocalStack:
 
     # ---- the cloud ---------------------------------------------------------------------------------------------
     def _start_cloud(self, config: dict) -> Emulator:
-        from components.spec.stack import config_from_stack_file, parse_stack_config
+        from components.model.stack import config_from_stack_file, parse_stack_config
 
         spec = parse_stack_config(config_from_stack_file({"config": config}), source="e2e", project_dir=self.project)
         accounts = accounts_for(spec, SUBSCRIPTION)
@@ -187,7 +187,3 @@ def changes(result: subprocess.CompletedProcess) -> str:
 def e2e_config(images: dict[str, dict]) -> dict:
     return {"azure-native:location": "westeurope", "aib-images:location": "westeurope",
             "aib-images:resourceGroupName": "rg-e2e", IMAGES: images}
-
-
-def repo_config(stack: str) -> dict:
-    return yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]

@@ -13,10 +13,9 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
-from components.cli import Env, main
+from components.ops.cli import Env, main
 from e2e_helpers import e2e_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azvmimagebuilder"

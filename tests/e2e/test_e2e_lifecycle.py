@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from e2e_helpers import SUBSCRIPTION, TEMPLATE_TYPE, changes, e2e_config, minimal_image
 
 GALLERY = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-e2e/providers/Microsoft.Compute/galleries/gal_e2e"

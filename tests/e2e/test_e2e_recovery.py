@@ -1,7 +1,7 @@
 """A stack never jams: after a change whose build fails, a revert needs one `up`, and `destroy` has a way out.
 
 The failed `up` leaves the earlier revision's template, staging group and build in state, waiting for deletion. Their
-logical names carry the template revision (`components.plan.ImagePlan.revision_name`), so reverting the config finds
+logical names carry the template revision (`components.plan.stack.ImagePlan.revision_name`), so reverting the config finds
 them in state instead of creating a second resource under the same Azure name, which azure-native refuses
 (`cannot create already existing resource`).
 """

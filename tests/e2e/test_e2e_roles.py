@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 
-from components.cli import Env, main
+from components.ops.cli import Env, main
 from e2e_helpers import e2e_config, minimal_image
 
 

@@ -25,12 +25,6 @@ def _make_client(emu: Emulator, api_version: str | None = None, **kwargs) -> Ima
 
 
 @pytest.fixture
-def emulator_make_client():
-    """`make(emu, api_version=None, **client_kwargs)`: an ImageBuilderClient for an emulator (0.05 s polls)."""
-    return _make_client
-
-
-@pytest.fixture
 def emulator_client(emulator):
     """An ImageBuilderClient (default api-version 2025-10-01) for the `emulator` fixture."""
     with _make_client(emulator) as client:

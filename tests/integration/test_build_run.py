@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from components import arm_client
+from components.providers import arm_client
 import components.emulator as emulator_pkg
-from components.build_run import BuildError, ImageBuildProvider, ImageBuildStartProvider
+from components.providers.build_run import BuildError, ImageBuildProvider, ImageBuildStartProvider
 from components.emulator.scope import BuildScope
 
 

@@ -9,11 +9,11 @@ import io
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from components import arm_client
-from components.build_run import BuildError, ImageBuildProvider, ImageBuildStartProvider
-from components.cli import Env, main
-from components.diagnose import CATALOG
-from components.diagnose.run import diagnose_template
+from components.providers import arm_client
+from components.providers.build_run import BuildError, ImageBuildProvider, ImageBuildStartProvider
+from components.ops.cli import Env, main
+from components.ops.diagnose import CATALOG
+from components.ops.diagnose.run import diagnose_template
 from components.emulator import Emulator, Faults
 from components.emulator.scope import BuildScope
 from components.local.cloud import SUBSCRIPTION

@@ -18,11 +18,11 @@ import pytest
 import yaml
 from azure.mgmt.compute.models import GalleryImageVersionUpdate
 
-from components import arm_client
-from components.build_run import BuildError, ImageBuildProvider, ImageBuildStartProvider
+from components.providers import arm_client
+from components.providers.build_run import BuildError, ImageBuildProvider, ImageBuildStartProvider
 from components.emulator.scope import BuildScope
 from components.emulator import Emulator, Faults
-from components.lifecycle import ImageVersionLifecycleProvider, LifecycleError
+from components.providers.lifecycle import ImageVersionLifecycleProvider, LifecycleError
 from tests.conftest import ROOT
 
 SUB = "00000000-0000-0000-0000-0000000000bb"

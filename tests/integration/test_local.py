@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.cli import Env, main
+from components.ops.cli import Env, main
 from components.emulator import Faults
 from components.local import run_local
 
@@ -67,7 +67,7 @@ def test_failed_customizer_exits_non_zero_with_phase_and_log(tmp_path):
 # versions/write. It runs in the real engine's program process, so the mistake is made there, not in this one.
 BROKEN_ROLES_MAIN = """
 import dataclasses, runpy
-import components.roles as roles
+import components.plan.roles as roles
 original = roles.grant_gallery_image_writer
 roles.grant_gallery_image_writer = lambda gallery_image_id: dataclasses.replace(
     original(gallery_image_id), actions=roles.GALLERY_READ)

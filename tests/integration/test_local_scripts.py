@@ -17,8 +17,8 @@ import yaml
 from components.emulator import Emulator
 from components.local import run_local
 from components.local.azurite import ACCOUNT_KEY, Azurite, unavailable_reason
-from components.provider_errors import ProviderError
-from components.script_blob import ScriptBlobProvider
+from components.providers.errors import ProviderError
+from components.providers.script_blob import ScriptBlobProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 

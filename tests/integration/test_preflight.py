@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import arm_client
-from components.cli import Env, main
-from components.diagnose.target import applied, load_target
+from components.providers import arm_client
+from components.ops.cli import Env, main
+from components.ops.diagnose.target import applied, load_target
 from components.emulator import Emulator, Faults
 from components.emulator.scope import BuildScope
 from components.local.cloud import SUBSCRIPTION
 from components.local.engine import seed_existing
-from components.preflight.checks import Context
-from components.preflight.reader import Reader
-from components.preflight.run import collect
+from components.ops.preflight.checks import Context
+from components.ops.preflight.reader import Reader
+from components.ops.preflight.run import collect
 
 ROOT = Path(__file__).resolve().parents[2]
 NET = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-network-prod"

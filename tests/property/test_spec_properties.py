@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from components.arm.import_arm import import_template
 from components.arm.render import dumps, render_template
-from components.spec import SpecError, parse_template
-from components.spec.stack import parse_stack_config
+from components.model import SpecError, parse_template
+from components.model.stack import parse_stack_config
 from tests.unit.spec_samples import (
     GALLERY_IMAGE, GALLERY_VERSION, IDENTITY, MANAGED_IMAGE, RG, SHA, STAGING_RG, SUBNET, ACI_SUBNET,
 )

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.arm.import_arm import import_document
-from components.cli import Env, main
-from components.documents import load
-from components.spec import SpecError
-from components.spec.stack import parse_stack_config
+from components.ops.cli import Env, main
+from components.arm.documents import load
+from components.model import SpecError
+from components.model.stack import parse_stack_config
 from tests.unit.spec_samples import IDENTITY, linux_template
 
 DIRECT_SHARED = "/sharedGalleries/abc-uniq/images/img/versions/latest"

@@ -6,7 +6,7 @@ import pytest
 from azure.core.rest import HttpRequest
 from dynamic_host import ProviderHost
 
-from components import arm_client
+from components.providers import arm_client
 from components.emulator import Emulator, Faults
 from components.emulator.scope import BuildScope
 

@@ -7,9 +7,9 @@ import grpc
 import pytest
 from dynamic_host import is_replace, urn, with_provider
 
-from components.build_run import ImageBuildProvider, ImageBuildStartProvider
-from components.lifecycle.provider import ImageVersionLifecycleProvider
-from components.template_patch import TemplateTagsProvider
+from components.providers.build_run import ImageBuildProvider, ImageBuildStartProvider
+from components.providers.lifecycle.provider import ImageVersionLifecycleProvider
+from components.providers.template_tags import TemplateTagsProvider
 
 SUB, RG, POLL = "00000000-0000-0000-0000-0000000000bb", "rg-host", 0.05  # the `arm` fixture's scope
 START, WAIT = urn("aib:ImageBuildStart", "img-run"), urn("aib:ImageBuild", "img-build")

@@ -10,11 +10,11 @@ import pytest
 from dynamic_host import UNKNOWN, is_replace, urn, with_provider
 from pulumi.runtime.proto import provider_pb2
 
-from components.build_run import ImageBuildProvider, ImageBuildStartProvider
-from components.lifecycle.provider import ImageVersionLifecycleProvider
-from components.role_settle import RoleSettleProvider
-from components.script_blob import ScriptBlobProvider
-from components.template_patch import TemplateTagsProvider
+from components.providers.build_run import ImageBuildProvider, ImageBuildStartProvider
+from components.providers.lifecycle.provider import ImageVersionLifecycleProvider
+from components.providers.role_settle import RoleSettleProvider
+from components.providers.script_blob import ScriptBlobProvider
+from components.providers.template_tags import TemplateTagsProvider
 
 SUB = "00000000-0000-0000-0000-0000000000cc"
 DEFINITION = (f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/galleries/gal/images/linux")

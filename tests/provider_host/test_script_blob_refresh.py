@@ -9,7 +9,7 @@ from dynamic_host import ProviderHost, urn, with_provider
 
 from components.emulator import Emulator
 from components.local.azurite import Azurite, unavailable_reason
-from components.script_blob import ScriptBlobProvider
+from components.providers.script_blob import ScriptBlobProvider
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=f"Azurite unavailable: {unavailable_reason()}")
 BLOB = urn("aib:ScriptBlob", "setup")

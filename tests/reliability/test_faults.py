@@ -113,7 +113,7 @@ import dataclasses
 import runpy
 from pathlib import Path
 
-import components.pipeline as pipeline
+import components.declare.pipeline as pipeline
 
 _build_args = pipeline.build_args
 

@@ -9,10 +9,10 @@ import os
 import pytest
 
 import components.emulator.server as emulator_server
-from components import roles
+from components.plan import roles
 from components.local.run import UP_ARGS
-from components.spec import SpecError
-from components.spec.stack import parse_stack_config, stack_warnings
+from components.model import SpecError
+from components.model.stack import parse_stack_config, stack_warnings
 
 from reliability_helpers import local_run, project
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from components.spec import Issue, RuleContext, SpecError, parse_template
+from components.model import Issue, RuleContext, SpecError, parse_template
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "templates"
 
@@ -127,10 +127,6 @@ def issues_of(data: Any, context: RuleContext | None = None) -> list[Issue]:
     except SpecError as exc:
         return exc.issues
     return []
-
-
-def paths_of(data: Any, context: RuleContext | None = None) -> list[str]:
-    return [i.path for i in issues_of(data, context)]
 
 
 def load_fixture(name: str) -> dict:

@@ -14,11 +14,11 @@ from typing import Any, Iterator
 
 import pytest
 
-from components.build_run import BuildError, ImageBuildProvider
-from components.build_run import inputs
-from components.build_run.inputs import BuildSettings
-from components.build_run.progress import Progress
-from components.build_run.session import BuildSession
+from components.providers.build_run import BuildError, ImageBuildProvider
+from components.providers.build_run import inputs
+from components.providers.build_run.inputs import BuildSettings
+from components.providers.build_run.progress import Progress
+from components.providers.build_run.session import BuildSession
 from pulumi.output import Unknown
 
 START = dt.datetime(2027, 1, 15, 8, 0, tzinfo=dt.timezone.utc)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pulumi.runtime.rpc import UNKNOWN
 
-from components.build_run import ImageBuildProvider, ImageBuildStartProvider
-from components.build_run.inputs import BuildSettings
-from components.build_run.progress import format_elapsed
+from components.providers.build_run import ImageBuildProvider, ImageBuildStartProvider
+from components.providers.build_run.inputs import BuildSettings
+from components.providers.build_run.progress import format_elapsed
 
 BASE = {"subscription_id": "sub", "resource_group_name": "rg", "image_template_name": "tmpl-abc123",
         "rebuild_trigger": "1", "run_output_names": ["gallery"], "vhd_run_outputs": []}
@@ -21,7 +21,7 @@ def _start_outs(**over):
 
 
 def test_unknown_sentinel_matches_pulumi():
-    from components.build_run import inputs
+    from components.providers.build_run import inputs
 
     assert inputs.UNKNOWN == UNKNOWN
 

@@ -39,7 +39,7 @@ def mocks():
 
 
 def _args(i: int = 0):
-    from components.build_run import BuildArgs
+    from components.providers.build_run import BuildArgs
 
     return BuildArgs(subscription_id="00000000-0000-0000-0000-000000000000", resource_group_name="rg",
                      image_template_name=f"tmpl-{i}", run_output_names=["gallery"], rebuild_trigger="1")
@@ -47,7 +47,7 @@ def _args(i: int = 0):
 
 @pulumi.runtime.test
 def test_declare_build_constructs_both_resources_with_type_tokens(mocks):
-    from components.build_run import declare_build
+    from components.providers.build_run import declare_build
 
     start, wait = declare_build(("img-run", "img-build"), _args())
 
@@ -67,7 +67,7 @@ def test_declare_build_constructs_both_resources_with_type_tokens(mocks):
 
 @pulumi.runtime.test
 def test_provider_is_pickled_by_reference_and_not_secret(mocks):
-    from components.build_run import ImageBuildStart
+    from components.providers.build_run import ImageBuildStart
 
     start = ImageBuildStart("one", _args())
 
@@ -75,7 +75,7 @@ def test_provider_is_pickled_by_reference_and_not_secret(mocks):
         inputs = next(a.inputs for a in mocks.created if a.name == "one")
         blob = base64.b64decode(inputs["__provider"])
         # By reference: the pickle names the module and class instead of carrying bytecode.
-        assert b"components.build_run.provider" in blob and b"ImageBuildStartProvider" in blob
+        assert b"components.providers.build_run.provider" in blob and b"ImageBuildStartProvider" in blob
         assert len(blob) < 400, len(blob)
         provider = pickle.loads(blob)
         assert provider.progress is None
@@ -85,7 +85,7 @@ def test_provider_is_pickled_by_reference_and_not_secret(mocks):
 
 @pulumi.runtime.test
 def test_barrier_makes_waits_wait_for_every_start(mocks):
-    from components.build_run import BuildBarrier, declare_build
+    from components.providers.build_run import BuildBarrier, declare_build
 
     with BuildBarrier() as barrier:
         pairs = [declare_build((f"img{i}-run", f"img{i}-build"), _args(i), wait_after=barrier) for i in range(3)]

@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 from azure.core.exceptions import ServiceRequestError
 
-from components.build_run import BuildError
-from components.build_run.inputs import BuildSettings
-from components.build_run.progress import Progress
-from components.build_run.session import BuildSession
+from components.providers.build_run import BuildError
+from components.providers.build_run.inputs import BuildSettings
+from components.providers.build_run.progress import Progress
+from components.providers.build_run.session import BuildSession
 
 START = dt.datetime(2027, 1, 15, 8, 0, tzinfo=dt.timezone.utc)
 

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
-from components.bump import bump, bump_text, default_value
-from components.cli import Env, main
-from components.spec.errors import SpecError
+from components.ops.bump import bump, bump_text, default_value
+from components.ops.cli import Env, main
+from components.model.errors import SpecError
 from tests.conftest import ROOT
 
 

@@ -20,7 +20,7 @@ from unittest import mock
 
 import pytest
 
-from components.cli import Env, build_parser, main
+from components.ops.cli import Env, build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACEBACK = "Traceback (most recent call last)"

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import azure.identity
 import pytest
 
-from components import arm_client, credentials
+from components.providers import arm_client, credentials
 
 SP = {"ARM_CLIENT_ID": "11111111-1111-1111-1111-111111111111", "ARM_TENANT_ID": "22222222-2222-2222-2222-222222222222"}
 GITHUB = {"ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.actions.example/x?api-version=2.0",

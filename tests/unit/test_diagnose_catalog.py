@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from components.diagnose import CATALOG, diagnose, explain_failure, failing_step
-from components.diagnose.run import log_access_problem
+from components.ops.diagnose import CATALOG, diagnose, explain_failure, failing_step
+from components.ops.diagnose.run import log_access_problem
 
 LOG = [
     "[op] PACKER OUT (telemetry) Starting provisioner powershell",

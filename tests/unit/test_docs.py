@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import re
 
-from components.cli import Env, main
-from components.schema import REFERENCE_PATH, configuration_reference, stack_file_schema
-from components.spec.stack import ImageConfig, StackConfig
+from components.ops.cli import Env, main
+from components.ops.schema import REFERENCE_PATH, configuration_reference, stack_file_schema
+from components.model.stack import ImageConfig, StackConfig
 from tests.conftest import ROOT
 
 

@@ -1,12 +1,12 @@
 """The emulator's own value formats (components/emulator/formats.py, from the service's documents) and the
-project's (components/spec/formats.py) are written apart; they must still agree, or one of them misreads the docs."""
+project's (components/model/formats.py) are written apart; they must still agree, or one of them misreads the docs."""
 
 from __future__ import annotations
 
 import pytest
 
 from components.emulator import formats as emulator
-from components.spec import formats as project
+from components.model import formats as project
 
 DURATIONS = ["5m", "2h", "1h30m", "0", "1.5h", "300ms", "-5m", "", "5", "5 m", "five", "5M", "1d"]
 CHECKSUMS = ["", "a" * 64, "A" * 64, "a" * 63, "g" * 64, "a" * 65]

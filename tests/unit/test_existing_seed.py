@@ -4,7 +4,7 @@ tooling would send it: every body fits the official definition of its type at th
 from __future__ import annotations
 
 from components.local.existing import seed
-from components.spec.stack import parse_stack_config
+from components.model.stack import parse_stack_config
 from tests.conftest import stack_images
 from tests.judge import problems
 

@@ -8,7 +8,7 @@ import pytest
 
 from components.arm.import_arm import import_document, import_template
 from components.arm.render import dumps, render_template
-from components.spec import SpecError, check_warnings, parse_template
+from components.model import SpecError, check_warnings, parse_template
 from tests.unit.spec_samples import (
     ACI_SUBNET, DELETE, FILE_WINDOWS, GALLERY_IMAGE, GALLERY_VERSION, IDENTITY, MANAGED_SOURCE, MANAGED_TARGET,
     POWERSHELL_URI, RHEL, SHA, SHELL_URI, SIG_SOURCE, STAGING_RG, SUBNET, VHD_TARGET, WINDOWS, linux_template,

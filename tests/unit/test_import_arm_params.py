@@ -13,10 +13,10 @@ import pytest
 from components.arm.expressions import Deployment, ExpressionError, evaluate, evaluate_tree, tokenize
 from components.arm.import_arm import DeploymentInputs, import_document, parameter_values
 from components.arm.pinning import Pinner
-from components.build_run.progress import Progress
-from components.documents import import_notices, imported_as_config
-from components.spec import SpecError
-from components.spec.stack import config_from_stack_file, project_name
+from components.providers.build_run.progress import Progress
+from components.arm.documents import import_notices, imported_as_config
+from components.model import SpecError
+from components.model.stack import config_from_stack_file, project_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "fixtures" / "azvmimagebuilder"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from components.cli import Env, main
+from components.ops.cli import Env, main
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "fixtures" / "corpus"

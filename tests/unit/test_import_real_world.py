@@ -10,8 +10,8 @@ import pytest
 
 from components.arm.import_arm import DeploymentInputs, import_document
 from components.arm.jsonc import strip_comments
-from components.cli import Env, main
-from components.spec import SpecError
+from components.ops.cli import Env, main
+from components.model import SpecError
 
 IMAGE = {
     "type": "Microsoft.VirtualMachineImages/imageTemplates", "apiVersion": "2024-02-01",

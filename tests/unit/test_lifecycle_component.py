@@ -9,10 +9,10 @@ import sys
 import pytest
 import yaml
 
-from components.spec.errors import SpecError
-from components.spec.stack import parse_stack_config
-from components.program import pulumi_config, reveal, stack_config
-from components.synth import AibMocks, run_program, synth
+from components.model.errors import SpecError
+from components.model.stack import parse_stack_config
+from components.offline.program import pulumi_config, reveal, stack_config
+from components.offline.synth import AibMocks, run_program, synth
 from tests.conftest import ROOT, stack_images
 from tests.unit.test_pipeline import pipeline_program
 
@@ -119,8 +119,8 @@ def test_manual_promotion_passes_the_named_version_and_a_stack_reference_overrid
 
 
 def test_direct_image_config_is_checked_too(run_pulumi):
-    from components.pipeline import ImagePipeline, ImagePipelineArgs
-    from components.spec.stack import ImageConfig
+    from components.declare.pipeline import ImagePipeline, ImagePipelineArgs
+    from components.model.stack import ImageConfig
 
     image = stack_images("dev")["ubuntu-2204"]
     image["template"]["location"] = "westeurope"
@@ -185,21 +185,20 @@ def _prod_promoting_from_dev(from_output: str, exported: dict):
 
 
 
-@pytest.mark.parametrize("from_output, exported, version_of_prod, promoted", [
+@pytest.mark.parametrize("from_output, exported, promoted", [
     # dev built the version into prod's definition and validated it: promoted
     ("ubuntu-2204.imageVersionId", {"imageVersionId": "PROD/versions/1.0.3", "imageDefinitionId": "PROD",
-                                    "validated": True}, True, True),
+                                    "validated": True}, True),
     # not validated there
     ("ubuntu-2204.imageVersionId", {"imageVersionId": "PROD/versions/1.0.3", "imageDefinitionId": "PROD",
-                                    "validated": False}, True, False),
+                                    "validated": False}, False),
     # a version of dev's own definition: promoting it would change nothing in prod's
     ("ubuntu-2204.imageVersionId", {"imageVersionId": DEV_VERSION, "imageDefinitionId": DEV_VERSION.split(
-        "/versions/")[0], "validated": True}, False, False),
+        "/versions/")[0], "validated": True}, False),
     # a wrong output name promotes nothing (and refuses nothing)
-    ("ubuntu-2204.missing", {"imageVersionId": DEV_VERSION}, False, None),
+    ("ubuntu-2204.missing", {"imageVersionId": DEV_VERSION}, None),
 ])
-def test_prod_promotes_only_a_validated_version_of_its_own_definition(from_output, exported, version_of_prod,
-                                                                     promoted):
+def test_prod_promotes_only_a_validated_version_of_its_own_definition(from_output, exported, promoted):
     probe, _, _ = _prod_promoting_from_dev("ubuntu-2204.missing", {})
     definition = probe["image_definition_id"]
     exported = {k: v.replace("PROD", definition) if isinstance(v, str) else v for k, v in exported.items()}

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from components.lifecycle.plan import Retention, Version, parse_time, plan_retention, promotion_target
+from components.plan.lifecycle import Retention, Version, parse_time, plan_retention, promotion_target
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.build_run.inputs import UNKNOWN
-from components.lifecycle.provider import ImageVersionLifecycleProvider
+from components.providers.build_run.inputs import UNKNOWN
+from components.providers.lifecycle.provider import ImageVersionLifecycleProvider
 
 DEF = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/galleries/"
        "gal/images/win2022")

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from components.cli import Env, main
-from components.spec.lints import LINTS, lint_template
-from components.spec.models import ImageTemplateSpec
+from components.ops.cli import Env, main
+from components.model.lints import LINTS, lint_template
+from components.model.models import ImageTemplateSpec
 
 RESTART = {"type": "WindowsRestart", "name": "restart"}
 UPDATE = {"type": "WindowsUpdate", "name": "updates"}

@@ -23,7 +23,7 @@ def _alive(pid: int) -> bool:
 
 def test_a_plugin_exits_once_its_parent_is_gone():
     # parent: starts the plugin (which watches its parent), prints the plugin's pid, then dies like a killed CLI.
-    plugin = ("from components.parent_watch import exit_with_parent; exit_with_parent(0.05); "
+    plugin = ("from components.providers.parent_watch import exit_with_parent; exit_with_parent(0.05); "
               "print('watching', flush=True); import time; time.sleep(60)")
     parent = textwrap.dedent(f"""
         import subprocess, sys

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from components.build_run import BuildBarrier
-from components.pipeline import TYPE_TOKEN, ImagePipeline, ImagePipelineArgs
-from components.roles import CONTRIBUTOR
-from components.spec.errors import SpecError
-from components.spec.stack import ImageConfig, parse_stack_config
-from components.program import is_secret, reveal
-from components.synth import SUBSCRIPTION_ID
+from components.providers.build_run import BuildBarrier
+from components.declare.pipeline import TYPE_TOKEN, ImagePipeline, ImagePipelineArgs
+from components.plan.roles import CONTRIBUTOR
+from components.model.errors import SpecError
+from components.model.stack import ImageConfig, parse_stack_config
+from components.offline.program import is_secret, reveal
+from components.offline.synth import SUBSCRIPTION_ID
 from tests.conftest import ROOT, kind_name, stack_images
 
 SUB = SUBSCRIPTION_ID
@@ -437,7 +437,7 @@ def test_scripts_network_setting_denies_public_access_to_the_created_account(run
 def test_a_lookup_after_the_engine_ended_the_update_stops_the_program():
     """Once another resource failed, the engine shuts its monitor down: a lookup that went on ("declaring it as new")
     left the program blocked on its next call, and the failed `up` hung (examples/platform, 5 minutes and more)."""
-    from components.pipeline import adopted
+    from components.declare.pipeline import adopted
 
     def gone():
         raise Exception("invoke of azure-native:compute:getGallery failed: Resource monitor has terminated, "

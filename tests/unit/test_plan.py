@@ -1,4 +1,4 @@
-"""The stack plan (`components.plan`): names that never move, shared things declared once (plain pytest, no Pulumi)."""
+"""The stack plan (`components.plan.stack`): names that never move, shared things declared once (plain pytest, no Pulumi)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from components import admin_roles
-from components.plan import OldName, StackPlan, adoption_conflicts, plan_stack
-from components.roles import CONTRIBUTOR, STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER
-from components.spec.stack import parse_stack_config
+from components.ops import admin_roles
+from components.plan.stack import OldName, StackPlan, adoption_conflicts, plan_stack
+from components.plan.roles import CONTRIBUTOR, STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER
+from components.model.stack import parse_stack_config
 from tests.conftest import ROOT, stack_images
 
 SUB = "00000000-0000-0000-0000-000000000000"

@@ -8,9 +8,9 @@ import runpy
 
 import pytest
 
-from components import program as engine
-from components.program import is_secret
-from components.synth import AibMocks, run_program
+from components.offline import program as engine
+from components.offline.program import is_secret
+from components.offline.synth import AibMocks, run_program
 from tests.conftest import ROOT, kind_name, stack_images
 
 SUB = "00000000-0000-0000-0000-000000000000"

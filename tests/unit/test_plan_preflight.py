@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.spec.errors import SpecError
-from components.spec.stack import parse_stack_config
+from components.model.errors import SpecError
+from components.model.stack import parse_stack_config
 from tests.conftest import ROOT, stack_images
 
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -56,7 +56,7 @@ def test_auto_run_is_refused_when_the_pipeline_builds():
 
 
 def test_an_identity_in_another_subscription_keeps_it():
-    from components.plan import plan_stack
+    from components.plan.stack import plan_stack
 
     identity = (f"/subscriptions/{OTHER}/resourceGroups/rg-ids/providers/Microsoft.ManagedIdentity/"
                 "userAssignedIdentities/id-shared")

@@ -1,4 +1,4 @@
-"""Secrets out of logs and outputs: `components.redact` (pure), the build error and its log tail (only read from the
+"""Secrets out of logs and outputs: `components.model.redact` (pure), the build error and its log tail (only read from the
 run's staging storage account), and `synth` without `--show-secrets`."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import types
 
 import pytest
 
-from components.build_run.errors import BuildError, failure_text, foreign_log_problem
-from components.build_run.session import BuildSession
-from components.redact import redact_lines, redact_text, redact_value
-from components.synth import synth
+from components.providers.build_run.errors import BuildError, failure_text, foreign_log_problem
+from components.providers.build_run.session import BuildSession
+from components.model.redact import redact_lines, redact_text, redact_value
+from components.offline.synth import synth
 from tests.conftest import ROOT
 
 SAS = "https://acct.blob.core.windows.net/c/setup.sh?sv=2022-11-02&ss=b&srt=o&sp=r&se=2030-01-01T00:00:00Z&spr=https&sig=AbC%2Bd%3D"

@@ -7,9 +7,8 @@ import json
 import pytest
 
 from components.arm.render import (
-    LINUX_DEPROVISION_FILE, WINDOWS_DEPROVISION_FILE, dumps, render_template, required_api_version, template_hash,
-)
-from components.spec import SpecError, parse_template
+    LINUX_DEPROVISION_FILE, WINDOWS_DEPROVISION_FILE, dumps, render_template, required_api_version, template_hash)
+from components.model import SpecError, parse_template
 from tests.unit.spec_samples import (
     IDENTITY, IDENTITY_2, MANAGED_SOURCE, STAGING_RG, linux_template, load_fixture, set_at, windows_template,
 )

@@ -15,8 +15,8 @@ from pulumi import _types
 from components.arm.import_arm import import_document
 from components.arm.render import render_template
 from components.emulator import schema as emulator_schema
-from components.spec import TEMPLATE_TYPE, check_warnings
-from components.template_args import template_args
+from components.model import TEMPLATE_TYPE, check_warnings
+from components.declare.template_args import template_args
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "rest-examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*/*.json"))

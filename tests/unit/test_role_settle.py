@@ -8,9 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from components import role_settle
-from components.lifecycle import plan
-from components.role_settle import DEFAULT_SECONDS, ENV_SECONDS, RoleSettleProvider, remaining_seconds, settle_seconds
+from components.providers import role_settle
+from components.plan import lifecycle as plan
+from components.providers.role_settle import (
+    DEFAULT_SECONDS, ENV_SECONDS, RoleSettleProvider, remaining_seconds, settle_seconds)
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 

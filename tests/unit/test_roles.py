@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from components.roles import (CONTRIBUTOR, GALLERY_WRITE, MANAGED_IDENTITY_OPERATOR, STORAGE_BLOB_DATA_READER,
-                              SUBNET_JOIN, TEMPLATE_RUNNER, VNET_READ, Grant, deployer_principal_type, grant_template_runner,
-                              number_keys, template_identity_grants)
-from components.spec.stack import parse_stack_config
+from components.plan.roles import (
+    CONTRIBUTOR, GALLERY_WRITE, MANAGED_IDENTITY_OPERATOR, STORAGE_BLOB_DATA_READER, SUBNET_JOIN, TEMPLATE_RUNNER,
+    VNET_READ, Grant, deployer_principal_type, grant_template_runner, number_keys, template_identity_grants)
+from components.model.stack import parse_stack_config
 from tests.conftest import stack_images
 
 SUB = "00000000-0000-0000-0000-000000000000"

@@ -13,10 +13,10 @@ import jsonschema
 import pytest
 import yaml
 
-from components.cli import Env, main
-from components.schema import SCHEMA_PATH, schema_text, stack_file_schema
-from components.spec.stack import PROJECT, StackConfig
-from components.program import stack_config
+from components.ops.cli import Env, main
+from components.ops.schema import SCHEMA_PATH, schema_text, stack_file_schema
+from components.model.stack import PROJECT, StackConfig
+from components.offline.program import stack_config
 from tests.conftest import ROOT
 
 STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from components import script_blob
+from components.providers import script_blob
 
 
 class Refused:

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import naming
+from components.plan import naming
 from components.arm.render import render_template
-from components.cli import Env, main
-from components.pipeline import ImagePipeline, ImagePipelineArgs
-from components.roles import STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER
-from components.scripts import resolve_local_files
-from components.spec import SpecError
-from components.spec.local_files import FILE_LIMIT_BYTES, blob_name, resolve_template
-from components.spec.stack import parse_stack_config
-from components.synth import synth
+from components.ops.cli import Env, main
+from components.declare.pipeline import ImagePipeline, ImagePipelineArgs
+from components.plan.roles import STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER
+from components.declare.scripts import resolve_local_files
+from components.model import SpecError
+from components.model.local_files import FILE_LIMIT_BYTES, blob_name, resolve_template
+from components.model.stack import parse_stack_config
+from components.offline.synth import synth
 from tests.conftest import ROOT
 
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -226,7 +226,7 @@ def test_storage_account_and_container_are_private(run_pulumi, project):
 def test_scripts_network_denies_public_access_but_the_listed_subnets_and_ranges(run_pulumi):
     import pulumi
 
-    from components.scripts import ScriptStorage, ScriptsNetwork, declare_script_storage
+    from components.declare.scripts import ScriptStorage, ScriptsNetwork, declare_script_storage
 
     subnet = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/virtualNetworks/v/subnets/build"
     where = ScriptStorage(SUB, RG, "stscripts0123", "scripts", created=True)

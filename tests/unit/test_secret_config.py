@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.cli import Env, main
-from components.program import pulumi_config
-from components.spec.secure import SECRET, SECRET_URI, has_secure, opaque, unmask
-from components.spec.stack import parse_stack_config
+from components.ops.cli import Env, main
+from components.offline.program import pulumi_config
+from components.model.secure import SECRET, SECRET_URI, has_secure, opaque, unmask
+from components.model.stack import parse_stack_config
 from tests.conftest import ROOT
 
 CIPHERTEXT = "v1:Zm9vYmFyYmF6:dGhpcyBpcyBub3QgcmVhbGx5IGVuY3J5cHRlZA=="
@@ -76,7 +76,7 @@ def test_render_shows_the_secret_step_as_secret(project, monkeypatch):
 def test_preflight_and_diagnose_read_the_stack_past_its_secrets(project):
     """Both verbs (and their --local forms) read the stack through `load_target` first, where they exited 2; the
     subscription still comes from the ids the stack names (no local cloud is started here)."""
-    from components.diagnose.target import load_target
+    from components.ops.diagnose.target import load_target
 
     target = load_target(project, "secret")
     assert target.subscription_id == "00000000-0000-0000-0000-000000000000"

@@ -26,7 +26,7 @@ from typing import Any, Optional
 import pytest
 
 from components.arm.import_arm import import_document, import_template
-from components.spec import SpecError
+from components.model import SpecError
 from tests.unit.spec_samples import MANAGED_SOURCE
 
 SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from components.spec import SpecError, check_warnings, parse_template
+from components.model import SpecError, check_warnings, parse_template
 from tests.unit.spec_samples import (
     DELETE, GALLERY_VERSION, IDENTITY, SUBNET, issues_of, linux_template, set_at, windows_template,
 )

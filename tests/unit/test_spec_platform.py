@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.spec import ImageTemplateSpec, parse_template
-from components.spec.platform import build_vm_size, image_generation, image_os, source_os, steps_os
+from components.model import ImageTemplateSpec, parse_template
+from components.model.platform import build_vm_size, image_generation, image_os, source_os, steps_os
 from tests.unit.spec_samples import (
     DELETE, FILE_WINDOWS, MANAGED_SOURCE, POWERSHELL, SHELL, SIG_SOURCE, linux_template, set_at, windows_template,
 )

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from components.spec import RuleContext, SpecError, check_warnings, parse_template
-from components.spec.stack import parse_stack_config, stack_warnings
+from components.model import RuleContext, SpecError, check_warnings, parse_template
+from components.model.stack import parse_stack_config, stack_warnings
 from tests.unit.spec_samples import (
     ACI_SUBNET, DELETE, FILE_WINDOWS, GALLERY, GALLERY_IMAGE, GALLERY_VERSION, IDENTITY, IDENTITY_2, MANAGED_IMAGE,
     MANAGED_SOURCE, POWERSHELL, POWERSHELL_URI, RESTART, RG, SHA, SHELL, SHELL_URI, SIG_SOURCE, SUBNET, UPDATE,
@@ -451,7 +451,7 @@ def test_template_must_be_a_mapping(data, kind):
                                              ("TrustedLaunchSupported", False), (None, False),
                                              ("TrustedLaunchAndConfidentialVmSupported", False)])
 def test_image_definition_security_types_aib_does_not_support_are_warned(security, warned):
-    from components.spec.lints import lint_stack
+    from components.model.lints import lint_stack
 
     image = {"template": _build(L, []), "gallery": {"imageDefinition": {"securityType": security}}}
     stack = parse_stack_config({"location": "westeurope", "images": {"ubuntu": image}})

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from components.spec import SpecError
-from components.spec.stack import config_from_stack_file, gallery_context, parse_stack_config
+from components.model import SpecError
+from components.model.stack import config_from_stack_file, gallery_context, parse_stack_config
 from tests.unit.spec_samples import GALLERY, IDENTITY, SUBNET, linux_template, windows_template
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from components.roles import CONTRIBUTOR
-from components.spec.stack import config_from_stack_file, parse_stack_config
-from components.synth import synth
+from components.plan.roles import CONTRIBUTOR
+from components.model.stack import config_from_stack_file, parse_stack_config
+from components.offline.synth import synth
 from tests.conftest import ROOT, kind_name
 
 

@@ -14,7 +14,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from pulumi.runtime.proto import provider_pb2
 
-from components.local.arm_shapes import SHAPES, arm_body, inputs_of, sdk_outputs
+from components.offline.arm_shapes import SHAPES, arm_body, inputs_of, sdk_outputs
 from components.local.azure_native import AzureNativeStandIn, to_dict, to_struct
 
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -289,7 +289,7 @@ def test_import_takes_every_writable_property_but_the_id_and_empty_collections()
 # ---- invokes ------------------------------------------------------------------------------------------------------
 
 def test_a_getter_of_a_missing_resource_fails_as_azure_native_does_and_adoption_reads_it_as_absent():
-    from components.pipeline import NOT_FOUND_MARKERS
+    from components.declare.pipeline import NOT_FOUND_MARKERS
 
     gallery = RG + "/providers/Microsoft.Compute/galleries/g"
     with pytest.raises(Aborted) as err:

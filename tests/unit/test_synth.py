@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from components.spec.errors import SpecError
-from components.program import SECRET
-from components.synth import format_text, synth
+from components.model.errors import SpecError
+from components.offline.program import SECRET
+from components.offline.synth import format_text, synth
 from tests.conftest import ROOT, kind_name
 
 

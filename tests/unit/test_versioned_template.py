@@ -8,8 +8,8 @@ from typing import Any, Optional
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from components import versioned_template
-from components.versioned_template import VersionedTemplateProvider, template_body, whole_numbers
+from components.providers import versioned_template
+from components.providers.versioned_template import VersionedTemplateProvider, template_body, whole_numbers
 
 PROPS = {"subscription_id": "sub", "resource_group_name": "rg", "image_template_name": "one-0123456789",
          "api_version": "2025-10-01", "arm_endpoint": None,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.build_run.inputs import BuildSettings
-from components.build_run.provider import _vhd_refusal
+from components.providers.build_run.inputs import BuildSettings
+from components.providers.build_run.provider import _vhd_refusal
 
 URI = "https://staging.blob.core.windows.net/vhds/ubuntu.vhd"
 

@@ -14,11 +14,11 @@ from typing import Any, Callable, Optional, TextIO
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from .. import arm_client
-from ..build_run.errors import log_url_from_message
-from ..naming import HASH_CHARS
-from .analysis import Diagnosis, diagnose
-from .target import Target, applied, image_names
+from components.providers import arm_client
+from components.providers.build_run.errors import log_url_from_message
+from components.plan.naming import HASH_CHARS
+from components.providers.build_run.analysis import Diagnosis, diagnose
+from components.ops.diagnose.target import Target, applied, image_names
 
 API_VERSION = "2024-02-01"
 LOG_LINES = 5000
@@ -40,8 +40,8 @@ def diagnose_stack(target: Target, image: Optional[str], out: TextIO,
 
 def _output_names(target: Target) -> dict[str, str]:
     """`image -> templateName` from the stack outputs (local backend); {} when there are none yet."""
-    from ..local.engine import cli_environment
-    from ..local.run import stack_outputs
+    from components.local.engine import cli_environment
+    from components.local.run import stack_outputs
 
     try:
         outputs = stack_outputs(target.stack_name, project_dir=target.project_dir, env=cli_environment(target.env))

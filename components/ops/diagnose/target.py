@@ -4,7 +4,7 @@
 `ARM_SUBSCRIPTION_ID`/`AZURE_SUBSCRIPTION_ID`, else config `azure-native:subscriptionId`, else the first
 `/subscriptions/<id>/` the stack's ids name. With `--local` the ARM variables are the ones `components.local.engine`
 gives the CLI (the background local cloud, or the emulator in `AIB_ARM_ENDPOINT` when a caller runs its own);
-`applied` puts them into the process environment for the duration of a call, where `components.arm_client` reads them.
+`applied` puts them into the process environment for the duration of a call, where `components.providers.arm_client` reads them.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import ContextManager, Mapping, Optional
 from unittest import mock
 
-from ..spec import SpecError
-from ..spec.stack import StackConfig
+from components.model import SpecError
+from components.model.stack import StackConfig
 
 _SUBSCRIPTION = re.compile(r"/subscriptions/([0-9a-f-]{36})/", re.I)
 
@@ -36,16 +36,16 @@ class Target:
 
 
 def load_target(project_dir: Path, stack_name: str, *, local: bool = False) -> Target:
-    from ..program import stack_config
-    from ..spec.stack import config_from_stack_file, parse_stack_config
+    from components.offline.program import stack_config
+    from components.model.stack import config_from_stack_file, parse_stack_config
 
     project, config, path = stack_config(project_dir, stack_name)
     if not path.exists():
         raise SpecError([], f"no stack {stack_name!r} ({path} is missing)")
     stack = parse_stack_config(config_from_stack_file({"config": config}), source=str(path), project_dir=project_dir)
     if local:
-        from ..local.cloud import SUBSCRIPTION
-        from ..local.engine import cloud_environment
+        from components.local.cloud import SUBSCRIPTION
+        from components.local.engine import cloud_environment
 
         return Target(stack_name, project, stack, SUBSCRIPTION, project_dir, True,
                       cloud_environment(project_dir, stack_name))

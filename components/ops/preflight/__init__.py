@@ -2,7 +2,7 @@
 the deployer's permission to assign roles, the resources the stack names, and Azure Policy denies.
 `python -m components preflight --stack S [--local]`."""
 
-from .checks import CHECKS, Context, Row
-from .run import run_preflight
+from components.ops.preflight.checks import CHECKS, Context, Row
+from components.ops.preflight.run import run_preflight
 
 __all__ = ["CHECKS", "Context", "Row", "run_preflight"]

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Optional
 
-from ..naming import resource_group_of
-from ..spec.platform import build_vm_size, image_generation, image_os
-from ..spec.sources import ManagedImageSource, SharedImageVersionSource
-from ..spec.stack import ImageConfig
-from ..diagnose.target import Target
-from .reader import Reader
+from components.plan.naming import resource_group_of
+from components.model.platform import build_vm_size, image_generation, image_os
+from components.model.sources import ManagedImageSource, SharedImageVersionSource
+from components.model.stack import ImageConfig
+from components.ops.diagnose.target import Target
+from components.ops.preflight.reader import Reader
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 PROVIDERS = ("Microsoft.VirtualMachineImages", "Microsoft.Compute", "Microsoft.Storage", "Microsoft.Network",
@@ -76,7 +76,7 @@ class Context:
 
     @cached_property
     def plan(self):
-        from ..plan import plan_stack
+        from components.plan.stack import plan_stack
 
         t = self.target
         return plan_stack(t.stack, subscription_id=t.subscription_id, project=t.project, stack_name=t.stack_name)

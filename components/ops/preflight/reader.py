@@ -1,5 +1,5 @@
 """The subscription, read-only: the few ARM reads `preflight` makes, through azure-mgmt-resource and
-azure-mgmt-compute clients built like the build provider's (`components.arm_client`: endpoint, credential, CA bundle).
+azure-mgmt-compute clients built like the build provider's (`components.providers.arm_client`: endpoint, credential, CA bundle).
 
 Resource providers and any resource by id (subnets, NSGs, NAT gateways, route tables, galleries, identities) go
 through `ResourceManagementClient`; VM sizes and vCPU usages through `ComputeManagementClient`. Three APIs have no
@@ -10,12 +10,12 @@ Container Instances usages. Every answer is plain dicts; a missing resource is N
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 
-from .. import arm_client
+from components.providers import arm_client
 
 #: api-versions of the generic reads (any the service accepts).
 API = {"Microsoft.Network": "2024-05-01", "Microsoft.Compute": "2024-03-01", "Microsoft.ManagedIdentity": "2023-01-31",

@@ -8,9 +8,9 @@ from typing import TextIO
 
 from azure.core.exceptions import AzureError
 
-from ..diagnose.target import Target, applied
-from .checks import CHECKS, FAIL, WARN, Context, Row
-from .reader import Reader
+from components.ops.diagnose.target import Target, applied
+from components.ops.preflight.checks import CHECKS, FAIL, WARN, Context, Row
+from components.ops.preflight.reader import Reader
 
 WIDTHS = (5, 20, 52)
 

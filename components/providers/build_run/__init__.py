@@ -19,17 +19,17 @@ refresh`` (its read) collects the outcome in a few seconds (``provider.py``).
 Other rules the design follows (reference: pulumi-facts §3): failures leave no partial state, so ``create`` is
 idempotent (a Running run of the template is adopted, never doubled; a Succeeded one is adopted unless the user bumped
 ``rebuild_trigger``); custom timeouts are ignored, so the wait has its own deadline and cancels the run; providers are
-pickled by reference, so the classes stay in ``components.build_run.provider`` and build their SDK clients inside each
-method (``components.arm_client``).
+pickled by reference, so the classes stay in ``components.providers.build_run.provider`` and build their SDK clients inside each
+method (``components.providers.arm_client``).
 
 Public API: ``BuildArgs``, ``ImageBuildStart``, ``ImageBuild``, ``BuildBarrier``, ``declare_build``, ``BuildError``;
 the providers ``ImageBuildStartProvider`` / ``ImageBuildProvider`` for callers that drive them directly (they accept a
 ``progress`` sink).
 """
 
-from .errors import BuildError
-from .provider import ImageBuildProvider, ImageBuildStartProvider
-from .resources import BuildArgs, BuildBarrier, ImageBuild, ImageBuildStart, declare_build
+from components.providers.build_run.errors import BuildError
+from components.providers.build_run.provider import ImageBuildProvider, ImageBuildStartProvider
+from components.providers.build_run.resources import BuildArgs, BuildBarrier, ImageBuild, ImageBuildStart, declare_build
 
 __all__ = [
     "BuildArgs",

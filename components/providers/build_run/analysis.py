@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence
 
-from .catalog import CATALOG, Entry
+from components.providers.build_run.catalog import CATALOG, Entry
 
 _START = re.compile(r"\(telemetry\) Starting provisioner (\S+)")
 _END = re.compile(r"\(telemetry\) ending (\S+)")

@@ -12,8 +12,8 @@ import re
 from typing import Iterable, Optional
 from urllib.parse import urlsplit
 
-from ..provider_errors import ProviderError
-from ..redact import redact_lines, redact_text
+from components.providers.errors import ProviderError
+from components.model.redact import redact_lines, redact_text
 
 #: The service's text when the template identity's role assignments have not reached AIB yet (or are missing).
 AUTH_TEXT = "Not authorized to access the resource"

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 
 from pulumi.dynamic import CheckFailure
 
-from components import naming
+from components.plan import naming
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
@@ -188,7 +188,7 @@ def validate(news: Mapping[str, Any]) -> list[CheckFailure]:
 def same_image(template_name: str, other: str) -> bool:
     """Whether ``other`` is another template of the image ``template_name`` belongs to.
 
-    Template names are ``<image>-<content hash>`` (``components.naming.template_name``): the same image part with
+    Template names are ``<image>-<content hash>`` (``components.plan.naming.template_name``): the same image part with
     another hash is the same image with other content, e.g. the template that replaced this one.
     """
     suffix = naming.HASH_CHARS + 1

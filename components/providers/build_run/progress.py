@@ -4,7 +4,7 @@
 printing ``info: ...`` on stderr). What does reach the user is the process's stderr: the engine reads every line a
 provider plugin writes to stderr and shows it as an info diagnostic (pulumi/pulumi ``pkg/resource/plugin/plugin.go``,
 ``runtrace`` → ``Diag.Infoerrf``). So the default sink writes one short line per event, ``[aib] <template>: Customizing
-(+4m12s)``, and also sends it to the ``components.build_run`` logger. Callers that drive the provider directly (the local
+(+4m12s)``, and also sends it to the ``components.providers.build_run`` logger. Callers that drive the provider directly (the local
 runner, tests) pass their own sink instead.
 """
 
@@ -20,7 +20,7 @@ Sink = Callable[[str], None]
 HEARTBEAT_SECONDS = 300.0
 """While a phase lasts (Customizing can take an hour), a line at least this often, so a CI log never goes silent."""
 
-LOGGER = logging.getLogger("components.build_run")
+LOGGER = logging.getLogger("components.providers.build_run")
 _stderr_lock = threading.Lock()
 
 

@@ -4,7 +4,7 @@ Both classes are pickled *by reference* into every resource's ``__provider`` (th
 this module path and these class names are part of the stack's state: renaming or moving them breaks refresh, update
 and destroy of existing stacks. Instances carry no clients or credentials (only an optional progress sink, which is
 None when the engine runs them); each method builds its client from its inputs, because the methods run in the
-separate dynamic-provider process. See ``components/build_run/__init__.py`` for why start and wait are separate.
+separate dynamic-provider process. See ``components/providers/build_run/__init__.py`` for why start and wait are separate.
 
 Rules the engine's calls follow:
 
@@ -16,7 +16,7 @@ Rules the engine's calls follow:
   unless ``allow_vhd_loss_on_delete`` (or the image is named in ``AIB_ACCEPT_VHD_LOSS`` of the command's environment,
   the way out when no ``up`` can run first), only when it would lose the newest VHD: its run Succeeded, no newer run of the
   same template superseded it, and no other template of the same image (same resource group, same name but for the
-  content hash: ``components.naming.template_name``) has a newer Succeeded run with a VHD under each of these
+  content hash: ``components.plan.naming.template_name``) has a newer Succeeded run with a VHD under each of these
   runOutputNames. So a template change (the old build is deleted at the end of ``up``, after the new one was built)
   goes through, while ``pulumi destroy`` of the last build, or removing the image, is refused.
 - **Refresh.** ``read`` drops the resource (``ReadResult("", {})``) when the template is gone or has never run, so the
@@ -39,11 +39,11 @@ from typing import Any, Iterator, Mapping, Optional
 
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from . import inputs
-from .errors import BuildError, TemplateNotFound, log_location_hint, log_url_from_message
-from .inputs import BuildSettings
-from .progress import Progress, Sink
-from .session import ACTIVE, SUCCEEDED, BuildSession, RunStatus
+from components.providers.build_run import inputs
+from components.providers.build_run.errors import BuildError, TemplateNotFound, log_location_hint, log_url_from_message
+from components.providers.build_run.inputs import BuildSettings
+from components.providers.build_run.progress import Progress, Sink
+from components.providers.build_run.session import ACTIVE, SUCCEEDED, BuildSession, RunStatus
 
 #: Outputs of the start resource (besides the echoed inputs).
 START_OUTPUTS = ("template_id", "run_started_at", "adopted")
@@ -104,7 +104,7 @@ class _Provider(ResourceProvider):
         """A session with a fresh client, closed afterwards (an open keep-alive pool would outlive the call).
 
         ``quick``: for check, diff and read, which the engine waits on: few HTTP retries, short timeouts."""
-        from components import arm_client
+        from components.providers import arm_client
 
         credential = arm_client.arm_credential(settings.arm_endpoint)
         poll = arm_client.resolve_poll_seconds(settings.poll_seconds)
@@ -316,7 +316,7 @@ def _pulumi_command(settings: BuildSettings) -> tuple[str, str]:
     """The command that runs Pulumi for this build and its `--stack` option: `bash scripts/pulumi.sh ... --stack S`
     when the run is local (its ARM endpoint is the loopback emulator), where a bare `pulumi` would reach no backend
     or cloud of the local run; plain `pulumi` on Azure."""
-    from components import arm_client
+    from components.providers import arm_client
 
     if not arm_client.is_loopback(settings.arm_endpoint or os.environ.get(arm_client.ENV_ENDPOINT)):
         return "pulumi", ""

@@ -14,8 +14,9 @@ from typing import Any, Optional, Sequence, Union
 import pulumi
 from pulumi.dynamic import Resource
 
-from .. import pulumi_fixes  # noqa: F401  (unnested provider pickling; see the module)
-from .provider import START_OUTPUTS, WAIT_OUTPUTS, BuildsStartedProvider, ImageBuildProvider, ImageBuildStartProvider
+from components.providers import pulumi_fixes  # noqa: F401  (unnested provider pickling; see the module)
+from components.providers.build_run.provider import (
+    START_OUTPUTS, WAIT_OUTPUTS, BuildsStartedProvider, ImageBuildProvider, ImageBuildStartProvider)
 
 
 @dataclasses.dataclass
@@ -142,7 +143,7 @@ class BuildBarrier:
 
     def __init__(self, name: str = "builds-started", provider: Optional[pulumi.ProviderResource] = None) -> None:
         self.name = name
-        self._provider = provider  # the stack's explicit dynamic provider (components.dynamic_provider), if any
+        self._provider = provider  # the stack's explicit dynamic provider (components.providers.dynamic_provider), if any
         self._starts: list[Resource] = []
         self._future: Optional[asyncio.Future] = None
         self._closed = False

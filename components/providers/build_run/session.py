@@ -18,13 +18,14 @@ from typing import Any, Callable, Optional
 from azure.core.exceptions import (HttpResponseError, ResourceNotFoundError, ServiceRequestError,
                                    ServiceResponseError)
 
-from ..diagnose.analysis import explain_failure
-from ..redact import redact_lines
-from .errors import (AUTH_TEXT, REBUILD_HINT, BuildError, TemplateNotFound, failure_text, foreign_log_problem,
-                     kept_build_vm_text, log_location_hint, log_url_from_message)
-from . import inputs
-from .inputs import BuildSettings
-from .progress import Progress, format_elapsed
+from components.providers.build_run.analysis import explain_failure
+from components.model.redact import redact_lines
+from components.providers.build_run.errors import (
+    AUTH_TEXT, REBUILD_HINT, BuildError, TemplateNotFound, failure_text, foreign_log_problem, kept_build_vm_text,
+    log_location_hint, log_url_from_message)
+from components.providers.build_run import inputs
+from components.providers.build_run.inputs import BuildSettings
+from components.providers.build_run.progress import Progress, format_elapsed
 
 ACTIVE = ("Running", "Canceling")
 SUCCEEDED = "Succeeded"
@@ -263,7 +264,6 @@ class BuildSession:
     def wait(self, started_at: str) -> RunStatus:
         """Follow the run until it ends; return its Succeeded status or raise :class:`BuildError`."""
         auth_until = self.clock() + self.s.auth_retry_seconds
-        last_label = None
         deadline_at: Optional[float] = None  # on self.clock(), known once the run's start time is
         while True:
             status = self.status(until=deadline_at)
@@ -289,7 +289,7 @@ class BuildSession:
                 self.progress("build not authorized yet (role assignments still propagating); starting it again")
                 self._sleep_until(auth_until, self._auth_backoff())
                 status = self.start_or_adopt(superseded_run="")
-                started_at, last_label = status.started_at, None
+                started_at = status.started_at
                 continue
             raise BuildError(self._failure(status))
 

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from typing import Any, Optional
 
-from .plan import Version, parse_time
+from components.plan.lifecycle import Version, parse_time
 
 _DEFINITION = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.Compute/galleries/"
                          r"([^/]+)/images/([^/]+)$", re.I)

@@ -2,7 +2,7 @@
 
 Pickled *by reference* into every resource's ``__provider``: this module path and the class name are part of the
 stack's state (renaming them breaks refresh, update and destroy). The instance holds nothing; ``create`` and
-``update`` build a ``ComputeManagementClient`` from their inputs through ``components.arm_client`` (endpoint, CA
+``update`` build a ``ComputeManagementClient`` from their inputs through ``components.providers.arm_client`` (endpoint, CA
 bundle and token come from env for the local emulator) and run the policy: promote first (so ``latest`` never
 points at nothing while older versions are excluded), then list the definition's versions, plan the retention
 (`plan.plan_retention`, pure) and apply it unless ``dry_run``. A new build changes ``just_built_version_id``, so every
@@ -20,11 +20,12 @@ from typing import Any, Mapping, Optional
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, \
     UpdateResult
 
-from components.build_run.inputs import is_unknown
-from components.provider_errors import ProviderError
+from components.providers.build_run.inputs import is_unknown
+from components.providers.errors import ProviderError
 
-from .gallery import Definition, delete_version, get_version, list_versions, set_publishing, split_version_id
-from .plan import Plan, Retention, Version, plan_retention, promotion_target, version_key
+from components.providers.lifecycle.gallery import (
+    Definition, delete_version, get_version, list_versions, set_publishing, split_version_id)
+from components.plan.lifecycle import Plan, Retention, Version, plan_retention, promotion_target, version_key
 
 #: Inputs, each a reason to run the policy again when it changes.
 INPUTS = ("image_definition_id", "retention", "promotion_mode", "promote_version_id", "promotion_source",
@@ -217,7 +218,7 @@ def observed(versions: list[Version]) -> dict[str, Any]:
 
 def _client(props: Mapping[str, Any], definition: Definition, *, quick: bool = False) -> Any:
     """A ComputeManagementClient for the definition's subscription (``quick``: ``arm_client.QUICK_SETTINGS``)."""
-    from components import arm_client
+    from components.providers import arm_client
 
     return arm_client.compute_client(definition.subscription_id, api_version=props.get("api_version") or None,
                                      endpoint=props.get("arm_endpoint") or None, poll_seconds=props.get("poll_seconds"),

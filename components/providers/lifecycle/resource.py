@@ -1,7 +1,7 @@
 """The dynamic resource ``ImageVersionLifecycle`` and its arguments.
 
 ``LifecycleArgs`` documents every input with its default; ``ImageVersionLifecycle`` registers them with the provider
-in ``components.lifecycle.provider`` and seeds the outputs it computes.
+in ``components.providers.lifecycle.provider`` and seeds the outputs it computes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import Resource
 
-from .provider import OUTPUTS, ImageVersionLifecycleProvider
+from components.providers.lifecycle.provider import OUTPUTS, ImageVersionLifecycleProvider
 
 
 @dataclasses.dataclass
@@ -23,7 +23,7 @@ class LifecycleArgs:
     """The gallery image definition whose versions retention acts on. Required."""
     retention: Optional[pulumi.Input[dict]] = None
     """``{keep_latest, delete_older_than_days, end_of_life_days, pin_tag}`` (see
-    ``components.spec.lifecycle.RetentionPolicy``). Default None: no version is excluded or deleted."""
+    ``components.model.lifecycle.RetentionPolicy``). Default None: no version is excluded or deleted."""
     promotion_mode: Optional[pulumi.Input[str]] = None
     """``afterValidation`` or ``manual``. Default None: nothing is promoted."""
     promote_version_id: Optional[pulumi.Input[Any]] = None
