@@ -322,8 +322,8 @@ def build_timeout_problems(props: Mapping[str, Any], max_minutes: int = DEFAULT_
     if not minutes:
         return ["buildTimeoutInMinutes is not set (0 means the service default of 240 minutes); "
                 f"set it explicitly, at most {max_minutes}"]
-    if int(minutes) > max_minutes:
-        return [f"buildTimeoutInMinutes is {minutes}, more than the {max_minutes} minutes allowed"]
+    if int(minutes) > max_minutes:  # through the analyzer protocol numbers arrive as floats (900.0)
+        return [f"buildTimeoutInMinutes is {int(minutes)}, more than the {max_minutes} minutes allowed"]
     return []
 
 

