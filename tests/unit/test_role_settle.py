@@ -53,16 +53,36 @@ def test_create_reports_the_wait(monkeypatch):
 class _Python310DateTime(dt.datetime):
     """`datetime.fromisoformat` as Python 3.10 has it: at most 6 fractional digits (3.11 accepts more)."""
 
+    parsed: list[str] = []
+
     @classmethod
     def fromisoformat(cls, text: str) -> dt.datetime:  # type: ignore[override]
+        cls.parsed.append(text)
         if re.search(r"\.\d{7,}", text):
             raise ValueError(f"Invalid isoformat string: {text!r}")
         return dt.datetime.fromisoformat(text)
 
 
-def test_arm_seven_digit_fractions_count_on_python_3_10(monkeypatch):
+@pytest.fixture
+def python_310(monkeypatch):
+    """`datetime` as 3.10 has it, where `remaining_seconds` parses: `role_settle._timestamp` calls
+    `components.plan.lifecycle.parse_time`, which reads `dt` of that module (role_settle has no `dt` of its own)."""
+    _Python310DateTime.parsed = []
+    monkeypatch.setattr(plan, "dt", SimpleNamespace(datetime=_Python310DateTime, timezone=dt.timezone,
+                                                    timedelta=dt.timedelta))
+    assert role_settle.parse_time is plan.parse_time, "role_settle parses elsewhere now: patch that module"
+    return _Python310DateTime.parsed
+
+
+def test_arm_seven_digit_fractions_count_on_python_3_10(python_310):
     """ARM's `createdOn` has 7 fractional digits; on 3.10 a parse failure silently meant the full wait."""
-    py310 = SimpleNamespace(datetime=_Python310DateTime, timezone=dt.timezone, timedelta=dt.timedelta)
-    for module in (role_settle, plan):
-        monkeypatch.setattr(module, "dt", py310, raising=False)  # whichever of them parses
     assert remaining_seconds(["2027-01-15T07:59:00.1234567Z"], 90, NOW) == pytest.approx(30.123, abs=1e-3)
+    assert python_310 == ["2027-01-15T07:59:00.123456+00:00"], "the 3.10 parser saw the time, cut to 6 digits"
+
+
+def test_the_3_10_stand_in_catches_an_uncut_fraction(python_310, monkeypatch):
+    """The stand-in is in effect: with the cut to 6 digits broken, the 7-digit time fails to parse and the whole
+    wait comes back (what 3.10 did), so the test above fails when the cut is lost."""
+    monkeypatch.setattr(plan, "re", SimpleNamespace(sub=lambda pattern, repl, text: text))
+    assert remaining_seconds(["2027-01-15T07:59:00.1234567Z"], 90, NOW) == pytest.approx(90.0)
+    assert python_310 == ["2027-01-15T07:59:00.1234567+00:00"]
