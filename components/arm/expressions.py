@@ -22,6 +22,7 @@ what a template cannot mean (a function that does not exist, a parameter with no
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import re
 import uuid
@@ -103,7 +104,13 @@ class Deployment:
     location: Optional[str] = None
     outer: Optional["Deployment"] = None
     """For a nested deployment's own scope: the deployment its given parameter values are evaluated in."""
+    where: str = ""
+    """Where this deployment's template sits in the document (`resources.x.properties.template`; '' for the top)."""
     placeholders_used: set[str] = field(default_factory=set)
+    notes: dict[str, str] = field(default_factory=dict)
+    """Values import-arm chose where a deployment would (utcNow() in a parameter's default), by template path: what
+    was chosen and how to choose otherwise, for the importer's notices."""
+    _defaulting: list[str] = field(default_factory=list)
     _evaluated_variables: dict[str, Any] = field(default_factory=dict)
     _evaluating: set[str] = field(default_factory=set)
     _evaluated_parameters: dict[str, Any] = field(default_factory=dict)
@@ -115,11 +122,14 @@ class Deployment:
 
     def unknown(self, placeholder: str, text: Optional[str] = None) -> Unknown:
         """An Unknown whose text is `text` (default: the placeholder itself), the placeholder recorded."""
-        self._root().placeholders_used.add(placeholder)
+        self.root().placeholders_used.add(placeholder)
         return Unknown(placeholder if text is None else text)
 
-    def _root(self) -> "Deployment":
-        return self.outer._root() if self.outer is not None else self
+    def note(self, path: str, message: str) -> None:
+        self.root().notes.setdefault(path, message)
+
+    def root(self) -> "Deployment":
+        return self.outer.root() if self.outer is not None else self
 
     def parameter(self, name: str) -> Any:
         key = _key(self.definitions, name)
@@ -135,7 +145,11 @@ class Deployment:
             if self.outer is not None:
                 value = _given_value(value, self.outer, name)
         elif "defaultValue" in definition:
-            value = evaluate_value(definition["defaultValue"], self)
+            self._defaulting.append(key)
+            try:
+                value = evaluate_value(definition["defaultValue"], self)
+            finally:
+                self._defaulting.pop()
         elif definition.get("nullable") is True:
             value = None
         else:
@@ -172,7 +186,13 @@ class Deployment:
 
 
 def _given_value(value: Any, outer: Deployment, name: str) -> Any:
-    """A nested deployment's parameter value (`{"value": ...}`), evaluated in the deployment that passes it."""
+    """A nested deployment's parameter value (`{"value": ...}`), evaluated in the deployment that passes it. The
+    entry may itself be an expression that yields `{"value": ...}` (what Bicep compiles an optional module parameter
+    to: `[if(cond, createObject('value', x), createObject('value', null()))]`)."""
+    if is_expression(value):
+        value = evaluate(value, outer)
+        if isinstance(value, Mapping) and "value" in value:
+            return value["value"]
     if isinstance(value, Mapping) and "value" in value:
         return evaluate_value(value["value"], outer)
     if isinstance(value, Mapping) and "reference" in value:
@@ -356,6 +376,8 @@ class _Evaluator:
         lower = name.lower()
         if "." in lower:  # a user-defined function (`namespace.name`) of the template's `functions`
             raise ExpressionError(f"user-defined function {name}() is not evaluated by import-arm", name)
+        if lower == "utcnow" and self.deployment._defaulting:
+            return _utc_now(self, [self.eval(a, scope) for a in arg_nodes])
         if lower in _RUNTIME or lower.startswith("list"):
             return self.deployment.unknown(f"<{source(node)}>")
         lazy = _LAZY.get(lower)
@@ -365,6 +387,10 @@ class _Evaluator:
         if function is None:
             raise ExpressionError(f"function {name}() is not supported by import-arm", name)
         args = [self.eval(a, scope) for a in arg_nodes]
+        if lower in _SHAPE_ONLY:
+            if _shape_unknown(lower, args):
+                return self.deployment.unknown(f"<{source(node)}>")
+            return function(self.deployment, *args)
         if lower not in _CARRIES_UNKNOWN and any(_holds_unknown(a) for a in args):
             return self.deployment.unknown(f"<{source(node)}>")
         result = function(self.deployment, *args)
@@ -378,6 +404,130 @@ class _Evaluator:
         if len(args) != len(function.names):
             raise ExpressionError(f"{name}(): the lambda takes {len(function.names)} argument(s)", name)
         return self.eval(function.body, {**function.bound, **{n.lower(): a for n, a in zip(function.names, args)}})
+
+
+# Functions whose result depends only on the shape of their arguments (which keys, how many items), not on the values
+# inside: an Unknown nested in an argument is carried into the result, so `shallowMerge()` of objects holding one
+# placeholder stays an object (AVM modules build a template's whole `properties` that way). `_shape_unknown` says
+# when the shape itself is unknown.
+_SHAPE_ONLY = {"shallowmerge", "union", "length", "first", "last", "take", "skip", "tryget", "empty", "array"}
+
+
+def _shape_unknown(function: str, args: list) -> bool:
+    """Whether an Unknown decides the result of a `_SHAPE_ONLY` function: an argument that is one, an object key
+    holding one (two keys might turn out to be the same), an array item that is one where items are merged or compared
+    (`shallowMerge`, array `union`), or one met on `tryGet`'s path."""
+    if any(isinstance(a, Unknown) for a in args):
+        return True
+    if any(isinstance(a, Mapping) and any(_holds_unknown(k) for k in a) for a in args):
+        return True
+    if function == "shallowmerge" and args and isinstance(args[0], list):
+        return any(isinstance(i, Unknown) or (isinstance(i, Mapping) and any(_holds_unknown(k) for k in i))
+                   for i in args[0])
+    if function == "union":
+        return any(isinstance(a, list) and any(_holds_unknown(v) for v in a) for a in args)
+    if function == "tryget" and args:
+        value = args[0]
+        for key in args[1:]:
+            if isinstance(value, Unknown) or isinstance(key, Unknown):
+                return True
+            value = _try_get(None, value, key)
+    return False
+
+
+# utcNow() is allowed only in a parameter's defaultValue, where a deployment gives it the time it starts. import-arm
+# gives it this fixed time instead (the Unix epoch, stated in a notice), so that importing the same template twice
+# writes the same config and the names built from it (AVM's `<name>-<baseTime>`) are valid.
+FIXED_UTC_NOW = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _utc_now(ev: "_Evaluator", args: list) -> Any:
+    deployment = ev.deployment
+    fmt = args[0] if args else None
+    if isinstance(fmt, Unknown):
+        return deployment.unknown(f"<utcNow({fmt})>")
+    if fmt is not None and not isinstance(fmt, str):
+        raise ExpressionError(f"utcNow() takes a format string, not {fmt!r}", "utcNow")
+    value = format_datetime(FIXED_UTC_NOW, fmt or "yyyyMMddTHHmmssZ")
+    name = deployment._defaulting[-1]
+    way = (f"give {name!r} a value with import-arm --parameters to choose another" if deployment.outer is None else
+           f"the template that nests this one does not pass {name!r}: edit the values built from it in the stack "
+           "config to choose another")
+    call = "utcNow(" + ("" if fmt is None else "'" + fmt.replace("'", "''") + "'") + ")"
+    deployment.note(_path_in(deployment.where, f"parameters.{name}.defaultValue"),
+                    f"{call} is the time a deployment starts; import-arm read it as {value!r} "
+                    f"({FIXED_UTC_NOW:%Y-%m-%dT%H:%M:%SZ}, a fixed time, so a re-import writes the same config): {way}")
+    return value
+
+
+def _path_in(prefix: str, path: str) -> str:
+    return f"{prefix}.{path}" if prefix else path
+
+
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+# .NET's standard date and time format strings, in the invariant culture ARM formats with, as custom formats.
+_STANDARD_FORMATS = {
+    "d": "MM/dd/yyyy", "D": "dddd, dd MMMM yyyy", "f": "dddd, dd MMMM yyyy HH:mm", "F": "dddd, dd MMMM yyyy HH:mm:ss",
+    "g": "MM/dd/yyyy HH:mm", "G": "MM/dd/yyyy HH:mm:ss", "m": "MMMM dd", "M": "MMMM dd",
+    "o": "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffffK", "O": "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffffK",
+    "r": "ddd, dd MMM yyyy HH':'mm':'ss 'GMT'", "R": "ddd, dd MMM yyyy HH':'mm':'ss 'GMT'",
+    "s": "yyyy'-'MM'-'dd'T'HH':'mm':'ss", "t": "HH:mm", "T": "HH:mm:ss", "u": "yyyy'-'MM'-'dd HH':'mm':'ss'Z'",
+    "U": "dddd, dd MMMM yyyy HH:mm:ss", "y": "yyyy MMMM", "Y": "yyyy MMMM",
+}
+_CUSTOM_TOKEN = re.compile(r"'[^']*'|\"[^\"]*\"|\\.|%.|d+|f+|F+|h+|H+|K|m+|M+|s+|t+|y+|z+|g+|.", re.DOTALL)
+
+
+def format_datetime(moment: _dt.datetime, fmt: str) -> str:
+    """`moment` (UTC) formatted as .NET formats a DateTime with a standard or custom format string in the invariant
+    culture, as ARM's utcNow(format) and dateTimeAdd(..., format) do."""
+    if len(fmt) == 1:
+        if fmt not in _STANDARD_FORMATS:
+            raise ExpressionError(f"{fmt!r} is not a .NET standard date and time format", "utcNow")
+        fmt = _STANDARD_FORMATS[fmt]
+    out = []
+    for token in _CUSTOM_TOKEN.findall(fmt):
+        out.append(_datetime_token(moment, token))
+    return "".join(out)
+
+
+def _datetime_token(moment: _dt.datetime, token: str) -> str:
+    first, n = token[0], len(token)
+    if first in "'\"":
+        return token[1:-1]
+    if first == "\\" and n == 2:
+        return token[1]
+    if first == "%" and n == 2:
+        return _datetime_token(moment, token[1])
+    if first == "d":
+        return (str(moment.day).zfill(n) if n <= 2 else
+                _DAYS[moment.weekday()][:3] if n == 3 else _DAYS[moment.weekday()])
+    if first in "fF":
+        digits = f"{moment.microsecond:06d}0"[:min(n, 7)]
+        return digits.rstrip("0") if first == "F" else digits
+    if first == "h":
+        return str(moment.hour % 12 or 12).zfill(min(n, 2))
+    if first == "H":
+        return str(moment.hour).zfill(min(n, 2))
+    if first == "K":
+        return "Z"
+    if first == "m":
+        return str(moment.minute).zfill(min(n, 2))
+    if first == "M":
+        return (str(moment.month).zfill(n) if n <= 2 else
+                _MONTHS[moment.month - 1][:3] if n == 3 else _MONTHS[moment.month - 1])
+    if first == "s":
+        return str(moment.second).zfill(min(n, 2))
+    if first == "t":
+        return ("AM" if moment.hour < 12 else "PM")[:1 if n == 1 else 2]
+    if first == "y":
+        return str(moment.year % 100).zfill(n) if n <= 2 else str(moment.year).zfill(n)
+    if first == "z":
+        return "+0" if n == 1 else "+00" if n == 2 else "+00:00"
+    if first == "g":
+        return "A.D."
+    return token
 
 
 def _holds_unknown(value: Any) -> bool:
@@ -452,13 +602,28 @@ def _copy_index(ev: _Evaluator, node: Node, args: list, scope: dict) -> Any:
     return ev.copies[key] + offset
 
 
+class _Undecided(Exception):
+    """A lambda's answer that decides the result (a filter's test, a sort's order) holds an Unknown."""
+
+
 def _with_lambda(name: str, run: Callable[[_Evaluator, list, Any], Any]) -> Callable[..., Any]:
     def apply(ev: _Evaluator, node: Node, args: list, scope: dict) -> Any:
         values = [ev.eval(a, scope) for a in args]
-        if _holds_unknown(values[0] if values else None):
+        # Items holding an Unknown go through the lambda, which carries it (a map over distributions whose names
+        # hold a placeholder is still a list of objects); only an unknown array, or an unknown decision, is unknown.
+        if values and isinstance(values[0], Unknown):
             return ev.deployment.unknown(f"<{source(node)}>")
-        return run(ev, values, node)
+        try:
+            return run(ev, values, node)
+        except _Undecided:
+            return ev.deployment.unknown(f"<{source(node)}>")
     return apply
+
+
+def _decided(value: Any) -> Any:
+    if _holds_unknown(value):
+        raise _Undecided()
+    return value
 
 
 def _map(ev: _Evaluator, values: list, node: Node) -> list:
@@ -471,8 +636,8 @@ def _map(ev: _Evaluator, values: list, node: Node) -> list:
 def _filter(ev: _Evaluator, values: list, node: Node) -> list:
     items, function = _array(values[0], "filter"), values[1]
     if isinstance(function, Lambda) and len(function.names) == 2:
-        return [v for i, v in enumerate(items) if ev.apply(function, [v, i], "filter") is True]
-    return [v for v in items if ev.apply(function, [v], "filter") is True]
+        return [v for i, v in enumerate(items) if _decided(ev.apply(function, [v, i], "filter")) is True]
+    return [v for v in items if _decided(ev.apply(function, [v], "filter")) is True]
 
 
 def _reduce(ev: _Evaluator, values: list, node: Node) -> Any:
@@ -487,7 +652,7 @@ def _to_object(ev: _Evaluator, values: list, node: Node) -> dict:
     items = _array(values[0], "toObject")
     out = {}
     for item in items:
-        key = ev.apply(values[1], [item], "toObject")
+        key = _decided(ev.apply(values[1], [item], "toObject"))
         out[key] = ev.apply(values[2], [item], "toObject") if len(values) > 2 else item
     return out
 
@@ -497,7 +662,7 @@ def _sort(ev: _Evaluator, values: list, node: Node) -> list:
 
     items = list(_array(values[0], "sort"))
     return sorted(items, key=functools.cmp_to_key(
-        lambda a, b: -1 if ev.apply(values[1], [a, b], "sort") is True else 1))
+        lambda a, b: -1 if _decided(ev.apply(values[1], [a, b], "sort")) is True else 1))
 
 
 _LAZY: dict[str, Callable[..., Any]] = {
@@ -746,7 +911,7 @@ def _contains(_: Deployment, container: Any, item: Any) -> bool:
     raise ExpressionError(f"contains() takes a string, array or object, not {container!r}", "contains")
 
 
-def _try_get(_: Deployment, value: Any, *keys: Any) -> Any:
+def _try_get(_: Optional[Deployment], value: Any, *keys: Any) -> Any:
     for key in keys:
         if isinstance(value, Mapping) and isinstance(key, str):
             found = _key(value, key)

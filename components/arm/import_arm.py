@@ -96,7 +96,17 @@ def import_document(doc: Any, *, source: str = "", inputs: Optional[DeploymentIn
             issues += exc.issues
     if issues:
         raise SpecError(issues, source)
+    _add_deployment_notes(imported, located)
     return _named_apart(imported, fallback_name)
+
+
+def _add_deployment_notes(imported: list[ImportedTemplate], located: list) -> None:
+    """The values import-arm chose where a deployment would (utcNow() in a parameter default), each once, as notices
+    of the document's first template."""
+    roots = {id(d.root()): d.root() for _, _, d in located if d is not None}
+    notes = [Notice(path, message) for root in roots.values() for path, message in root.notes.items()]
+    if imported and notes:
+        imported[0].notices[:0] = notes
 
 
 def _none_found_hint(skipped: list[str]) -> str:
@@ -255,8 +265,8 @@ def _search(template: dict, deployment: Deployment, prefix: str, found: list, sk
             props = _mapping(resource.get("properties"))
             inner = props.get("template")
             if isinstance(inner, dict):
-                _search(inner, _nested(resource, props, inner, deployment), join_path(path, "properties.template"),
-                        found, skipped)
+                where = join_path(path, "properties.template")
+                _search(inner, _nested(resource, props, inner, deployment, where), where, found, skipped)
             elif "templateLink" in props:
                 skipped.append(f"{path} links its template (properties.templateLink)")
 
@@ -269,7 +279,7 @@ def _condition_false(resource: dict, deployment: Deployment) -> bool:
     return not failures and value is False
 
 
-def _nested(resource: dict, props: dict, inner: dict, outer: Deployment) -> Deployment:
+def _nested(resource: dict, props: dict, inner: dict, outer: Deployment, where: str) -> Deployment:
     """The deployment a nested template's expressions evaluate in. With `expressionEvaluationOptions.scope: inner`
     (what Bicep modules compile to) it is a scope of its own: the inner template's parameters, given the values
     `properties.parameters` passes (evaluated in the outer deployment), its variables, and the resource group the
@@ -288,7 +298,7 @@ def _nested(resource: dict, props: dict, inner: dict, outer: Deployment) -> Depl
         subscription = value if isinstance(value, str) and not failures else None
     return Deployment(parameters=_mapping(props.get("parameters")), definitions=_mapping(inner.get("parameters")),
                       variables=_mapping(inner.get("variables")), subscription_id=subscription,
-                      resource_group=group, location=location, outer=outer)
+                      resource_group=group, location=location, outer=outer, where=where)
 
 
 def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = False) -> ImportedTemplate:
@@ -311,6 +321,7 @@ def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = 
     doc = copy.deepcopy(raw)
     name = str(doc.get("name") or "imported")
     _drop_read_only(doc, path, notices)
+    doc = _canonical_group_ids(doc, path, notices)
     if api_version < STRICT_FROM or api_version not in KNOWN_API_VERSIONS:
         _match_case(doc, ImageTemplateSpec, [], path, notices)
     # Retired field names are upgraded only in documents of the versions that had them; from 2024-02-01
@@ -335,6 +346,29 @@ def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = 
         raise SpecError(repo_issues)
     return ImportedTemplate(name=name, spec=spec, api_version=api_version, path=path, notices=notices,
                             named=bool(raw.get("name")))
+
+
+# `/subscriptions/S/providers/Microsoft.Resources/resourceGroups/N`, what ARM's subscriptionResourceId() gives for a
+# resource group (AVM's image-builder pattern passes stagingResourceGroup so): ARM reads it as the same resource as
+# `/subscriptions/S/resourceGroups/N`, the form the service returns and the stack config uses.
+_PROVIDER_GROUP_ID = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Resources/resourceGroups/([^/]+)(/.*)?$",
+                                re.IGNORECASE)
+
+
+def _canonical_group_ids(value: Any, path: str, notices: list[Notice], loc: tuple = ()) -> Any:
+    """`value` with every resource group id written through the Microsoft.Resources provider in its canonical form."""
+    if isinstance(value, dict):
+        return {_canonical_group_ids(k, path, notices, (*loc, k)) if isinstance(k, str) else k:
+                _canonical_group_ids(v, path, notices, (*loc, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_group_ids(v, path, notices, (*loc, i)) for i, v in enumerate(value)]
+    match = _PROVIDER_GROUP_ID.match(value) if isinstance(value, str) else None
+    if match is None:
+        return value
+    canonical = f"/subscriptions/{match.group(1)}/resourceGroups/{match.group(2)}{match.group(3) or ''}"
+    notices.append(Notice(join_path(path, format_path(loc)), f"{value!r} read as {canonical!r} (the same resource "
+                                                             "group; ARM reads both forms)"))
+    return type(value)(canonical) if isinstance(value, Unknown) else canonical
 
 
 def _repository_file_keys(doc: dict, path: str) -> list[Issue]:

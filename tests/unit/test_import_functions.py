@@ -139,3 +139,84 @@ def test_nested_scope_evaluates_given_parameters_in_the_outer_deployment():
     inner = Deployment(definitions={"q": {"type": "string"}}, parameters={"q": {"value": "[parameters('p')]"}},
                        outer=outer)
     assert evaluate("[parameters('q')]", inner) == "outer-value"
+
+
+@pytest.mark.parametrize("expression,value", [
+    # Only the shape decides these: a placeholder inside a merged object stays where it is (AVM modules build a
+    # template's whole `properties` with shallowMerge over values holding one).
+    ("[shallowMerge(createArray(createObject('a', reference('x').id), createObject('b', 1)))]",
+     {"a": "<reference('x').id>", "b": 1}),
+    ("[union(createObject('a', reference('x').id), createObject('b', 1))]", {"a": "<reference('x').id>", "b": 1}),
+    ("[length(createArray(reference('x').id, 'b'))]", 2),
+    ("[tryGet(createObject('a', reference('x').id, 'b', 'known'), 'b')]", "known"),
+    ("[empty(createObject('a', reference('x').id))]", False),
+    # A lambda carries it through each item.
+    ("[map(createArray(createObject('n', reference('x').id)), lambda('i', lambdaVariables('i').n))]",
+     ["<reference('x').id>"]),
+])
+def test_placeholders_inside_a_value_do_not_hide_what_its_shape_decides(expression, value):
+    result = evaluate(expression, scope())
+    assert result == value and not isinstance(result, Unknown)
+
+
+@pytest.mark.parametrize("expression", [
+    "[shallowMerge(createArray(reference('x').props, createObject('b', 1)))]",  # which keys: unknown
+    "[union(createArray(reference('x').id), createArray('b'))]",  # are the items distinct: unknown
+    "[tryGet(createObject('a', reference('x').props), 'a', 'b')]",  # the path goes through the unknown
+    "[filter(createArray(1, 2), lambda('v', equals(lambdaVariables('v'), reference('x').n)))]",  # the test is unknown
+])
+def test_what_a_placeholder_decides_is_a_placeholder(expression):
+    assert evaluate(expression, scope()) == f"<{expression[1:-1]}>"
+
+
+# ARM's documentation of utcNow (learn.microsoft.com, azure-resource-manager/templates/template-functions-date, "utcNow"
+# example): deployed at 2019-03-05T17:53:18Z, `utcNow()` gave 20190305T175318Z, `utcNow('d')` 03/05/2019 and
+# `utcNow('M d')` 3 5; `dateTimeAdd` example: `utcNow('u')` gave 2020-04-07 14:53:14Z.
+@pytest.mark.parametrize("moment,fmt,text", [
+    ((2019, 3, 5, 17, 53, 18), "yyyyMMddTHHmmssZ", "20190305T175318Z"),
+    ((2019, 3, 5, 17, 53, 18), "d", "03/05/2019"),
+    ((2019, 3, 5, 17, 53, 18), "M d", "3 5"),
+    ((2020, 4, 7, 14, 53, 14), "u", "2020-04-07 14:53:14Z"),
+    ((2020, 4, 7, 14, 53, 14), "yyyy-MM-dd-HH-mm-ss", "2020-04-07-14-53-14"),
+    ((2020, 4, 7, 14, 53, 14), "o", "2020-04-07T14:53:14.0000000Z"),
+    ((2020, 4, 7, 14, 53, 14), "ddd, dd MMM yyyy hh:mm tt 'at' \\Z", "Tue, 07 Apr 2020 02:53 PM at Z"),
+])
+def test_dates_format_as_dotnet_does(moment, fmt, text):
+    import datetime as dt
+
+    from components.arm.expressions import format_datetime
+
+    assert format_datetime(dt.datetime(*moment, tzinfo=dt.timezone.utc), fmt) == text
+
+
+@pytest.mark.parametrize("default,value", [
+    ("[utcNow()]", "19700101T000000Z"),
+    ("[utcNow('yyyy-MM-dd-HH-mm-ss')]", "1970-01-01-00-00-00"),
+    ("[concat('build-', utcNow('yyyyMMdd'))]", "build-19700101"),
+])
+def test_utcnow_in_a_parameter_default_is_a_fixed_time_with_a_note(default, value):
+    # ARM allows utcNow() only in a parameter's defaultValue; import-arm gives it the Unix epoch there, and says so.
+    deployment = Deployment(definitions={"baseTime": {"type": "string", "defaultValue": default}})
+    assert evaluate("[parameters('baseTime')]", deployment) == value
+    [(path, note)] = deployment.notes.items()
+    assert path == "parameters.baseTime.defaultValue"
+    assert "import-arm read it as '1970" in note and "(1970-01-01T00:00:00Z, a fixed time" in note
+    assert "give 'baseTime' a value with import-arm --parameters" in note
+    given = Deployment(definitions={"baseTime": {"type": "string", "defaultValue": default}},
+                       parameters={"baseTime": "20250101"})
+    assert evaluate("[parameters('baseTime')]", given) == "20250101" and not given.notes
+
+
+def test_a_nested_parameter_given_as_an_expression_yielding_value_is_unwrapped():
+    # Bicep compiles an optional module parameter to `"p": "[if(c, createObject('value', x), createObject('value',
+    # null()))]"`: the whole entry is an expression whose result has the value.
+    outer = Deployment(definitions={"rg": {"type": "string", "defaultValue": "build"}}, subscription_id=SUB)
+    entry = ("[if(not(empty(parameters('rg'))), createObject('value', subscriptionResourceId("
+             "'Microsoft.Resources/resourceGroups', parameters('rg'))), createObject('value', null()))]")
+    inner = Deployment(definitions={"staging": {"type": "string", "nullable": True}}, parameters={"staging": entry},
+                       outer=outer)
+    assert evaluate("[parameters('staging')]", inner) == \
+        f"/subscriptions/{SUB}/providers/Microsoft.Resources/resourceGroups/build"
+    off = Deployment(definitions={"rg": {"type": "string", "defaultValue": ""}})
+    assert evaluate("[parameters('staging')]", Deployment(definitions=inner.definitions, parameters=inner.parameters,
+                                                          outer=off)) is None

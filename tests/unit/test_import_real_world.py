@@ -142,3 +142,40 @@ def test_an_unusable_template_is_one_line_per_problem_with_its_place_and_way_for
     assert code == 2 and "Traceback" not in err
     [line] = [entry for entry in err.splitlines() if entry.startswith("  - ")]
     assert line.startswith("  - resources.imageTemplate.name: ") and "hint: import-arm --parameters FILE" in line
+
+
+def test_a_resource_group_id_through_the_resources_provider_is_read_as_the_canonical_one():
+    # subscriptionResourceId('Microsoft.Resources/resourceGroups', n), as AVM's image-builder pattern passes
+    # stagingResourceGroup: ARM reads it as the same group as /subscriptions/S/resourceGroups/n.
+    resource = json.loads(json.dumps(IMAGE))
+    resource["properties"]["stagingResourceGroup"] = \
+        "[subscriptionResourceId('Microsoft.Resources/resourceGroups', 'build-rg')]"
+    [item] = import_document({"parameters": PARAMS, "resources": [resource]}, inputs=INPUTS)
+    assert item.spec.properties.staging_resource_group == "/subscriptions/sub/resourceGroups/build-rg"
+    expected = ("resources[0].properties.stagingResourceGroup: '/subscriptions/sub/providers/Microsoft.Resources/"
+                "resourceGroups/build-rg' read as '/subscriptions/sub/resourceGroups/build-rg'")
+    assert any(str(n).startswith(expected) for n in item.notices), item.notices
+
+
+def test_a_bicep_module_built_with_shallow_merge_and_a_utcnow_default_imports_with_a_notice():
+    # What the AVM image-template module compiles to, in small: `properties` is one shallowMerge() expression whose
+    # values hold parameters('baseTime'), whose default is utcNow().
+    resource = json.loads(json.dumps(IMAGE))
+    resource["name"] = "[format('{0}-{1}', parameters('imageName'), parameters('baseTime'))]"
+    properties = resource.pop("properties")
+    resource["properties"] = (
+        "[shallowMerge(createArray(createObject('source', json('" + json.dumps(properties["source"]) + "')), "
+        "createObject('distribute', createArray(createObject('type', 'ManagedImage', 'location', 'westus', "
+        "'runOutputName', format('{0}-{1}', parameters('imageName'), parameters('baseTime')), 'imageId', "
+        "resourceId('Microsoft.Compute/images', parameters('imageName')))))))]")
+    params = {**PARAMS, "baseTime": {"type": "string", "defaultValue": "[utcNow('yyyyMMddHHmm')]"}}
+    doc = {"languageVersion": "2.0", "parameters": params, "resources": {"imageTemplate": resource}}
+    [item] = import_document(doc, inputs=INPUTS)
+    assert item.name == "img-197001010000"
+    assert item.spec.properties.distribute[0].run_output_name == "img-197001010000"
+    notices = [str(n) for n in item.notices]
+    assert any(n.startswith("parameters.baseTime.defaultValue: utcNow('yyyyMMddHHmm') is the time a deployment "
+                            "starts; import-arm read it as '197001010000'") for n in notices), notices
+    given = import_document(doc, inputs=DeploymentInputs(parameters={"baseTime": "v2"}, subscription_id="sub",
+                                                         resource_group="rg"))
+    assert given[0].name == "img-v2" and not any("utcNow" in str(n) for n in given[0].notices)
