@@ -83,6 +83,7 @@ def test_arm_seven_digit_fractions_count_on_python_3_10(python_310):
 def test_the_3_10_stand_in_catches_an_uncut_fraction(python_310, monkeypatch):
     """The stand-in is in effect: with the cut to 6 digits broken, the 7-digit time fails to parse and the whole
     wait comes back (what 3.10 did), so the test above fails when the cut is lost."""
-    monkeypatch.setattr(plan, "re", SimpleNamespace(sub=lambda pattern, repl, text: text))
+    uncut = SimpleNamespace(sub=lambda *args: args[-1])  # re.sub(pattern, repl, text) -> text, unchanged
+    monkeypatch.setattr(plan, "re", uncut)
     assert remaining_seconds(["2027-01-15T07:59:00.1234567Z"], 90, NOW) == pytest.approx(90.0)
     assert python_310 == ["2027-01-15T07:59:00.1234567+00:00"]
