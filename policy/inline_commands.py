@@ -76,7 +76,7 @@ def _basename(token: str) -> str:
     return re.split(r"[\\/]", token.split("?", 1)[0])[-1].lower()
 
 
-def _download_targets(segment: str) -> set[str]:
+def download_targets(segment: str) -> set[str]:
     """Base names of the files a fetching (or decoding) command writes."""
     names = {_basename(t) for t in _download_paths(segment)}
     return {n for n in names if n and n not in ("-", "null", "/dev/null", "$null", "nul")}
@@ -166,7 +166,7 @@ def downloaded_files_run(steps: Sequence[tuple[str, Sequence[object]]]) -> dict[
     for index, (_, text) in enumerate(texts):
         for segment in _SEGMENT.finditer(text):
             if re.search(_HIDDEN, segment.group(0), re.IGNORECASE):
-                downloads.extend((index, segment.end(), name) for name in _download_targets(segment.group(0)))
+                downloads.extend((index, segment.end(), name) for name in download_targets(segment.group(0)))
     queue = list(downloads)
     seen = {(i, name) for i, _, name in downloads}
     while queue:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.cli import build_parser
+from components.ops.cli import build_parser
+from policy.inline_commands import CHECKSUM_CHECK, FETCH, download_targets, downloaded_files_run, hidden_code_run
 from tests.conftest import ROOT
 
 GITHUB = ROOT / ".github"
@@ -262,6 +263,134 @@ def test_no_credentialed_job_runs_an_npm_install_or_an_unlocked_pip_install(tmp_
                     assert pips and all(_locked(c) for c in pips), f"{name}: {pips}"
     assert {"up-dev", "up-prod", "preflight", "bump"} <= set(credentialed), credentialed
     assert "preview" not in credentialed and "test" not in credentialed
+
+
+# What a credentialed job may fetch. The shell of its steps (composite actions expanded) and of the repository scripts
+# they run is read with the policy pack's own reading of inline commands (policy/inline_commands.py).
+_FETCHES = re.compile(rf"{FETCH}|\bgh\s+release\s+download\b|\bpip\d?(?:\.\d+)?\s+download\b|\bgit\s+clone\b"
+                      r"|\bgo\s+(?:install|run|get)\s+(?:-\S+\s+)*\S+@\S+|\bgo\s+get\b", re.IGNORECASE)
+# What turns off Go's checks of modules against go.sum and the checksum database.
+_GO_UNCHECKED = re.compile(r"\bGO(?:NOSUMDB|NOSUMCHECK|NOVERIFY|INSECURE|PRIVATE)\b|\bGOSUMDB\s*[=:]\s*[\"']?off\b"
+                           r"|-insecure\b|-mod[= ]mod\b|\bGOFLAGS\s*[=:][^\n]*-mod=mod")
+_SCRIPT = re.compile(r"\b(?:bash|sh|source)\s+\"?(?:\$root/|\$\{?GITHUB_WORKSPACE\}?/|\./)?((?:scripts|tools)/[\w./-]+\.sh)")
+_COMMAND = re.compile(r"[^\n;&|]+(?:\|(?!\|)[^\n;&|]*)*")
+
+
+def unverified_fetches(text: str) -> list[str]:
+    """Each way `text` (shell) gets code or a binary it does not verify: code fetched and run, a downloaded file run
+    or left unchecked (no `sha256sum -c` naming it after the download), `go install pkg@version`, `git clone`, or Go's
+    module checks turned off. A fetch that writes no file and runs nothing (a token piped to jq) is fine."""
+    problems = []
+    lines = text.splitlines()
+    if hidden_code_run(lines):
+        problems.append(f"fetches code and runs it: {hidden_code_run(lines)}")
+    if downloaded_files_run([("step", lines)]):
+        problems.append("runs a file it downloaded without checking it first")
+    for command in _COMMAND.finditer(text):
+        segment = command.group(0)
+        if not _FETCHES.search(segment):
+            continue
+        if re.search(r"\b(?:git\s+clone|go\s+(?:install|run|get))\b", segment):
+            problems.append(f"fetches code outside any lock: {segment.strip()}")
+            continue
+        later = text[command.end():].splitlines()
+        for name in download_targets(segment):
+            if not any(CHECKSUM_CHECK.search(line) and name in line for line in later):  # a check naming the file
+                problems.append(f"downloads {name} without checking it against a pinned sha256 (sha256sum -c)")
+    if _GO_UNCHECKED.search(text):
+        problems.append(f"turns Go's module checks off: {_GO_UNCHECKED.search(text).group(0)}")
+    return problems
+
+
+def _scripts_run(text: str, seen: set[str]) -> list[str]:
+    """The repository scripts `text` runs, and those they run, each once."""
+    found = []
+    for match in _SCRIPT.finditer(text):
+        path = match.group(1)
+        if path not in seen and (ROOT / path).is_file():
+            seen.add(path)
+            body = (ROOT / path).read_text()
+            found += [path, *_scripts_run(body, seen)]
+    return found
+
+
+# Remote actions a credentialed job may use, and why each fetches nothing unverified. A new one fails the test below
+# until it is reviewed here.
+_CREDENTIALED_ACTIONS = {
+    "actions/checkout": "this repository at the pushed commit",
+    "actions/setup-python": "CPython from the runner's tool cache or GitHub's actions/python-versions builds",
+    "actions/setup-go": "Go from the runner's tool cache or GitHub's actions/go-versions builds; newer toolchains the "
+                        "go command fetches are checked against sum.golang.org",
+    "actions/cache": ".local/bin, keyed by tools/pulumi-cli/go.mod + go.sum; caches of pull requests never reach main",
+    "pulumi/auth-actions": "exchanges the OIDC token; downloads nothing",
+    "pulumi/actions": "runs the CLI on PATH: prepare put the go.sum-built one there, so its downloadCli skips",
+    "peter-evans/create-pull-request": "git operations on this repository; downloads nothing",
+}
+
+
+def test_no_credentialed_job_downloads_an_unverified_binary():
+    """Every job that can get a credential (OIDC token, environment, secret), its composite actions expanded and the
+    repository scripts its steps run read too (scripts/bootstrap.sh, scripts/pulumi-cli.sh): no fetched code runs, no
+    download stays unchecked against a pinned sha256, no `go install pkg@version` or `git clone`, Go's checks against
+    go.sum stay on (GONOSUMDB, GOSUMDB=off, GOINSECURE, -mod=mod appear nowhere, in scripts or in any env:), and only
+    reviewed actions run. The Pulumi CLI is built from tools/pulumi-cli/go.sum (module hashes verify it), never
+    downloaded."""
+    checked_jobs, checked_scripts = [], set()
+    for path in WORKFLOWS.glob("*.yml"):
+        workflow = read_yaml(path)
+        for name, job in workflow["jobs"].items():
+            if not _credentialed(job):
+                continue
+            checked_jobs.append(name)
+            envs = [workflow.get("env") or {}, job.get("env") or {}]
+            for step in _expanded(job):
+                envs.append(step.get("env") or {})
+                used = str(step.get("uses", "")).split("@")[0]
+                assert not used or used in _CREDENTIALED_ACTIONS, f"{path.name}: {name}: review {used} for downloads"
+                text = str(step.get("run", ""))
+                assert unverified_fetches(text) == [], f"{path.name}: {name}: {text}"
+                for script in _scripts_run(text, checked_scripts):
+                    assert unverified_fetches((ROOT / script).read_text()) == [], f"{name}: {script}"
+            for env in envs:
+                for key, value in env.items():
+                    assert not _GO_UNCHECKED.search(f"{key}={value}"), f"{path.name}: {name}: {key}={value}"
+    assert {"up-dev", "up-prod", "preflight", "bump"} <= set(checked_jobs), checked_jobs
+    assert {"scripts/bootstrap.sh", "scripts/pulumi-cli.sh"} <= checked_scripts  # the CLI build was read, not skipped
+    cli = (ROOT / "scripts" / "pulumi-cli.sh").read_text()
+    assert re.search(r"GOFLAGS=-mod=readonly go build [^\n]*github\.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
+                     r"|GOFLAGS=-mod=readonly go build(?:[^\n]*\\\n)+[^\n]*github\.com/pulumi/pulumi/pkg/v3/cmd/pulumi", cli)
+    go_sum = (ROOT / "tools" / "pulumi-cli" / "go.sum").read_text()
+    version = pinned_cli_version()
+    assert f"github.com/pulumi/pulumi/pkg/v3 v{version} h1:" in go_sum  # the module the CLI is built from, hashed
+
+
+@pytest.mark.parametrize("script,problem", [
+    ("curl -fsSL https://get.pulumi.com/releases/sdk/pulumi-v3.0.0-linux-x64.tar.gz -o pulumi.tgz\n"
+     "tar xzf pulumi.tgz -C .local", "downloads pulumi.tgz without checking"),
+    ("wget -q https://example.org/tool.tgz\ntar xzf tool.tgz", "downloads tool.tgz without checking"),
+    ("curl -fsSL https://get.pulumi.com | sh", "fetches code and runs it"),
+    ("curl -fsSL -o /tmp/i.sh https://example.org/i.sh\nbash /tmp/i.sh", "runs a file it downloaded"),
+    ("go install github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@latest", "fetches code outside any lock"),
+    ("git clone https://github.com/example/tool && make -C tool", "fetches code outside any lock"),
+    ("GONOSUMDB=* go build ./...", "turns Go's module checks off"),
+    ("GOFLAGS=-mod=mod go build ./...", "turns Go's module checks off"),
+])
+def test_the_download_check_catches_unverified_fetches(script, problem):
+    found = unverified_fetches(script)
+    assert found and problem in found[0], found
+
+
+@pytest.mark.parametrize("script", [
+    "curl -fsSL https://get.pulumi.com/releases/sdk/pulumi-v3.274.1-linux-x64.tar.gz -o pulumi.tgz\n"
+    "echo \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef  pulumi.tgz\" | sha256sum -c -\n"
+    "tar xzf pulumi.tgz -C .local",
+    "sha256sum -c tools/pulumi-cli/pulumi.sha256 && true\ncurl -fsSL https://example.org/x.tgz -o x.tgz\n"
+    "sha256sum -c --ignore-missing tools/x.sha256 # x.tgz",
+    "token=\"$(curl -sSf -H \"Authorization: bearer ${T}\" \"${URL}&audience=api://AzureADTokenExchange\" | jq -r .value)\"",
+    "CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -o .local/bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
+])
+def test_the_download_check_passes_verified_downloads_and_plain_requests(script):
+    assert unverified_fetches(script) == []
 
 
 def test_bootstrap_installs_azurite_only_when_asked_and_only_from_the_lock(tmp_path):
