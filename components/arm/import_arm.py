@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Literal, Optional, get_args, get_origin
+from typing import Any, Callable, Iterable, Iterator, Literal, Optional, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -168,9 +169,37 @@ def _import_located(raw: dict, path: str, deployment: Optional[Deployment]) -> I
         notices.append(Notice(join_path(path, "name"), f"{name!r} is known only at deployment; the image is named "
                                                        f"{readable!r} (rename it in the stack config if you like)"))
         evaluated["name"] = readable
-    item = import_template(evaluated, path=path, expressions_evaluated=True)
+    item = import_template(evaluated, path=path, expressions_evaluated=True, fill_in=_fill_in(deployment))
     item.notices[:0] = notices + _placeholder_notices(evaluated, path, deployment.placeholders_used)
     return item
+
+
+_SCOPE_OPTIONS = {SUBSCRIPTION_PLACEHOLDER: "--subscription", RESOURCE_GROUP_PLACEHOLDER: "--resource-group",
+                  LOCATION_PLACEHOLDER: "--location"}
+
+
+def _fill_in(deployment: Deployment) -> Callable[[str], Optional[str]]:
+    """The way to fill a blank in an ARM deployment template: the import-arm option of a scope value, else the
+    parameter whose value or default holds it (the outermost deployment's first: those --parameters sets)."""
+    chain: list[Deployment] = []
+    link: Optional[Deployment] = deployment
+    while link is not None:
+        chain.append(link)
+        link = link.outer
+
+    def way(blank: str) -> Optional[str]:
+        if blank in _SCOPE_OPTIONS:
+            return f"give import-arm {_SCOPE_OPTIONS[blank]}"
+        for d in reversed(chain):
+            for name, definition in d.definitions.items():
+                given = next((v for k, v in d.parameters.items() if k.lower() == str(name).lower()), None)
+                default = definition.get("defaultValue") if isinstance(definition, dict) else None
+                if blank in json.dumps(given if given is not None else default):
+                    if d.outer is None:
+                        return f"give parameter {name!r} its value with import-arm --parameters FILE"
+                    return f"set the value of parameter {name!r} of the template at {d.where or 'the top'}"
+        return None
+    return way
 
 
 def _without_nulls(value: Any) -> Any:
@@ -301,8 +330,11 @@ def _nested(resource: dict, props: dict, inner: dict, outer: Deployment, where: 
                       resource_group=group, location=location, outer=outer, where=where)
 
 
-def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = False) -> ImportedTemplate:
-    """One AIB template dict -> spec, with the upgrade notices. Raises SpecError with paths under `path`.
+def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = False,
+                    fill_in: Optional[Callable[[str], Optional[str]]] = None) -> ImportedTemplate:
+    """One AIB template dict -> spec, with the upgrade notices. Raises SpecError with paths under `path`; a field
+    refused for holding a sample's blank (`<scriptUrl>`) says so, with the way to fill it in: `fill_in(blank)` when
+    it knows one (the parameter or option that sets it), else editing the template.
 
     `expressions_evaluated`: `raw` comes out of `arm.expressions` (ARM has already unescaped `[[`), so no string in
     it is an expression any more."""
@@ -341,7 +373,7 @@ def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = 
         steps = {i.path.rsplit(".", 1)[0] for i in repo_issues}
         rest = [i for i in exc.prefixed(path).issues
                 if not (i.path.rsplit(".", 1)[0] in steps and "exactly one of" in i.message)]
-        raise SpecError(repo_issues + rest, exc.source) from None
+        raise SpecError(repo_issues + _blank_issues(rest, doc, path, fill_in), exc.source) from None
     if repo_issues:
         raise SpecError(repo_issues)
     return ImportedTemplate(name=name, spec=spec, api_version=api_version, path=path, notices=notices,
@@ -369,6 +401,29 @@ def _canonical_group_ids(value: Any, path: str, notices: list[Notice], loc: tupl
     notices.append(Notice(join_path(path, format_path(loc)), f"{value!r} read as {canonical!r} (the same resource "
                                                              "group; ARM reads both forms)"))
     return type(value)(canonical) if isinstance(value, Unknown) else canonical
+
+
+def _blank_issues(issues: list[Issue], doc: dict, path: str,
+                  fill_in: Optional[Callable[[str], Optional[str]]]) -> list[Issue]:
+    """Each issue about a value holding a sample's blank (`<scriptUrl>`, `<region1>`), said as such: the blank, and
+    the way to fill it in (what the field takes kept from the issue's own hint)."""
+    values = {join_path(path, p): v for p, v in _strings(doc)}
+    out = []
+    for issue in issues:
+        text = values.get(issue.path)
+        blanks = list(dict.fromkeys(_PLACEHOLDER.findall(text))) if text else []
+        if not blanks:
+            out.append(issue)
+            continue
+        ways = [(fill_in(b) if fill_in else None) for b in blanks]
+        takes = re.sub(r"^(use|expected) ", "", issue.hint)
+        takes = f" ({takes})" if takes else ""
+        hint = "; ".join(dict.fromkeys(
+            way or f"replace {b} in the template with its value{takes}, as the sample's instructions do, then "
+                   "import again" for b, way in zip(blanks, ways)))
+        what = "is a blank" if [text] == blanks else f"holds {', '.join(blanks)}, a blank"
+        out.append(Issue(issue.path, f"{text!r} {what} left to fill in", hint))
+    return out
 
 
 def _repository_file_keys(doc: dict, path: str) -> list[Issue]:

@@ -30,7 +30,9 @@ TEMPLATES = sorted(p.name for p in CORPUS.glob("*.json") if not p.name.endswith(
 EXPECTED_REFUSALS = {
     # The sample's own blank, left for the user to fill in by hand (its README says to).
     "azvmimagebuilder--7_Creating_C--helloImageTemplateMsi.json": "properties.customize[0].scriptUri: '<scriptUrl>' "
-                                                                  "is not an http(s) URL (hint:",
+                                                                  "is a blank left to fill in (hint: replace "
+                                                                  "<scriptUrl> in the template with its value "
+                                                                  "(https://<host>/<path>)",
     # An ISO source: the service retired them.
     "sollondon--rhel_iso_image_deploy_mdi.json": "properties.source.type: ISO sources were retired by the service",
 }

@@ -179,3 +179,29 @@ def test_a_bicep_module_built_with_shallow_merge_and_a_utcnow_default_imports_wi
     given = import_document(doc, inputs=DeploymentInputs(parameters={"baseTime": "v2"}, subscription_id="sub",
                                                          resource_group="rg"))
     assert given[0].name == "img-v2" and not any("utcNow" in str(n) for n in given[0].notices)
+
+
+def test_a_blank_left_in_a_template_is_named_with_the_way_to_fill_it_in(tmp_path):
+    # An AIB template: the blank is the template's own, filled in by editing it (as the samples' READMEs do with sed).
+    aib = json.loads(json.dumps({k: v for k, v in IMAGE.items() if k != "name"}))
+    aib.update(location="westus", identity={"type": "UserAssigned", "userAssignedIdentities": {
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aib": {}}})
+    aib["properties"]["customize"] = [{"type": "Shell", "name": "run", "scriptUri": "<scriptUrl>"}]
+    aib["properties"]["distribute"][0].update(imageId="/subscriptions/s/resourceGroups/rg/providers/Microsoft."
+                                                      "Compute/images/img", location="westus")
+    path = tmp_path / "sample.json"
+    path.write_text(json.dumps(aib))
+    code, _, err = call("import-arm", str(path))
+    [line] = [entry for entry in err.splitlines() if entry.startswith("  - ")]
+    assert code == 2 and line == ("  - properties.customize[0].scriptUri: '<scriptUrl>' is a blank left to fill in "
+                                  "(hint: replace <scriptUrl> in the template with its value (https://<host>/<path>), "
+                                  "as the sample's instructions do, then import again)")
+    # An ARM template whose parameter default is the blank: the parameter is the way.
+    resource = json.loads(json.dumps(IMAGE))
+    resource["properties"]["customize"] = [{"type": "Shell", "name": "run", "scriptUri": "[parameters('scriptUrl')]"}]
+    params = {**PARAMS, "scriptUrl": {"type": "string", "defaultValue": "<scriptUrl>"}}
+    with pytest.raises(SpecError) as info:
+        import_document({"parameters": params, "resources": [resource]}, inputs=INPUTS)
+    [issue] = info.value.issues
+    assert str(issue) == ("resources[0].properties.customize[0].scriptUri: '<scriptUrl>' is a blank left to fill in "
+                          "(hint: give parameter 'scriptUrl' its value with import-arm --parameters FILE)")
