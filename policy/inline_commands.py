@@ -205,8 +205,12 @@ _PRIVATE_KEY_NAME = re.compile(r"^(?:id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?|ssh_ho
                                r"|^(?:[\w.-]*[._-])?(?:priv(?:ate)?|key)[\w.-]*\.pem$|^privkey", re.IGNORECASE)
 _SECRET_NAME = re.compile(r"^(?:credentials|\.?netrc|_netrc|\.pgpass|\.git-credentials|\.?kubeconfig|\.env"
                           r"|\.htpasswd|\.npmrc|\.pypirc|\.dockercfg|shadow|gshadow)$"
-                          r"|secret|passw(?:or)?d(?!$)|credential|api[_-]?key|(?:^|[._-])tokens?(?:[._-]|$)",
-                          re.IGNORECASE)
+                          r"|(?:^|[._-])(?:client[._-]?)?secrets?(?:[._-]|$)|passw(?:or)?d(?!$)|(?:^|[._-])credentials?"
+                          r"(?:[._-]|$)|api[_-]?key|(?:^|[._-])tokens?(?:[._-]|$)", re.IGNORECASE)
+# Installers and archives are named after their product (git-credential-manager-2.4.1.deb, SecretStorage wheels):
+# their name says nothing about a secret inside.
+_PACKAGE = re.compile(r"\.(?:deb|rpm|msi|msix|appx|exe|zip|tgz|tar|gz|xz|bz2|zst|7z|whl|nupkg|jar|apk|dmg|pkg|iso)$",
+                      re.IGNORECASE)
 _SECRET_FOLDER = {"keys", "secrets", "private", "credentials", ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker"}
 
 
@@ -224,7 +228,7 @@ def key_material(path: object) -> Optional[str]:
         return None
     if _PRIVATE_KEY_NAME.search(name):
         return f"a private key or key store ({name})"
-    if _SECRET_NAME.search(name):
+    if _SECRET_NAME.search(name) and not _PACKAGE.search(name):
         return f"a credential or secret file ({name})"
     folder = next((f for f in folders if f in _SECRET_FOLDER), None)
     if folder:
@@ -274,7 +278,8 @@ def key_downloads(lines: Iterable[object]) -> Optional[str]:
 # literal (`curl -d '{"a":1}'`) or downloading is not an upload.
 
 _CURL_NOARG = "fsSLkvqgGnNlJjpRO0123456iI#:"  # curl's short options that take no argument (may precede one that does)
-_REMOTE = r"(?:[\w.-]+@)?[\w-]{2,}(?:\.[\w-]+)*:(?![\\/]{2})"  # [user@]host: of scp and rsync (not C:\ or https://)
+# [user@]host: of scp and rsync, the host also a variable (not C:\ nor https://)
+_REMOTE = r"(?:[\w.$@{}-]+@)?(?:[\w-]{2,}(?:\.[\w-]+)*|\$\{?\w+\}?):(?![\\/]{2})"
 _UPLOADS: list[tuple[str, re.Pattern[str]]] = [(tool, re.compile(pattern, re.IGNORECASE)) for tool, pattern in [
     ("curl -T/--upload-file", rf"\bcurl\b[^\n;&|]*\s(?:-[{_CURL_NOARG}]*T|--upload-file\b)"),
     ("curl -F with a file", rf"\bcurl\b[^\n;&|]*\s(?:-[{_CURL_NOARG}]*F\s*|--form(?!-string)[=\s]+)[\"']?[^\s\"'=]*=[@<]"),
@@ -282,8 +287,8 @@ _UPLOADS: list[tuple[str, re.Pattern[str]]] = [(tool, re.compile(pattern, re.IGN
                           r"[\"']?@"
                           r"|\bcurl\b[^\n;&|]*\s--data-urlencode[=\s]+[\"']?[^\s\"'=@]*@"),
     ("wget --post-file/--body-file", r"\bwget\b[^\n;&|]*\s--(?:post|body)-file\b"),
-    ("scp to a remote host", rf"\bscp\b[^\n;&|]*\s[\"']?(?:scp://|{_REMOTE})\S*[\"']?\s*$"),
-    ("rsync to a remote host", rf"\brsync\b[^\n;&|]*\s[\"']?(?:rsync://|{_REMOTE})\S*[\"']?\s*$"),
+    ("scp to a remote host", rf"\bscp\b[^\n;&|]*\s[\"']?(?:scp://|{_REMOTE})[^\s|]*[\"']?\s*(?:$|\|)"),
+    ("rsync to a remote host", rf"\brsync\b[^\n;&|]*\s[\"']?(?:rsync://|{_REMOTE})[^\s|]*[\"']?\s*(?:$|\|)"),
     ("sftp/ftp put", r"\b(?:sftp|lftp|ftp|tftp)\b[^\n;&]*\bm?put\b|\bm?put\s[^\n;&]*\|\s*(?:sftp|lftp|ftp|tftp)\b"
                      r"|\bncftpput\b|\bcurl\b[^\n;&|]*\sftps?://[^\n;&|]*\s-[^\s-]*T"),
     ("netcat or /dev/tcp", r"\b(?:nc|ncat|netcat|socat)\b[^\n;&|]*<\s*[^\s<(]|\|\s*(?:nc|ncat|netcat)\s+\S+\s+\d+"
@@ -296,7 +301,7 @@ _UPLOADS: list[tuple[str, re.Pattern[str]]] = [(tool, re.compile(pattern, re.IGN
                                         r"|\b(?:gsutil|gcloud\s+storage)\s+(?:-\S+\s+)*(?:cp|rsync|mv)\s+(?:-\S+\s+)*"
                                         r"[\"']?(?!gs://)[^\s\"'-]\S*\s+[\"']?gs://"
                                         r"|\brclone\s+(?:copy|copyto|sync|move)\s+(?:-\S+\s+)*[\"']?(?![\w-]+:)\S+\s+[\"']?[\w-]+:"),
-    ("git/docker push", r"\bgit\b[^\n;&|]*\spush\b|\bdocker\s+(?:image\s+)?push\b|\bgh\s+(?:release\s+upload|gist\s+create)\b"),
+    ("git/docker push", r"\bgit\b[^\n;&|]*\spush(?=\s|$)|\bdocker\s+(?:image\s+)?push\b|\bgh\s+(?:release\s+upload|gist\s+create)\b"),
     ("Invoke-WebRequest -InFile", r"\b(?:Invoke-WebRequest|Invoke-RestMethod|iwr|irm|curl|wget)\b[^\n;|]*\s-InFile\b"
                                   r"|\b(?:Invoke-WebRequest|Invoke-RestMethod|iwr|irm)\b[^\n;|]*\s-Body\s*\(?\s*"
                                   r"(?:Get-Content|gc|cat|\[(?:System\.)?IO\.File\]::Read)"),

