@@ -12,6 +12,7 @@ exported under the image's name.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -146,10 +147,11 @@ def main() -> dict[str, ImagePipeline]:
     if stack.name_key and "nameKey" not in secret_keys:
         raise pulumi.RunError(f"{namespace()}:nameKey: set in plain text, so the names it keys protect nothing "
                               "(hint: pulumi config set --secret nameKey \"$(openssl rand -hex 32)\")")
+    # What the deployer is (a user, or a service principal in CI) shows in the settings azure-native signs in with.
     plan = plan_stack(stack, subscription_id=subscription_id, project=pulumi.get_project(),
-                      stack_name=pulumi.get_stack(), name_key=stack.name_key or None)
+                      stack_name=pulumi.get_stack(), name_key=stack.name_key or None, env=os.environ)
     try:
-        wait_for, shared = declare_stack_resources(plan, stack, subscription_id)
+        wait_for, shared = declare_stack_resources(plan, stack)
     except SpecError as err:
         raise pulumi.RunError(str(err)) from None
     if not stack.name_key and _publishes_secret_digests(stack, secret_keys):
@@ -173,14 +175,12 @@ def main() -> dict[str, ImagePipeline]:
     return pipelines
 
 
-def declare_stack_resources(plan: StackPlan, stack: StackConfig, subscription_id: str
-                            ) -> tuple[list[pulumi.Resource], SharedResources]:
+def declare_stack_resources(plan: StackPlan, stack: StackConfig) -> tuple[list[pulumi.Resource], SharedResources]:
     """The resource group and what the images share; every pipeline waits for the group."""
     wait_for: list[pulumi.Resource] = []
     if plan.resource_group is not None:
         wait_for.append(declare_resource_group(plan.resource_group, stack.adopt_existing))
-    shared = declare_shared(plan.shared, subscription_id=subscription_id, adopt=stack.adopt_existing,
-                            opts=pulumi.ResourceOptions(depends_on=wait_for))
+    shared = declare_shared(plan.shared, adopt=stack.adopt_existing, opts=pulumi.ResourceOptions(depends_on=wait_for))
     return wait_for, shared
 
 

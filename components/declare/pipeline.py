@@ -3,7 +3,7 @@
 The component declares, as its children: the template identity (or uses an existing one), the least-privilege role
 grants computed from the spec (`roles.py`), a dedicated staging resource group, the gallery and image definition the
 SharedImage target names, the `VirtualMachineImageTemplate` (typed args from the rendered AIB JSON,
-`template_args.py`), a dynamic resource that PATCHes the template's tags (`template_patch.py`), an optional
+`template_args.py`), a dynamic resource that PATCHes the template's tags (`providers/template_tags.py`), an optional
 SourceImage trigger, the CI runner's role, and the build start/wait pair (`build_run`).
 
 Why the names look the way they do: AIB rejects any PUT to an existing template and azure-native updates with PUT, so
@@ -13,9 +13,13 @@ unchanged spec gives the same names and no diff; tags change in place through PA
 template is a plain string known at construction (the subscription comes from the provider's client config), so
 previews show real names and the rendered document the service receives is available as `template_document`.
 
-Every name comes from `components.plan.stack` (the stack program passes each pipeline its `ImagePlan` and the resources the
-stack shares; a pipeline used on its own plans itself and declares its gallery as its own child). This module only
-declares: one small function per kind of resource, each taking its planned names.
+Every decision comes from the pipeline's `ImagePlan` (`components.plan.stack`): each logical and Azure name, grant and
+scope, the build's and the lifecycle's inputs, the warnings. The stack program passes each pipeline its part of
+`plan_stack` and the resources the stack shares; a pipeline used on its own gets its plan from the same planner in one
+call (`plan_pipeline`, a one-image stack whose shared resources are its own children). This module only declares: one
+small function per kind of resource, each taking its plan. What it still decides is what only the engine knows: the
+subscription of a pipeline used alone (the provider's), the repository files' bytes to upload, and the outputs
+(template name, principal ids, build results) its resources wait on.
 """
 
 from __future__ import annotations
@@ -31,18 +35,14 @@ from pulumi_azure_native import virtualmachineimages as vmi
 
 from components.providers.build_run import BuildArgs, BuildBarrier, ImageBuild, ImageBuildStart, declare_build
 from components.providers.lifecycle import ImageVersionLifecycle, LifecycleArgs
-from components.plan import naming
 from components.plan.stack import (
-    GALLERY_DESCRIPTION, PIPELINE_TYPE, GalleryPlan, GrantPlan, IdentityPlan, ImageDefinitionPlan, ImagePlan,
-    OldName, RoleDefinitionPlan, SharedPlan, adoption_conflicts, plan_pipelines)
-from components.plan.roles import PRINCIPAL_TYPE_CHANGE_REPLACES, step_uris
-from components.declare.scripts import (
-    LocalAsset, ScriptsDeclared, ScriptsNetwork, ScriptStorage, declare_script_storage)
+    GALLERY_DESCRIPTION, PIPELINE_TYPE, TRIGGER_NAME, BuildPlan, GalleryPlan, GrantPlan, IdentityPlan,
+    ImageDefinitionPlan, ImagePlan, OldName, RoleDefinitionPlan, SharedPlan, adoption_conflicts, pipeline_image_name,
+    plan_pipeline)
+from components.plan.roles import PRINCIPAL_TYPE_CHANGE_REPLACES
+from components.declare.scripts import LocalAsset, ScriptsDeclared, ScriptStorage, declare_script_storage
 from components.model.local_files import has_local_files, resolve_template
-from components.model.distributors import VhdDistributor
 from components.model.errors import Issue, SpecError
-from components.model.lifecycle import lifecycle_issues
-from components.model.platform import os_issues
 from components.model.stack import ImageConfig
 from components.declare.template_args import API_VERSION as TYPED_API_VERSION
 from components.declare.template_args import template_args, template_inputs
@@ -51,15 +51,14 @@ from components.providers.versioned_template import VersionedTemplate, template_
 from components.providers.template_tags import TemplateTags
 
 TYPE_TOKEN = PIPELINE_TYPE
-TRIGGER_NAME = "source-image"
 TEMPLATE_NAME_INPUTS = ("image_template_name", "resource_group_name")
 """The only template inputs the engine diffs: the name carries a digest of everything else (see the module doc)."""
 
 
 @dataclasses.dataclass
 class SharedResources:
-    """What a stack declares once for several pipelines (`plan.SharedPlan`): galleries and image definitions by
-    lowercase Azure id, role assignments of existing identities by logical name."""
+    """What a stack declares once for several pipelines (`plan.SharedPlan`), each by its planned logical name:
+    galleries, image definitions, role assignments of existing identities."""
 
     galleries: dict[str, pulumi.Resource] = dataclasses.field(default_factory=dict)
     image_definitions: dict[str, pulumi.Resource] = dataclasses.field(default_factory=dict)
@@ -85,7 +84,8 @@ class ImagePipelineArgs:
     """Shared by every pipeline of a stack so that no build wait starts before every build start was issued (the
     dynamic provider serves four calls at a time). Default None: this build's wait follows only its own start."""
     plan: Optional[ImagePlan] = None
-    """This pipeline's part of the stack plan (`plan.plan_stack`). Default: the pipeline plans itself alone and
+    """This pipeline's part of the stack plan (`plan.plan_stack`). Default: the pipeline gets its plan from
+    `plan.stack.plan_pipeline` (with `image_name`, `subscription_id`, `name_key`, `retain_gallery_on_delete` and `tags`) and
     declares its galleries, image definitions and existing-identity roles as its own children."""
     shared: Optional[SharedResources] = None
     """What the stack declared once for every pipeline (with `plan`). Default: none."""
@@ -104,7 +104,7 @@ class ImagePipelineArgs:
     """ARM base URL for the tag PATCH and the build (the local emulator). Default: env AIB_ARM_ENDPOINT, else Azure."""
     tags: Optional[Mapping[str, str]] = None
     """Tags for the resources the pipeline creates besides the template (the template takes `template.tags`).
-    Default: the template's tags."""
+    Default: the template's tags. Only for a pipeline planning itself (a stack's plan carries its own)."""
     project_dir: Optional[str] = None
     """Folder that repository files (`script`, `sourceFile`) are relative to. Default: the working directory (where
     Pulumi runs the program: the project folder)."""
@@ -139,71 +139,64 @@ class ImagePipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ImagePipelineArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        image = args.image
-        self.image_name = args.image_name or image.template.name or name
-        # A stack checked these when it parsed its config; a pipeline used alone may get an ImageConfig built in code.
-        issues = [*os_issues(self.image_name, image.template), *lifecycle_issues(self.image_name, image)]
-        if issues:
-            raise SpecError(issues)
         self._child = pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for))
-        self.subscription_id = args.subscription_id or authorization.get_client_config(
-            opts=pulumi.InvokeOptions(parent=self)).subscription_id
-        self.tags = dict(args.tags if args.tags is not None else (image.template.tags or {}))
-        image = self._resolve_local_files(image, args)
-        shared = args.shared
-        if args.plan is None:
-            plan, shared = self._plan_alone(name, image, args)
+        if args.plan is not None:
+            plan, shared = args.plan, args.shared or SharedResources()
+            self._resolve_local_files(args.image, plan.image_name, args)
         else:
-            plan = args.plan
+            plan, shared = self._plan_alone(name, args)
         self.plan: ImagePlan = plan
-        self.shared = shared or SharedResources()
+        self.shared = shared
+        self.image_name = plan.image_name
+        self.subscription_id = plan.subscription_id
+        self.tags = dict(plan.tags)
         self.template_document: dict[str, Any] = dict(plan.document)
         """The AIB JSON the service receives (inline commands in clear: treat as secret)."""
         self.template_hash = plan.content_digest
 
-        self._declare_scripts(name, image)
-        self._declare_identity(image)
-        self._declare_staging(image)
+        self._declare_scripts()
+        self._declare_identity()
+        self._declare_staging()
         self.galleries = self.shared.galleries
-        self.image_definitions = {i.lower(): self.shared.image_definitions[i.lower()] for i in plan.definition_ids
-                                  if i.lower() in self.shared.image_definitions}
-        if not image.scripts_storage_account_id and any(".blob." in u for u in step_uris(image.template)):
-            pulumi.log.warn(f"{self.image_name}: scripts live in Azure Storage but scriptsStorageAccountId is not set; "
-                            "the template identity gets no read access to them", self)
-        self._declare_roles(image)
-        self._declare_template(image, args)
-        self._declare_runner(image)
-        self._declare_build(image, args)
-        self.lifecycle = self._declare_lifecycle(name, image, args)
+        self.image_definitions = {n: self.shared.image_definitions[n] for n in plan.definition_names
+                                  if n in self.shared.image_definitions}
+        for warning in plan.warnings:
+            pulumi.log.warn(warning, self)
+        self._declare_roles()
+        self._declare_template(args)
+        self._declare_runner()
+        self._declare_build(args)
+        self.lifecycle = self._declare_lifecycle(args)
         self._set_outputs()
 
-    # ---- planning, for a pipeline used on its own -------------------------------------------------------------
+    # ---- repository files, and the plan of a pipeline used on its own ------------------------------------------
 
-    def _resolve_local_files(self, image: ImageConfig, args: ImagePipelineArgs) -> ImageConfig:
+    def _resolve_local_files(self, image: ImageConfig, image_name: str, args: ImagePipelineArgs) -> ImageConfig:
         """Repository files (script, sourceFile) checked and hashed: each checksum is part of the rendered template."""
         self.local_files: list[LocalAsset] = []
         if not has_local_files(image.template):
             return image
         spec, self.local_files = resolve_template(image.template, args.project_dir or os.getcwd(),
-                                                  prefix=f"images.{self.image_name}.template")
+                                                  prefix=f"images.{image_name}.template")
         return image.model_copy(update={"template": spec})
 
-    def _plan_alone(self, name: str, image: ImageConfig, args: ImagePipelineArgs) -> tuple[ImagePlan, SharedResources]:
-        """Plan this pipeline as a one-image stack and declare what a stack would share as its own children."""
-        if args.retain_gallery_on_delete is not None:
-            image = image.model_copy(update={"gallery": image.gallery.model_copy(
-                update={"retain_on_delete": args.retain_gallery_on_delete})})
-        plans, shared_plan = plan_pipelines(
-            {name: image}, subscription_id=self.subscription_id, resource_group=args.resource_group_name,
-            project=pulumi.get_project(), stack_name=pulumi.get_stack(), name_key=args.name_key,
-            image_names={name: self.image_name}, shared_prefix=f"{name}-")
-        shared = declare_shared(shared_plan, subscription_id=self.subscription_id, adopt=args.adopt_existing,
-                                opts=self._child)
-        return plans[name], shared
+    def _plan_alone(self, name: str, args: ImagePipelineArgs) -> tuple[ImagePlan, SharedResources]:
+        """The plan of a one-image stack (`plan.stack.plan_pipeline`, the planner of stacks), whose shared resources
+        this pipeline declares as its own children."""
+        image_name = pipeline_image_name(name, args.image, args.image_name)
+        image = self._resolve_local_files(args.image, image_name, args)
+        subscription_id = args.subscription_id or authorization.get_client_config(
+            opts=pulumi.InvokeOptions(parent=self)).subscription_id
+        plan, shared = plan_pipeline(
+            name, image, subscription_id=subscription_id, resource_group=args.resource_group_name,
+            project=pulumi.get_project(), stack_name=pulumi.get_stack(), image_name=image_name,
+            name_key=args.name_key, retain_gallery_on_delete=args.retain_gallery_on_delete, tags=args.tags,
+            env=os.environ)
+        return plan, declare_shared(shared, adopt=args.adopt_existing, opts=self._child)
 
     # ---- declarations, one per kind ---------------------------------------------------------------------------
 
-    def _declare_scripts(self, name: str, image: ImageConfig) -> None:
+    def _declare_scripts(self) -> None:
         """Repository files go to a private container whose URL is in the rendered template, so an edited script is
         a new template (and build)."""
         self.scripts_storage: Optional[ScriptStorage] = None
@@ -213,27 +206,25 @@ class ImagePipeline(pulumi.ComponentResource):
             return
         self.scripts_storage = where
         self.scripts = declare_script_storage(
-            name, self.scripts_storage, self.local_files, location=image.template.location, tags=self.tags,
-            manage_roles=image.manage_roles, opts=self._child,
-            network=ScriptsNetwork(image.scripts_network.deny_public, tuple(image.scripts_network.subnet_ids),
-                                   tuple(image.scripts_network.ip_ranges)))
+            self.plan.name, where, self.local_files, location=self.plan.location, tags=self.tags,
+            manage_roles=where.manage_roles, opts=self._child)
 
-    def _declare_identity(self, image: ImageConfig) -> None:
+    def _declare_identity(self) -> None:
         """An existing identity (looked up in its own subscription), or one per pipeline."""
         identity = self.plan.identity
         self.identity: Optional[managedidentity.UserAssignedIdentity] = None
         if identity.existing:
-            found = existing_identity(identity, self.subscription_id, parent=self)
+            found = existing_identity(identity, parent=self)
             self.principal_id: pulumi.Output[str] = found.principal_id
             self.client_id: pulumi.Output[str] = found.client_id
             return
         # Keyword form: UserAssignedIdentityArgs.resource_name collides with the resource's own name parameter.
         self.identity = managedidentity.UserAssignedIdentity(
             identity.logical_name, self._child, resource_group_name=identity.resource_group,
-            resource_name_=identity.name, location=image.template.location, tags=self.tags)
+            resource_name_=identity.name, location=self.plan.location, tags=self.tags)
         self.principal_id, self.client_id = self.identity.principal_id, self.identity.client_id
 
-    def _declare_staging(self, image: ImageConfig) -> None:
+    def _declare_staging(self) -> None:
         """A fresh empty group per template revision (its Azure name carries the content digest, because a replaced
         template still holds its own group until it is deleted); none for an existing group or the service's IT_* group."""
         self.staging_group: Optional[resources.ResourceGroup] = None
@@ -241,10 +232,10 @@ class ImagePipeline(pulumi.ComponentResource):
             self.staging_group = resources.ResourceGroup(
                 self.plan.revision_name("staging"),
                 resources.ResourceGroupArgs(resource_group_name=self.plan.staging_group,
-                                            location=image.template.location, tags=self.tags),
+                                            location=self.plan.location, tags=self.tags),
                 pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(aliases=self._revision_aliases("staging"))))
 
-    def _declare_roles(self, image: ImageConfig) -> None:
+    def _declare_roles(self) -> None:
         """Custom role definitions (none when an admin created them: `customRoles: existing`), a wait while they
         replicate, then the identity's assignments, each after the scope it names when this pipeline creates it; then
         a wait while the assignments take effect."""
@@ -253,7 +244,7 @@ class ImagePipeline(pulumi.ComponentResource):
         # A role definition answers "created" before Azure RBAC knows it everywhere; an assignment referring to it
         # too early fails with RoleDefinitionDoesNotExist, which azure-native does not retry.
         self.definitions_settle: Optional[RoleSettle] = RoleSettle(
-            f"{self.plan.name}-role-definitions-settle", list(definitions.values()), image.role_propagation_seconds,
+            self.plan.definitions_settle_name, list(definitions.values()), self.plan.role_propagation_seconds,
             pulumi.ResourceOptions(parent=self)) if definitions else None
         self._definitions = definitions
         self.role_assignments: list[authorization.RoleAssignment] = [
@@ -264,11 +255,11 @@ class ImagePipeline(pulumi.ComponentResource):
         # The service checks the identity's access when the template is created, and nothing retries that PUT.
         waited = [*self.role_assignments, *shared]
         self.settled: list[pulumi.Resource] = [
-            RoleSettle(f"{self.plan.name}-roles-settle", waited, image.role_propagation_seconds,
+            RoleSettle(self.plan.roles_settle_name, waited, self.plan.role_propagation_seconds,
                        pulumi.ResourceOptions(parent=self))] if waited else []
         self._shared_assignments = shared
 
-    def _declare_template(self, image: ImageConfig, args: ImagePipelineArgs) -> None:
+    def _declare_template(self, args: ImagePipelineArgs) -> None:
         """The template, its tags and trigger, one set per revision: a content change declares new ones (the old are
         deleted after the new build) and a revert finds the earlier ones still in state. Every input but the name is in
         ignore_changes, so refresh noise or new SDK defaults never turn into an in-place PUT, which AIB refuses."""
@@ -303,7 +294,7 @@ class ImagePipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.template],
                                         aliases=self._revision_aliases("tags")))
         self.trigger: Optional[vmi.Trigger] = None
-        if image.source_image_trigger:
+        if self.plan.source_image_trigger:
             self.trigger = vmi.Trigger(
                 self.plan.revision_name("trigger"),
                 vmi.TriggerArgs(image_template_name=self.template.name, kind="SourceImage",
@@ -314,51 +305,45 @@ class ImagePipeline(pulumi.ComponentResource):
     def _revision_aliases(self, kind: str) -> list[pulumi.Alias]:
         return aliases(self.plan.revision_alias(kind))
 
-    def _declare_runner(self, image: ImageConfig) -> None:
+    def _declare_runner(self) -> None:
         runner = self.plan.runner_grant
-        if runner is None or not image.runner_principal_id:
+        if runner is None or not self.plan.runner_principal_id:
             return
         self.role_assignments.append(declare_grant(
-            runner, image.runner_principal_id, opts=pulumi.ResourceOptions(parent=self),
+            runner, self.plan.runner_principal_id, opts=pulumi.ResourceOptions(parent=self),
             depends_on=[self.template, *self._definition_of(runner)]))
 
-    def _declare_build(self, image: ImageConfig, args: ImagePipelineArgs) -> None:
+    def _declare_build(self, args: ImagePipelineArgs) -> None:
         self.build_start: Optional[ImageBuildStart] = None
         self.build: Optional[ImageBuild] = None
-        if not image.build:
+        build = self.plan.build
+        if build is None:
             return
         self.build_start, self.build = declare_build(
-            (self.plan.revision_name("run"), self.plan.revision_name("build")),
-            build_args(image, self.template_document, self.plan.subscription_id, self.plan.resource_group,
-                       self.template.name, args.arm_endpoint),
+            (build.start_name, build.wait_name), build_args(build, self.template.name, args.arm_endpoint),
             # After the tag PATCH too: AIB refuses any template write while a run is going.
             pulumi.ResourceOptions(parent=self, depends_on=[self.template, self.tags_patch, *self.role_assignments]),
-            wait_after=args.build_barrier,
-            old_names=(self.plan.revision_alias("run").name, self.plan.revision_alias("build").name))
+            wait_after=args.build_barrier, old_names=build.old_names)
 
-    def _declare_lifecycle(self, name: str, image: ImageConfig,
-                           args: ImagePipelineArgs) -> Optional[ImageVersionLifecycle]:
+    def _declare_lifecycle(self, args: ImagePipelineArgs) -> Optional[ImageVersionLifecycle]:
         """The lifecycle run of the first SharedImage target's image definition, after the build (every new build
         changes its inputs, so the policy runs again). None without a `lifecycle` section: nothing is touched."""
-        life = image.lifecycle
-        if life is None or not self.plan.definition_ids:
+        life = self.plan.lifecycle
+        if life is None:
             return None
-        promotion = life.promotion
-        validations = image.template.properties.validate_
         deps: list[pulumi.Resource] = [*self.image_definitions.values()]
         if self.build is not None:
             deps.append(self.build)
-        promote = args.promote_version_id if args.promote_version_id is not None else (
-            promotion.version if promotion else None)
-        return ImageVersionLifecycle(f"{name}-lifecycle", LifecycleArgs(
-            image_definition_id=self.plan.definition_ids[0],
-            retention=life.retention.model_dump(by_alias=False, exclude_none=True) if life.retention else None,
-            promotion_mode=promotion.mode if promotion else None,
-            promote_version_id=promote if promotion and promotion.mode == "manual" else None,
+        promote = args.promote_version_id if args.promote_version_id is not None else life.promote_version_id
+        return ImageVersionLifecycle(life.logical_name, LifecycleArgs(
+            image_definition_id=life.image_definition_id,
+            retention=dict(life.retention) if life.retention is not None else None,
+            promotion_mode=life.promotion_mode,
+            promote_version_id=promote if life.manual else None,
             just_built_version_id=self.build.image_version_id if self.build else None,
             build_run_state=self.build.run_state if self.build else None,
             build_started_at=self.build.start_time if self.build else None,
-            validated=bool(validations and validations.in_vm_validations),
+            validated=life.validated,
             dry_run=life.dry_run,
             arm_endpoint=args.arm_endpoint,
         ), pulumi.ResourceOptions(parent=self, depends_on=deps))
@@ -371,7 +356,7 @@ class ImagePipeline(pulumi.ComponentResource):
         self.identity_id = pulumi.Output.from_input(self.plan.identity.id)
         self.identity_principal_id = self.principal_id
         self.identity_client_id = self.client_id
-        self.gallery_id = pulumi.Output.from_input(first.split("/images/")[0] if first else None)
+        self.gallery_id = pulumi.Output.from_input(self.plan.gallery_id)
         self.image_definition_id = self._definition_output(first)
         self.staging_resource_group = (self.staging_group.id if self.staging_group is not None
                                        else pulumi.Output.from_input(self.plan.staging_id))
@@ -400,15 +385,14 @@ class ImagePipeline(pulumi.ComponentResource):
             [self._definitions[grant.definition]]
 
     def _scope_resources(self, grant: GrantPlan) -> list[pulumi.Resource]:
-        """Resources this pipeline (or the stack, for image definitions) creates that the grant's scope names."""
-        scope = grant.grant.scope.lower()
-        found: list[pulumi.Resource] = [r for rid, r in self.image_definitions.items() if rid == scope]
-        if self.staging_group is not None and (self.plan.staging_id or "").lower() == scope:
-            found.append(self.staging_group)
-        if self.scripts is not None and self.scripts_storage is not None and \
-                self.scripts_storage.container_id.lower() == scope:
-            found.append(self.scripts.container)
-        return found
+        """The resource the grant's scope is, when this pipeline (or the stack, for image definitions) declares it."""
+        declared: dict[str, pulumi.Resource] = dict(self.image_definitions)
+        if self.staging_group is not None:
+            declared[self.plan.revision_name("staging")] = self.staging_group
+        if self.scripts is not None and self.scripts_storage is not None:
+            declared[self.scripts_storage.container_logical_name] = self.scripts.container
+        found = declared.get(grant.scope_resource) if grant.scope_resource else None
+        return [found] if found is not None else []
 
     def _own_dependencies(self) -> list[pulumi.Resource]:
         deps: list[pulumi.Resource] = [*self.image_definitions.values()]
@@ -425,7 +409,7 @@ class ImagePipeline(pulumi.ComponentResource):
     def _definition_output(self, first: Optional[str]) -> pulumi.Output[Optional[str]]:
         if first is None:
             return pulumi.Output.from_input(None)
-        created = self.image_definitions.get(first.lower())
+        created = self.image_definitions.get(self.plan.output_definition or "")
         if isinstance(created, compute.GalleryImage):
             return created.id.apply(lambda _: first)
         return pulumi.Output.from_input(first)
@@ -433,25 +417,25 @@ class ImagePipeline(pulumi.ComponentResource):
 
 # ---- what a stack declares once -----------------------------------------------------------------------------
 
-def declare_shared(shared: SharedPlan, *, subscription_id: str, adopt: bool,
-                   opts: Optional[pulumi.ResourceOptions] = None) -> SharedResources:
+def declare_shared(shared: SharedPlan, *, adopt: bool, opts: Optional[pulumi.ResourceOptions] = None,
+                   subscription_id: Optional[str] = None) -> SharedResources:
     """Galleries, image definitions and existing identities' roles, each once (`adopt`: import what already
-    exists, see `adopted`)."""
+    exists, see `adopted`). `subscription_id`: unused (the plan says which identity needs a provider of its own)."""
     out = SharedResources()
     for g in shared.galleries:
-        out.galleries[g.id.lower()] = declare_gallery(g, adopt=adopt, opts=opts)
+        out.galleries[g.logical_name] = declare_gallery(g, adopt=adopt, opts=opts)
     for d in shared.image_definitions:
-        out.image_definitions[d.id.lower()] = declare_image_definition(
+        out.image_definitions[d.logical_name] = declare_image_definition(
             d, adopt=adopt, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                depends_on=[out.galleries[d.gallery_id.lower()]] if d.gallery_id.lower() in out.galleries else [])))
+                depends_on=[out.galleries[d.gallery]] if d.gallery in out.galleries else [])))
+    identities = {i.logical_name: i for i in shared.identities}
     principals: dict[str, pulumi.Output[str]] = {}
     for grant in shared.grants:
-        if grant.principal.lower() not in principals:
-            identity = IdentityPlan(grant.principal, True, *_identity_parts(grant.principal),
-                                    logical_name=f"identity-{grant.logical_name}")
-            principals[grant.principal.lower()] = existing_identity(
-                identity, subscription_id, parent=opts.parent if opts else None).principal_id
-        out.grants[grant.logical_name] = declare_grant(grant, principals[grant.principal.lower()], opts=opts)
+        identity = identities[grant.principal_identity or ""]
+        if identity.logical_name not in principals:
+            principals[identity.logical_name] = existing_identity(
+                identity, parent=opts.parent if opts else None).principal_id
+        out.grants[grant.logical_name] = declare_grant(grant, principals[identity.logical_name], opts=opts)
     return out
 
 
@@ -524,13 +508,12 @@ def declare_grant(plan: GrantPlan, principal_id: pulumi.Input[str], *, opts: Opt
             **(PRINCIPAL_TYPE_CHANGE_REPLACES if plan.principal_type_may_change else {}))))
 
 
-def existing_identity(identity: IdentityPlan, subscription_id: str, *, parent: Optional[pulumi.Resource]) -> Any:
+def existing_identity(identity: IdentityPlan, *, parent: Optional[pulumi.Resource]) -> Any:
     """The principal and client ids of an existing identity, looked up in the identity's own subscription (through
-    a provider for that subscription when it is not the deployment's)."""
+    the provider the plan names when it is not the deployment's)."""
     provider = None
-    if identity.subscription_id.lower() != subscription_id.lower():
-        provider = azure_native.Provider(f"{identity.logical_name}-subscription",
-                                         subscription_id=identity.subscription_id,
+    if identity.provider_name:
+        provider = azure_native.Provider(identity.provider_name, subscription_id=identity.subscription_id,
                                          opts=pulumi.ResourceOptions(parent=parent))
     return managedidentity.get_user_assigned_identity_output(
         resource_group_name=identity.resource_group, resource_name=identity.name,
@@ -588,32 +571,23 @@ def _refuse_conflicts(resource_id: str, conflicts: list[Issue]) -> None:
         raise SpecError(conflicts, f"existing {resource_id}")
 
 
-def _identity_parts(identity_id: str) -> tuple[str, str, str]:
-    p = naming.parts(identity_id)
-    return p["name"], p["resource_group"], p["subscription"]
-
-
-def build_args(image: ImageConfig, document: Mapping[str, Any], subscription_id: str, resource_group_name: str,
-               template_name: pulumi.Input[str], arm_endpoint: Optional[str]) -> BuildArgs:
-    """The build of one template: every runOutputName must exist afterwards, and VHDs without a uri (kept only in the
-    staging storage account) make the build's delete refuse unless `allowVhdLossOnDelete`. `buildMode` and the
-    template's errorHandling go along: they decide whether `up` waits, and what a failure's message says was kept."""
-    props = image.template.properties
-    errors = props.error_handling
+def build_args(build: BuildPlan, template_name: pulumi.Input[str], arm_endpoint: Optional[str]) -> BuildArgs:
+    """The build's inputs as planned (`plan.stack.build_plan`), with the template's name as an output of the
+    template (so the build follows it) and the ARM endpoint of this run."""
     return BuildArgs(
-        subscription_id=subscription_id,
-        resource_group_name=resource_group_name,
+        subscription_id=build.subscription_id,
+        resource_group_name=build.resource_group_name,
         image_template_name=template_name,
-        api_version=document["apiVersion"],
-        build_timeout_minutes=props.build_timeout_in_minutes or 0,
-        rebuild_trigger=image.rebuild_trigger,
-        run_output_names=[d.run_output_name for d in props.distribute],
-        vhd_run_outputs=[d.run_output_name for d in props.distribute if isinstance(d, VhdDistributor) and not d.uri],
-        allow_vhd_loss_on_delete=image.allow_vhd_loss_on_delete,
+        api_version=build.api_version,
+        build_timeout_minutes=build.build_timeout_minutes,
+        rebuild_trigger=build.rebuild_trigger,
+        run_output_names=list(build.run_output_names),
+        vhd_run_outputs=list(build.vhd_run_outputs),
+        allow_vhd_loss_on_delete=build.allow_vhd_loss_on_delete,
         arm_endpoint=arm_endpoint,
-        build_mode=image.build_mode,
-        on_customizer_error=errors.on_customizer_error if errors else None,
-        on_validation_error=errors.on_validation_error if errors else None,
+        build_mode=build.build_mode,
+        on_customizer_error=build.on_customizer_error,
+        on_validation_error=build.on_validation_error,
     )
 
 

@@ -25,7 +25,6 @@ A step may name a file next to the stack (`script: scripts/setup.sh`, `sourceFil
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Optional
 
@@ -34,7 +33,7 @@ from pulumi_azure_native import authorization, storage
 
 from components.plan.stack import ScriptStorage
 from components.plan.roles import (
-    PRINCIPAL_TYPE_CHANGE_REPLACES, Grant, grant_repository_files_reader, grant_script_uploader)
+    PRINCIPAL_TYPE_CHANGE_REPLACES, Grant, grant_repository_files_reader)
 from components.providers.script_blob import ScriptBlob
 from components.model.errors import SpecError
 from components.model.local_files import LocalAsset, has_local_files, resolve_images, resolve_template
@@ -80,11 +79,11 @@ class ScriptsNetwork:
             ip_rules=[storage.IPRuleArgs(i_p_address_or_range=r) for r in self.ip_ranges])
 
 
-def _declare_account(name: str, where: ScriptStorage, *, location: str, tags: dict[str, str],
+def _declare_account(where: ScriptStorage, *, location: str, tags: dict[str, str],
                      network: ScriptsNetwork, opts: pulumi.ResourceOptions) -> storage.StorageAccount:
     """The scripts storage account, hardened, and its blob service's soft delete and versioning."""
     account = storage.StorageAccount(
-        f"{name}-scripts",
+        where.account_logical_name,
         storage.StorageAccountArgs(
             account_name=where.account_name, resource_group_name=where.resource_group, location=location,
             kind=storage.Kind.STORAGE_V2, sku=storage.SkuArgs(name=storage.SkuName.STANDARD_LRS),
@@ -94,7 +93,7 @@ def _declare_account(name: str, where: ScriptStorage, *, location: str, tags: di
         opts)
     retention = storage.DeleteRetentionPolicyArgs(enabled=True, days=SOFT_DELETE_DAYS)
     storage.BlobServiceProperties(
-        f"{name}-scripts-blob-service",
+        where.blob_service_logical_name,
         storage.BlobServicePropertiesArgs(
             account_name=where.account_name, resource_group_name=where.resource_group, blob_services_name="default",
             is_versioning_enabled=True, delete_retention_policy=retention,
@@ -115,28 +114,33 @@ class ScriptsDeclared:
 
 def declare_script_storage(name: str, where: ScriptStorage, assets: list[LocalAsset], *, location: str,
                            tags: dict[str, str], manage_roles: bool, opts: pulumi.ResourceOptions,
-                           network: ScriptsNetwork = ScriptsNetwork()) -> ScriptsDeclared:
+                           network: Optional[ScriptsNetwork] = None) -> ScriptsDeclared:
     """The storage account (when created, hardened: see the module docstring), the container, the deployer's upload
-    role and one blob per file. `network`: who may reach a created account (default: any network)."""
+    role and one blob per file, under the logical names `where` plans (as children of pipeline `name`, when `where`
+    names none). `network`: who may reach a created account (default: what `where` plans)."""
+    if not where.pipeline:
+        where = dataclasses.replace(where, pipeline=name)
+    if network is None:
+        network = ScriptsNetwork(where.deny_public, where.subnet_ids, where.ip_ranges)
     account: Optional[storage.StorageAccount] = None
     container_opts = opts
     if where.created:
-        account = _declare_account(name, where, location=location, tags=tags, network=network, opts=opts)
+        account = _declare_account(where, location=location, tags=tags, network=network, opts=opts)
         container_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[account]))
     container = storage.BlobContainer(
-        f"{name}-scripts-container",
+        where.container_logical_name,
         storage.BlobContainerArgs(account_name=where.account_name, resource_group_name=where.resource_group,
                                   container_name=where.container_name, public_access=storage.PublicAccess.NONE),
         container_opts)
     uploader: Optional[authorization.RoleAssignment] = None
     blob_deps: list[pulumi.Resource] = [container]
     if manage_roles:
-        uploader = _declare_uploader(name, where, pulumi.ResourceOptions.merge(
+        uploader = _declare_uploader(where, pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(depends_on=[container])))
         blob_deps.append(uploader)
     blob_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=blob_deps))
     # Named by path, so synth reads well; an edited file is a replacement (create the new blob, then delete the old).
-    blobs = [ScriptBlob(f"{name}-file-{re.sub(r'[^A-Za-z0-9]+', '-', asset.path).strip('-')}",
+    blobs = [ScriptBlob(where.file_logical_name(asset.path),
                         account_name=where.account_name,
                         container_name=where.container_name, blob_name=asset.blob_name, sha256=asset.sha256,
                         source_path=asset.absolute_path, project_path=asset.path, opts=blob_opts)
@@ -144,15 +148,15 @@ def declare_script_storage(name: str, where: ScriptStorage, assets: list[LocalAs
     return ScriptsDeclared(account, container, blobs, grant_repository_files_reader(where.container_id), uploader)
 
 
-def _declare_uploader(name: str, where: ScriptStorage, opts: pulumi.ResourceOptions) -> authorization.RoleAssignment:
+def _declare_uploader(where: ScriptStorage, opts: pulumi.ResourceOptions) -> authorization.RoleAssignment:
     """Storage Blob Data Contributor on the container for whoever runs the deployment, with the principal type the plan
     found for it (`deployerPrincipalType`: a user at a laptop, a service principal in CI). Assignments made before the
     type was sent are replaced, deleting first: Azure keeps one assignment per principal, role and scope."""
-    grant = grant_script_uploader(where.container_id)
+    grant = where.uploader
     deployer = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=opts.parent)).object_id
     role_definition_id = grant.role_definition_id("")
     return authorization.RoleAssignment(
-        f"{name}-{grant.key}",
+        where.uploader_logical_name,
         authorization.RoleAssignmentArgs(
             scope=grant.scope, role_definition_id=role_definition_id, principal_id=deployer,
             role_assignment_name=deployer.apply(lambda pid: grant.assignment_name("", pid)),

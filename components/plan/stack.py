@@ -24,17 +24,18 @@ a resource whose Azure id already exists):
 from __future__ import annotations
 
 import dataclasses
-import os
+import re
 from typing import Any, Mapping, Optional, Sequence
 
 from components.plan import naming
 from components.arm.render import render_template, template_hash
 from components.plan.roles import (
-    PRINCIPAL_TYPE, Grant, deployer_principal_type, grant_repository_files_reader, grant_template_runner,
-    number_keys, template_identity_grants)
-from components.model.distributors import SharedImageDistributor
+    PRINCIPAL_TYPE, Grant, deployer_principal_type, grant_repository_files_reader, grant_script_uploader,
+    grant_template_runner, number_keys, step_uris, template_identity_grants)
+from components.model.distributors import SharedImageDistributor, VhdDistributor
 from components.model.errors import Issue, SpecError
-from components.model.local_files import has_local_files
+from components.model.lifecycle import lifecycle_issues
+from components.model.local_files import has_local_files, local_steps
 from components.model.platform import image_generation, image_os, os_issues
 from components.model.stack import ImageConfig, StackConfig
 
@@ -43,6 +44,8 @@ GALLERY_DESCRIPTION = "Golden images built by Azure VM Image Builder"
 PIPELINE_TYPE = "aib:index:ImagePipeline"
 REVISION_KINDS = ("staging", "template", "tags", "trigger", "run", "build")
 """What a pipeline declares per template content (see `ImagePlan.revision_name`)."""
+TRIGGER_NAME = "source-image"
+"""The Azure name of a template's SourceImage trigger."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +102,8 @@ class ImageDefinitionPlan:
     image: str
     """The image (config key) whose `gallery.imageDefinition` settings it takes: the first that names it."""
     old_name: Optional[OldName] = None
+    gallery: Optional[str] = None
+    """Logical name of the gallery (in the same `SharedPlan`) it is created in, after."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +151,11 @@ class GrantPlan:
     old_name: Optional[OldName] = None
     principal_type: str = PRINCIPAL_TYPE
     """What the principal is (ServicePrincipal for identities; the runner's is configured)."""
+    scope_resource: Optional[str] = None
+    """Logical name of the planned resource its scope is (the staging group, the scripts container, an image
+    definition the stack creates): the assignment is declared after it. None: a scope nothing here creates."""
+    principal_identity: Optional[str] = None
+    """Stack-level grants: logical name of the `IdentityPlan` (in `SharedPlan.identities`) whose principal it is."""
 
     @property
     def principal_type_may_change(self) -> bool:
@@ -173,6 +183,47 @@ class ScriptStorage:
     """True when the pipeline creates the storage account (no scriptsStorageAccountId)."""
     deployer_principal_type: str = PRINCIPAL_TYPE
     """principalType of the deployer's upload role on the container (`roles.deployer_principal_type`)."""
+    pipeline: str = ""
+    """Logical name of the pipeline whose children these resources are (the base of their logical names)."""
+    files: tuple[str, ...] = ()
+    """Project paths of the repository files its template names (one blob each, `file_logical_name`)."""
+    manage_roles: bool = True
+    """Declare the deployer's upload role on the container (`manageRoles`)."""
+    deny_public: bool = False
+    """`scriptsNetwork.denyPublic` of a created account: only `subnet_ids` and `ip_ranges` reach it."""
+    subnet_ids: tuple[str, ...] = ()
+    ip_ranges: tuple[str, ...] = ()
+
+    @property
+    def account_logical_name(self) -> str:
+        return f"{self.pipeline}-scripts"
+
+    @property
+    def blob_service_logical_name(self) -> str:
+        return f"{self.pipeline}-scripts-blob-service"
+
+    @property
+    def container_logical_name(self) -> str:
+        return f"{self.pipeline}-scripts-container"
+
+    @property
+    def uploader(self) -> Grant:
+        """The deployer's Storage Blob Data Contributor on the container (uploads use Entra ID, not keys)."""
+        return grant_script_uploader(self.container_id)
+
+    @property
+    def uploader_logical_name(self) -> str:
+        return f"{self.pipeline}-{self.uploader.key}"
+
+    def file_logical_name(self, path: str) -> str:
+        """The blob of one repository file, named by its path (an edited file is a replacement of the same name)."""
+        return f"{self.pipeline}-file-{re.sub(r'[^A-Za-z0-9]+', '-', path).strip('-')}"
+
+    def logical_names(self) -> list[str]:
+        """What `declare_script_storage` registers."""
+        own = [self.account_logical_name, self.blob_service_logical_name] if self.created else []
+        return [*own, self.container_logical_name, *([self.uploader_logical_name] if self.manage_roles else []),
+                *(self.file_logical_name(f) for f in self.files)]
 
     @property
     def account_id(self) -> str:
@@ -196,6 +247,57 @@ class IdentityPlan:
     resource_group: str
     subscription_id: str
     logical_name: str
+    provider_name: Optional[str] = None
+    """Logical name of the azure-native provider an existing identity in another subscription is looked up through
+    (None: the deployment's own subscription)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildPlan:
+    """The build of one template (`build_run.BuildArgs` without what only the engine knows: the template's output
+    name and the ARM endpoint)."""
+
+    start_name: str
+    wait_name: str
+    old_names: tuple[str, str]
+    """The names versions before 0.4 gave the start and the wait (aliases)."""
+    subscription_id: str
+    resource_group_name: str
+    image_template_name: str
+    api_version: str
+    build_timeout_minutes: float
+    rebuild_trigger: Optional[str]
+    run_output_names: tuple[str, ...]
+    """Every runOutputName: each must exist after the build."""
+    vhd_run_outputs: tuple[str, ...]
+    """VHD outputs without a uri (kept only in the staging storage account): the build's delete refuses to lose them
+    unless `allow_vhd_loss_on_delete`."""
+    allow_vhd_loss_on_delete: bool
+    build_mode: str
+    """wait or start: whether `up` waits for the build."""
+    on_customizer_error: Optional[str]
+    on_validation_error: Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class LifecyclePlan:
+    """The lifecycle run of the image's first SharedImage target (`providers.lifecycle.LifecycleArgs` without the
+    build's outputs and the ARM endpoint)."""
+
+    logical_name: str
+    image_definition_id: str
+    retention: Optional[Mapping[str, Any]]
+    promotion_mode: Optional[str]
+    promote_version_id: Optional[str]
+    """The configured version to promote under `promotion.mode: manual` (a caller may pass another stack's output
+    instead); None otherwise."""
+    validated: bool
+    """Whether the template has in-VM validations (the build then fails when one does)."""
+    dry_run: bool
+
+    @property
+    def manual(self) -> bool:
+        return self.promotion_mode == "manual"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +334,51 @@ class ImagePlan:
     """Gallery image definitions of its SharedImage targets, in config order (the first one is the image's output)."""
     custom_roles: str = "declare"
     """`customRoles` of the stack: `existing` when an admin created the custom roles."""
+    location: str = ""
+    """Region of what the pipeline creates (the template's)."""
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Tags of what it creates besides the template (default: the template's tags)."""
+    role_propagation_seconds: Optional[float] = None
+    source_image_trigger: bool = False
+    """Declare the SourceImage trigger (`revision_name("trigger")`, Azure name `TRIGGER_NAME`)."""
+    runner_principal_id: Optional[str] = None
+    """The principal `runner_grant` is for."""
+    build: Optional[BuildPlan] = None
+    lifecycle: Optional[LifecyclePlan] = None
+    definition_names: tuple[str, ...] = ()
+    """Logical names of the image definitions the plan creates (`SharedPlan`) among `definition_ids`: the pipeline
+    and its lifecycle come after them."""
+    output_definition: Optional[str] = None
+    """Logical name of the created definition of `definition_ids[0]` (None: not created here)."""
+    gallery_id: Optional[str] = None
+    """The gallery of `definition_ids[0]`."""
+    warnings: tuple[str, ...] = ()
+    """What the pipeline logs as warnings (a plan is never refused for them)."""
+
+    @property
+    def definitions_settle_name(self) -> str:
+        return f"{self.name}-role-definitions-settle"
+
+    @property
+    def roles_settle_name(self) -> str:
+        return f"{self.name}-roles-settle"
+
+    def logical_names(self) -> list[tuple[str, str]]:
+        """(kind, logical name) of everything this pipeline declares as its own children (not `SharedPlan`'s)."""
+        out = [(kind, self.revision_name(kind)) for kind in REVISION_KINDS]
+        if not self.identity.existing:
+            out.append(("identity", self.identity.logical_name))
+        if self.identity.provider_name:
+            out.append(("provider", self.identity.provider_name))
+        if self.scripts is not None:
+            out += [("scripts", n) for n in self.scripts.logical_names()]
+        out += [("role-definition", d.logical_name) for d in self.declared_role_definitions]
+        out += [("role-assignment", g.logical_name) for g in
+                (*self.grants, *([self.runner_grant] if self.runner_grant else []))]
+        out += [("role-settle", self.definitions_settle_name), ("role-settle", self.roles_settle_name)]
+        if self.lifecycle is not None:
+            out.append(("lifecycle", self.lifecycle.logical_name))
+        return out
 
     @property
     def revision(self) -> str:
@@ -260,6 +407,15 @@ class SharedPlan:
     galleries: tuple[GalleryPlan, ...]
     image_definitions: tuple[ImageDefinitionPlan, ...]
     grants: tuple[GrantPlan, ...]
+    identities: tuple[IdentityPlan, ...] = ()
+    """The existing identities whose principals `grants` are for, each looked up once (`GrantPlan.principal_identity`)."""
+
+    def logical_names(self) -> list[tuple[str, str]]:
+        out = [("gallery", g.logical_name) for g in self.galleries]
+        out += [("image-definition", d.logical_name) for d in self.image_definitions]
+        out += [("role-assignment", g.logical_name) for g in self.grants]
+        out += [("provider", i.provider_name) for i in self.identities if i.provider_name]
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,14 +427,9 @@ class StackPlan:
     def logical_names(self) -> list[tuple[str, str]]:
         """(kind, logical name) of everything the plan names, for uniqueness checks."""
         out = [("resource-group", self.resource_group.logical_name)] if self.resource_group else []
-        out += [("gallery", g.logical_name) for g in self.shared.galleries]
-        out += [("image-definition", d.logical_name) for d in self.shared.image_definitions]
-        out += [("role-assignment", g.logical_name) for g in self.shared.grants]
+        out += self.shared.logical_names()
         for image in self.images.values():
-            out += [(kind, image.revision_name(kind)) for kind in REVISION_KINDS]
-            out += [("role-definition", d.logical_name) for d in image.declared_role_definitions]
-            out += [("role-assignment", g.logical_name) for g in
-                    (*image.grants, *([image.runner_grant] if image.runner_grant else []))]
+            out += image.logical_names()
         return out
 
 
@@ -287,7 +438,7 @@ class StackPlan:
 def plan_stack(stack: StackConfig, *, subscription_id: str, project: str, stack_name: str,
                name_key: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> StackPlan:
     """The plan of a whole stack: its resource group, one `ImagePlan` per image and what they share. `env`: the
-    settings azure-native signs in with (default `os.environ`), which tell what the deployer is."""
+    settings azure-native signs in with (the caller passes `os.environ`; None: none), which tell what the deployer is."""
     rg = None
     if stack.create_resource_group:
         first = next(iter(stack.images.values()))
@@ -298,23 +449,51 @@ def plan_stack(stack: StackConfig, *, subscription_id: str, project: str, stack_
     images, shared = plan_pipelines(stack.images, subscription_id=subscription_id,
                                     resource_group=stack.resource_group_name, project=project, stack_name=stack_name,
                                     name_key=name_key, custom_roles=stack.custom_roles,
-                                    deployer_type=deployer_principal_type(stack.deployer_principal_type,
-                                                                          os.environ if env is None else env))
+                                    deployer_type=deployer_principal_type(stack.deployer_principal_type, env or {}))
     return StackPlan(rg, images, shared)
+
+
+def pipeline_image_name(name: str, image: ImageConfig, image_name: Optional[str] = None) -> str:
+    """The base of a pipeline's Azure names: `image_name` when given, else `template.name`, else its logical name."""
+    return image_name or image.template.name or name
+
+
+def plan_pipeline(name: str, image: ImageConfig, *, subscription_id: str, resource_group: str, project: str,
+                  stack_name: str, image_name: Optional[str] = None, name_key: Optional[str] = None,
+                  retain_gallery_on_delete: Optional[bool] = None, tags: Optional[Mapping[str, str]] = None,
+                  env: Optional[Mapping[str, str]] = None) -> tuple[ImagePlan, SharedPlan]:
+    """The plan of one pipeline used without a stack: `plan_pipelines` of a one-image stack whose shared resources
+    (galleries, image definitions, existing identities' roles) are the pipeline's own children (`<name>-...`).
+
+    Checks first what a stack checks when it parses its config (the OS of a gallery image, the lifecycle section), since
+    an `ImageConfig` built in code skipped that. `retain_gallery_on_delete`: overrides `gallery.retainOnDelete`.
+    `tags`: of what it creates besides the template (default: the template's). `env`: as for `plan_stack`."""
+    image_name = pipeline_image_name(name, image, image_name)
+    issues = [*os_issues(image_name, image.template), *lifecycle_issues(image_name, image)]
+    if issues:
+        raise SpecError(issues)
+    if retain_gallery_on_delete is not None:
+        image = image.model_copy(update={"gallery": image.gallery.model_copy(
+            update={"retain_on_delete": retain_gallery_on_delete})})
+    plans, shared = plan_pipelines(
+        {name: image}, subscription_id=subscription_id, resource_group=resource_group, project=project,
+        stack_name=stack_name, name_key=name_key, image_names={name: image_name}, shared_prefix=f"{name}-",
+        deployer_type=deployer_principal_type(None, env or {}))
+    plan = plans[name]
+    return (plan if tags is None else dataclasses.replace(plan, tags=dict(tags))), shared
 
 
 def plan_pipelines(images: Mapping[str, ImageConfig], *, subscription_id: str, resource_group: str, project: str,
                    stack_name: str, name_key: Optional[str] = None, image_names: Optional[Mapping[str, str]] = None,
                    shared_prefix: str = "", custom_roles: str = "declare",
-                   deployer_type: Optional[str] = None) -> tuple[dict[str, ImagePlan], SharedPlan]:
+                   deployer_type: str = PRINCIPAL_TYPE) -> tuple[dict[str, ImagePlan], SharedPlan]:
     """Plans of pipelines named by the keys of `images`, and what they share.
 
     `image_names`: Azure name base per pipeline (default: its key). `shared_prefix`: prefix of the shared resources'
     logical names; "" at stack level, `<pipeline>-` when one `ImagePipeline` declares them as its own children.
-    `custom_roles`: the stack's `customRoles`. `deployer_type`: the deployer's principalType (default: what
-    `roles.deployer_principal_type` finds in `os.environ`).
+    `custom_roles`: the stack's `customRoles`. `deployer_type`: the deployer's principalType
+    (`roles.deployer_principal_type`).
     """
-    deployer_type = deployer_type or deployer_principal_type(None, os.environ)
     names = dict(image_names or {})
     stack_level = not shared_prefix
     plans = {key: plan_image(key, image, image_name=names.get(key, key), subscription_id=subscription_id,
@@ -323,11 +502,38 @@ def plan_pipelines(images: Mapping[str, ImageConfig], *, subscription_id: str, r
              for key, image in images.items()}
     shared_grants = _shared_grants(images, plans, shared_prefix, stack_level)
     by_image = _shared_names_by_image(shared_grants, images, plans)
-    plans = {key: dataclasses.replace(p, grants=tuple(g for g in p.grants if g.logical_name not in by_image.skip),
-                                      shared_grants=tuple(by_image.names.get(key, ())))
-             for key, p in plans.items()}
     galleries, definitions = _galleries(images, names, shared_prefix, stack_level, stack_name)
-    return plans, SharedPlan(galleries, definitions, shared_grants)
+    created = {d.id.lower(): d.logical_name for d in definitions}
+    plans = {key: _with_created_definitions(dataclasses.replace(
+                 p, grants=tuple(g for g in p.grants if g.logical_name not in by_image.skip),
+                 shared_grants=tuple(by_image.names.get(key, ()))), created)
+             for key, p in plans.items()}
+    identities = _shared_identities(shared_grants, subscription_id, shared_prefix)
+    shared_grants = tuple(dataclasses.replace(g, principal_identity=identities[g.principal.lower()].logical_name)
+                          for g in shared_grants)
+    return plans, SharedPlan(galleries, definitions, shared_grants,
+                             tuple({i.logical_name: i for i in identities.values()}.values()))
+
+
+def _with_created_definitions(plan: ImagePlan, created: Mapping[str, str]) -> ImagePlan:
+    """`plan` with the image definitions the plan creates among its targets: their logical names, and the grants
+    whose scope is one of them (declared after it)."""
+    own = {i.lower(): created[i.lower()] for i in plan.definition_ids if i.lower() in created}
+    first = own.get(plan.definition_ids[0].lower()) if plan.definition_ids else None
+    grants = tuple(g if g.scope_resource or g.grant.scope.lower() not in own else
+                   dataclasses.replace(g, scope_resource=own[g.grant.scope.lower()]) for g in plan.grants)
+    names = tuple(own.values())
+    return dataclasses.replace(plan, definition_names=names, output_definition=first, grants=grants)
+
+
+def _shared_identities(grants: Sequence[GrantPlan], subscription_id: str, prefix: str) -> dict[str, IdentityPlan]:
+    """The existing identity of each principal (by lowercase id) of the stack-level grants, named after the first
+    grant for it."""
+    out: dict[str, IdentityPlan] = {}
+    for g in grants:
+        if g.principal.lower() not in out:
+            out[g.principal.lower()] = _existing_identity(g.principal, f"identity-{g.logical_name}", subscription_id)
+    return out
 
 
 def retains_gallery_in(images: Mapping[str, ImageConfig], resource_group: str) -> bool:
@@ -353,7 +559,7 @@ def plan_image(name: str, image: ImageConfig, *, image_name: str, subscription_i
     identity = identity_plan(name, image, image_name, subscription_id, resource_group)
     scripts = script_storage(image, image_name=image_name, subscription_id=subscription_id,
                                resource_group=resource_group, project=project, stack_name=stack_name,
-                               deployer_type=deployer_type)
+                               deployer_type=deployer_type, pipeline=name)
     scripts_url = scripts.url if scripts else None
     existing_staging = spec.properties.staging_resource_group
     staging_group = None
@@ -376,14 +582,78 @@ def plan_image(name: str, image: ImageConfig, *, image_name: str, subscription_i
         runner = _grant_plan(name, grant_template_runner(template_id), owner, "runner", old_key="runner",
                              principal_type=image.runner_principal_type)
     definitions = role_definitions(name, [*grants, *([runner] if runner else [])])
-    return ImagePlan(
+    definition_ids = tuple(dict.fromkeys(naming.image_definition_id(d.gallery_image_id)
+                                         for d in shared_image_targets(image)))
+    plan = ImagePlan(
         name=name, image_name=image_name, owner=owner, subscription_id=subscription_id,
         resource_group=resource_group, identity=identity, scripts=scripts, staging_group=staging_group,
         staging_id=staging_id, content_digest=digest, template_name=template_name, template_id=template_id,
         document=document, role_definitions=tuple(definitions), grants=tuple(grants), shared_grants=(),
-        runner_grant=runner, custom_roles=custom_roles,
-        definition_ids=tuple(dict.fromkeys(naming.image_definition_id(d.gallery_image_id)
-                                           for d in shared_image_targets(image))))
+        runner_grant=runner, custom_roles=custom_roles, definition_ids=definition_ids,
+        location=spec.location, tags=dict(spec.tags or {}), role_propagation_seconds=image.role_propagation_seconds,
+        source_image_trigger=image.source_image_trigger,
+        runner_principal_id=image.runner_principal_id if runner else None,
+        gallery_id=naming.gallery_id(definition_ids[0]) if definition_ids else None,
+        warnings=tuple(_warnings(image, image_name)))
+    plan = dataclasses.replace(plan, build=build_plan(plan, image), lifecycle=lifecycle_plan(plan, image),
+                               grants=tuple(_scoped(g, plan) for g in plan.grants))
+    return plan
+
+
+def _scoped(grant: GrantPlan, plan: ImagePlan) -> GrantPlan:
+    """The grant with the pipeline's own resource its scope is (the staging group or the scripts container)."""
+    scope = grant.grant.scope.lower()
+    if plan.staging_group and (plan.staging_id or "").lower() == scope:
+        return dataclasses.replace(grant, scope_resource=plan.revision_name("staging"))
+    if plan.scripts is not None and plan.scripts.container_id.lower() == scope:
+        return dataclasses.replace(grant, scope_resource=plan.scripts.container_logical_name)
+    return grant
+
+
+def _warnings(image: ImageConfig, image_name: str) -> list[str]:
+    if not image.scripts_storage_account_id and any(".blob." in u for u in step_uris(image.template)):
+        return [f"{image_name}: scripts live in Azure Storage but scriptsStorageAccountId is not set; the template "
+                "identity gets no read access to them"]
+    return []
+
+
+def build_plan(plan: ImagePlan, image: ImageConfig) -> Optional[BuildPlan]:
+    """The build of the template (None with `build: false`). Every runOutputName must exist afterwards, and VHDs
+    without a uri (kept only in the staging storage account) make the build's delete refuse unless
+    `allowVhdLossOnDelete`. `buildMode` and the template's errorHandling go along: they decide whether `up` waits,
+    and what a failure's message says was kept."""
+    if not image.build:
+        return None
+    props = image.template.properties
+    errors = props.error_handling
+    return BuildPlan(
+        start_name=plan.revision_name("run"), wait_name=plan.revision_name("build"),
+        old_names=(plan.revision_alias("run").name, plan.revision_alias("build").name),
+        subscription_id=plan.subscription_id, resource_group_name=plan.resource_group,
+        image_template_name=plan.template_name, api_version=plan.document["apiVersion"],
+        build_timeout_minutes=props.build_timeout_in_minutes or 0, rebuild_trigger=image.rebuild_trigger,
+        run_output_names=tuple(d.run_output_name for d in props.distribute),
+        vhd_run_outputs=tuple(d.run_output_name for d in props.distribute
+                              if isinstance(d, VhdDistributor) and not d.uri),
+        allow_vhd_loss_on_delete=image.allow_vhd_loss_on_delete, build_mode=image.build_mode,
+        on_customizer_error=errors.on_customizer_error if errors else None,
+        on_validation_error=errors.on_validation_error if errors else None)
+
+
+def lifecycle_plan(plan: ImagePlan, image: ImageConfig) -> Optional[LifecyclePlan]:
+    """The lifecycle run of the first SharedImage target's image definition; None without a `lifecycle` section (or
+    without a gallery target): nothing is touched."""
+    life = image.lifecycle
+    if life is None or not plan.definition_ids:
+        return None
+    promotion = life.promotion
+    validations = image.template.properties.validate_
+    return LifecyclePlan(
+        logical_name=f"{plan.name}-lifecycle", image_definition_id=plan.definition_ids[0],
+        retention=life.retention.model_dump(by_alias=False, exclude_none=True) if life.retention else None,
+        promotion_mode=promotion.mode if promotion else None,
+        promote_version_id=promotion.version if promotion and promotion.mode == "manual" else None,
+        validated=bool(validations and validations.in_vm_validations), dry_run=life.dry_run)
 
 
 def identity_plan(name: str, image: ImageConfig, image_name: str, subscription_id: str,
@@ -393,29 +663,42 @@ def identity_plan(name: str, image: ImageConfig, image_name: str, subscription_i
     spec = image.template
     existing = image.identity_id or (spec.identity.identity_id if spec.identity else None)
     if existing:
-        p = naming.parts(existing)
-        return IdentityPlan(existing, True, p["name"], p["resource_group"], p["subscription"], f"{name}-identity")
+        return _existing_identity(existing, f"{name}-identity", subscription_id)
     identity_name = naming.identity_name(image_name)
     return IdentityPlan(naming.identity_id(subscription_id, resource_group, identity_name), False, identity_name,
                         resource_group, subscription_id, f"{name}-identity")
 
 
+def _existing_identity(identity_id: str, logical_name: str, subscription_id: str) -> IdentityPlan:
+    """An existing identity, looked up through a provider of its own subscription when that is not `subscription_id`."""
+    p = naming.parts(identity_id)
+    other = p["subscription"].lower() != subscription_id.lower()
+    return IdentityPlan(identity_id, True, p["name"], p["resource_group"], p["subscription"], logical_name,
+                        provider_name=f"{logical_name}-subscription" if other else None)
+
+
 def script_storage(image: ImageConfig, *, image_name: str, subscription_id: str, resource_group: str,
-                   project: str, stack_name: str, deployer_type: str = PRINCIPAL_TYPE) -> Optional[ScriptStorage]:
+                   project: str, stack_name: str, deployer_type: str = PRINCIPAL_TYPE,
+                   pipeline: str = "") -> Optional[ScriptStorage]:
     """Where repository files go: a container in `scriptsStorageAccountId`, or an account of the pipeline's own;
-    None without repository files. `deployer_type`: what the principal uploading them is."""
+    None without repository files. `deployer_type`: what the principal uploading them is. `pipeline`: the logical
+    name of the pipeline declaring them."""
     if not has_local_files(image.template):
         return None
     if image.scripts_storage_account_id:
         p = naming.parts(image.scripts_storage_account_id)
-        return ScriptStorage(p["subscription"], p["resource_group"], p["name"],
-                               image.scripts_container or naming.scripts_container_name(project, stack_name,
-                                                                                       image_name), created=False,
-                             deployer_principal_type=deployer_type)
-    return ScriptStorage(subscription_id, resource_group,
-                           naming.scripts_account_name(subscription_id, resource_group, image_name),
-                           image.scripts_container or naming.SCRIPTS_CONTAINER, created=True,
-                           deployer_principal_type=deployer_type)
+        subscription, group, account, created = p["subscription"], p["resource_group"], p["name"], False
+        container = image.scripts_container or naming.scripts_container_name(project, stack_name, image_name)
+    else:
+        subscription, group, created = subscription_id, resource_group, True
+        account = naming.scripts_account_name(subscription_id, resource_group, image_name)
+        container = image.scripts_container or naming.SCRIPTS_CONTAINER
+    network = image.scripts_network
+    return ScriptStorage(subscription, group, account, container, created=created,
+                         deployer_principal_type=deployer_type, pipeline=pipeline,
+                         files=tuple(sorted({step.local_file for _, _, step in local_steps(image.template)})),
+                         manage_roles=image.manage_roles, deny_public=network.deny_public,
+                         subnet_ids=tuple(network.subnet_ids), ip_ranges=tuple(network.ip_ranges))
 
 
 def identity_grants(name: str, image: ImageConfig, owner: str, staging_id: Optional[str],
@@ -561,10 +844,11 @@ def _galleries(images: Mapping[str, ImageConfig], image_names: Mapping[str, str]
                     p["name"], location, tags, retained[gallery_id.lower()], key, _old(old, stack_level))
             if definition_id.lower() not in definitions:
                 old = old_definitions.get(definition_id.lower())
-                definitions[definition_id.lower()] = _definition_plan(
+                definitions[definition_id.lower()] = dataclasses.replace(_definition_plan(
                     key, image, image_names.get(key, key), stack_name, definition_id, location,
                     f"{prefix}image-definition-{p['name']}-{p['child_name_1']}-{naming.short_hash(definition_id)}",
-                    retained[gallery_id.lower()], _old(old, stack_level))
+                    retained[gallery_id.lower()], _old(old, stack_level)),
+                    gallery=galleries[gallery_id.lower()].logical_name)
     return tuple(galleries.values()), tuple(definitions.values())
 
 
