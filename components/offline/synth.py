@@ -5,7 +5,10 @@ stack's config file, validates the config (a `SpecError` names the path before a
 in-process under `pulumi.runtime.set_mocks`, and returns every registered resource (type token, logical name,
 parent, inputs, dependencies, options), the stack outputs and the rendered AIB template of each `ImagePipeline`.
 The mocks answer the way Azure would shape things: ids built from the ARM path, principal and client ids as GUIDs,
-the template identity as a map (pulumi-facts §4 pitfall), the client-config invoke, and plausible build outputs.
+the template identity as a map (pulumi-facts §4 pitfall), the client-config invoke, and plausible build outputs. What
+the mocks invent rather than derive (the build's state, times, version, log) lives in one place, `MockRun`; the
+stack outputs show it (e.g. `runState`) only because the program wires them from the build, which is what tests assert
+by varying it (`synth(..., mocks=AibMocks(run=MockRun(...)))`).
 Secret values are shown as `[secret]`; with `show_secrets=False` (the `synth` verb without `--show-secrets`), SAS
 tokens anywhere in the result and the inline commands of the rendered templates are redacted too (`components.model.redact`). The program runs through `components.offline.program.run_program`, which resets the
 runtime state it uses, so `synth` can run repeatedly in one process.
@@ -13,6 +16,7 @@ runtime state it uses, so `synth` can run repeatedly in one process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import runpy
 import sys
@@ -63,6 +67,33 @@ _SCOPED: dict[str, tuple[str, str]] = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class MockRun:
+    """What the offline mocks answer for every image build: invented values, not decisions of the product.
+
+    Everything else a build answers offline is derived from the rendered template (its run outputs from the
+    distributors, the image version id from the gallery image). Tests pass other values to see them come out of the
+    program's outputs (wired from the build) rather than read back a constant.
+    """
+
+    run_state: str = "Succeeded"
+    run_sub_state: Optional[str] = None
+    message: str = ""
+    started_at: str = "2026-01-01T00:00:00Z"
+    """The start's `run_started_at` and the build's `start_time`."""
+    end_time: str = "2026-01-01T00:42:00Z"
+    duration_seconds: float = 2520.0
+    adopted: bool = False
+    version: str = "1.0.0"
+    """The gallery image version a run creates when the distributor's `galleryImageId` names none."""
+    log_location: str = "mock://packerlogs/customization.log"
+    vhd_container: str = "https://mockstaging.blob.core.windows.net/vhds"
+    """Where a VHD distributor without a `uri` leaves `<runOutputName>.vhd`."""
+
+
+MOCK_RUN = MockRun()
+
+
 def mock_guid(*parts: str) -> str:
     return str(uuid.uuid5(_MOCK_NS, "|".join(parts).lower()))
 
@@ -70,8 +101,9 @@ def mock_guid(*parts: str) -> str:
 class AibMocks(pulumi.runtime.Mocks):
     """Echo inputs and add the outputs Azure would: ids from the ARM path, GUIDs, identity maps, build results."""
 
-    def __init__(self, subscription_id: str = SUBSCRIPTION_ID) -> None:
+    def __init__(self, subscription_id: str = SUBSCRIPTION_ID, run: MockRun = MOCK_RUN) -> None:
         self.subscription_id = subscription_id
+        self.run = run
         self.templates: dict[str, dict] = {}
 
     def resource_id(self, args: MockResourceArgs) -> str:
@@ -99,11 +131,13 @@ class AibMocks(pulumi.runtime.Mocks):
         outputs.setdefault("name", rid.rsplit("/", 1)[-1])
         short = args.typ.split("/")[-1].split(":")[-1]
         if short == "ImageBuild":
-            outputs.update(_build_outputs(inputs, self.templates))
+            outputs.update(_build_outputs(inputs, self.templates, self.run))
         elif short == "ImageVersionLifecycle":
             from components.providers.lifecycle.provider import offline_outputs
 
             outputs.update(offline_outputs(inputs))
+        elif short == "ImageBuildStart":
+            outputs.update(_start_outputs(inputs, self.run))
         elif short in _OUTPUTS:
             outputs.update(_OUTPUTS[short](rid, inputs))
         if args.typ == "azure-native:virtualmachineimages:VirtualMachineImageTemplate":
@@ -143,37 +177,36 @@ def _script_blob_outputs(rid: str, inputs: dict) -> dict:
                    f"{inputs.get('blob_name')}", "size": 0}
 
 
-def _start_outputs(rid: str, inputs: dict) -> dict:
+def _start_outputs(inputs: dict, run: MockRun) -> dict:
     return {"template_id": (f"/subscriptions/{inputs.get('subscription_id')}/resourceGroups/"
                             f"{inputs.get('resource_group_name')}/providers/Microsoft.VirtualMachineImages/"
                             f"imageTemplates/{inputs.get('image_template_name')}"),
-            "run_started_at": "2026-01-01T00:00:00Z", "adopted": False}
+            "run_started_at": run.started_at, "adopted": run.adopted}
 
 
-def _build_outputs(inputs: dict, templates: Mapping[str, dict]) -> dict:
+def _build_outputs(inputs: dict, templates: Mapping[str, dict], run: MockRun) -> dict:
     template = templates.get(str(inputs.get("image_template_name"))) or {}
     run_outputs: dict[str, dict] = {}
     version_id = None
     for d in template.get("distribute") or []:
         name = d.get("runOutputName")
         if d.get("type") == "SharedImage":
-            artifact = d["galleryImageId"] if "/versions/" in d["galleryImageId"] else d["galleryImageId"] + "/versions/1.0.0"
+            artifact = (d["galleryImageId"] if "/versions/" in d["galleryImageId"]
+                        else f"{d['galleryImageId']}/versions/{run.version}")
             version_id = version_id or artifact
             run_outputs[name] = {"artifact_id": artifact, "artifact_uri": None}
         elif d.get("type") == "ManagedImage":
             run_outputs[name] = {"artifact_id": d.get("imageId"), "artifact_uri": None}
         else:
-            run_outputs[name] = {"artifact_id": None,
-                                 "artifact_uri": d.get("uri") or f"https://mockstaging.blob.core.windows.net/vhds/{name}.vhd"}
-    return {"run_state": "Succeeded", "run_sub_state": None, "message": "", "start_time": "2026-01-01T00:00:00Z",
-            "end_time": "2026-01-01T00:42:00Z", "duration_seconds": 2520.0, "run_outputs": run_outputs,
-            "image_version_id": version_id, "log_location": "mock://packerlogs/customization.log"}
+            run_outputs[name] = {"artifact_id": None, "artifact_uri": d.get("uri") or f"{run.vhd_container}/{name}.vhd"}
+    return {"run_state": run.run_state, "run_sub_state": run.run_sub_state, "message": run.message,
+            "start_time": run.started_at, "end_time": run.end_time, "duration_seconds": run.duration_seconds,
+            "run_outputs": run_outputs, "image_version_id": version_id, "log_location": run.log_location}
 
 
 _OUTPUTS: dict[str, Callable[[str, dict], dict]] = {
     "UserAssignedIdentity": _identity_outputs,
     "VirtualMachineImageTemplate": _template_outputs,
-    "ImageBuildStart": _start_outputs,
     "ScriptBlob": _script_blob_outputs,
 }
 
@@ -185,7 +218,7 @@ def run_program(program: Callable[[], Any], *, mocks: Optional[pulumi.runtime.Mo
 
 
 def synth(stack_name: str, *, project_dir: str | Path, config_file: Optional[str | Path] = None,
-          show_secrets: bool = True) -> dict[str, Any]:
+          show_secrets: bool = True, mocks: Optional[AibMocks] = None) -> dict[str, Any]:
     """Run `project_dir/__main__.py` for `stack_name` offline; return `{"resources", "outputs", "templates"}`.
 
     `resources`: one entry per registered resource in registration order: `type`, `name`, `parent` (the parent's
@@ -193,7 +226,9 @@ def synth(stack_name: str, *, project_dir: str | Path, config_file: Optional[str
     names), `options` (the non-default resource options). `templates`: image name → the AIB JSON its
     `ImagePipeline` renders. `config_file`: a stack file to use instead of the project's `Pulumi.<stack>.yaml`.
     `show_secrets`: keep SAS tokens and the templates' inline commands (default True: `render` prints the exact
-    template; the `synth` verb passes False unless `--show-secrets`). Pulumi secrets stay `[secret]` either way. Raises `SpecError` for an invalid stack config, before the program runs.
+    template; the `synth` verb passes False unless `--show-secrets`). Pulumi secrets stay `[secret]` either way.
+    `mocks`: what answers the program (default `AibMocks()`, with the invented build values of `MOCK_RUN`). Raises
+    `SpecError` for an invalid stack config, before the program runs.
     """
     project_dir = Path(project_dir).resolve()
     project, config, path = stack_config(project_dir, stack_name,
@@ -209,7 +244,7 @@ def synth(stack_name: str, *, project_dir: str | Path, config_file: Optional[str
     try:
         monitor, program_globals = run_program(lambda: runpy.run_path(str(main), run_name="__main__"),
                                                project=project, stack=stack_name, config=flat,
-                                               secret_keys=secret_keys)
+                                               secret_keys=secret_keys, mocks=mocks)
     finally:
         if added:
             sys.path.remove(str(project_dir))

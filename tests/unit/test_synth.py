@@ -9,7 +9,7 @@ import pytest
 
 from components.model.errors import SpecError
 from components.offline.program import SECRET
-from components.offline.synth import format_text, synth
+from components.offline.synth import MOCK_RUN, AibMocks, MockRun, format_text, synth
 from tests.conftest import ROOT, kind_name
 
 
@@ -41,10 +41,26 @@ def test_result_shape_and_text():
     json.dumps(result)  # JSON-serialisable as returned
     outputs = result["outputs"]["ubuntu-2204"]
     assert outputs["templateName"] == template["name"]
-    assert outputs["runState"] == "Succeeded"
     text = format_text(result)
     assert "aib:index:ImagePipeline  ubuntu-2204" in text
     assert f"imageTemplateName: \"{template['name']}\"" in text
+
+
+@pytest.mark.parametrize("run", [MOCK_RUN, MockRun(run_state="PartiallySucceeded", version="7.3.9",
+                                                   started_at="2031-05-05T05:05:05Z")], ids=["default", "varied"])
+def test_the_stack_outputs_carry_the_build_result_whatever_the_mocks_answer(run):
+    """The mocks invent a build's result (`MockRun`); the program wires its outputs from the build, so what comes out
+    is what the build answered, and `validated` is derived from it (dev's template has in-VM validations)."""
+    result = synth("dev", project_dir=ROOT, mocks=AibMocks(run=run))
+    outputs = result["outputs"]["ubuntu-2204"]
+    gallery = next(d for d in result["templates"]["ubuntu-2204"]["properties"]["distribute"]
+                   if d["type"] == "SharedImage")
+    assert outputs["runState"] == run.run_state
+    assert outputs["validated"] is (run.run_state == "Succeeded")
+    assert outputs["imageVersionId"] == f"{gallery['galleryImageId']}/versions/{run.version}"
+    assert outputs["runOutputs"][gallery["runOutputName"]]["artifact_id"] == outputs["imageVersionId"]
+    registered = {kind_name(r["name"]): r for r in result["resources"]}
+    assert registered["ubuntu-2204-build"]["inputs"]["run_started_at"] == run.started_at, "the wait follows its start"
 
 
 def test_invalid_config_is_a_spec_error(tmp_path):
