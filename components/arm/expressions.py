@@ -8,7 +8,7 @@ A tokenizer turns the text between the outer brackets into tokens, a recursive-d
 and an evaluator walks it. What a template alone determines is computed as ARM does: parameters (a parameters
 file's values, else `defaultValue`; a `nullable` parameter with neither is null), variables (their `copy` loops
 too), string, array, object, logical and comparison functions, `uniqueString` and `guid` (ARM's own algorithms),
-the resource id functions, lambdas (`map`, `filter`, `reduce`, ...), property `copy` loops with `copyIndex`, and the
+the resource id functions, lambdas (`map`, `filter`, `reduce`, ...), property `copy` loops with `copyIndex` (and the index of a resource loop, which the importer expands), and the
 scope functions from the values given (`subscription()`, `resourceGroup()`). `if`, `and`, `or` and `coalesce`
 evaluate only the arguments they need, as ARM does, so a branch not taken never fails the import.
 
@@ -104,6 +104,8 @@ class Deployment:
     location: Optional[str] = None
     outer: Optional["Deployment"] = None
     """For a nested deployment's own scope: the deployment its given parameter values are evaluated in."""
+    given_copies: Mapping[str, int] = field(default_factory=dict)
+    """The copy indexes the given parameter values see (a nested deployment that is one copy of a resource loop)."""
     where: str = ""
     """Where this deployment's template sits in the document (`resources.x.properties.template`; '' for the top)."""
     placeholders_used: set[str] = field(default_factory=set)
@@ -143,7 +145,7 @@ class Deployment:
         if given is not None:
             value = self.parameters[given]
             if self.outer is not None:
-                value = _given_value(value, self.outer, name)
+                value = _given_value(value, self.outer, name, dict(self.given_copies))
         elif "defaultValue" in definition:
             self._defaulting.append(key)
             try:
@@ -185,19 +187,19 @@ class Deployment:
         return self._evaluated_variables[key]
 
 
-def _given_value(value: Any, outer: Deployment, name: str) -> Any:
+def _given_value(value: Any, outer: Deployment, name: str, copies: Optional[dict] = None) -> Any:
     """A nested deployment's parameter value (`{"value": ...}`), evaluated in the deployment that passes it. The
     entry may itself be an expression that yields `{"value": ...}` (what Bicep compiles an optional module parameter
     to: `[if(cond, createObject('value', x), createObject('value', null()))]`)."""
     if is_expression(value):
-        value = evaluate(value, outer)
+        value = evaluate(value, outer, copies)
         if isinstance(value, Mapping) and "value" in value:
             return value["value"]
     if isinstance(value, Mapping) and "value" in value:
-        return evaluate_value(value["value"], outer)
+        return evaluate_value(value["value"], outer, copies)
     if isinstance(value, Mapping) and "reference" in value:
         return outer.unknown(f"<keyvault-secret:{name}>")
-    return evaluate_value(value, outer)
+    return evaluate_value(value, outer, copies)
 
 
 def _key(mapping: Mapping[str, Any], name: Any) -> Optional[str]:
@@ -597,8 +599,7 @@ def _copy_index(ev: _Evaluator, node: Node, args: list, scope: dict) -> Any:
     offset = next((v for v in values if isinstance(v, int) and not isinstance(v, bool)), 0)
     key = loop.lower()
     if key not in ev.copies:
-        raise ExpressionError(f"copyIndex({loop!r}) outside its copy loop (resource loops are not expanded by "
-                              "import-arm)", "copyIndex")
+        raise ExpressionError(f"copyIndex({loop!r}) outside its copy loop", "copyIndex")
     return ev.copies[key] + offset
 
 
@@ -1189,11 +1190,14 @@ class Failure:
     error: ExpressionError
 
 
-def evaluate_tree(value: Any, deployment: Deployment, loc: tuple = ()) -> tuple[Any, list[Failure]]:
+def evaluate_tree(value: Any, deployment: Deployment, loc: tuple = (),
+                  copies: Optional[Mapping[str, int]] = None) -> tuple[Any, list[Failure]]:
     """`value` with every expression it can evaluate replaced by its value (property `copy` loops expanded); the
     others stay as they were, each reported as a `Failure` at its location (so one bad expression never hides the
-    rest)."""
+    rest). `copies`: the index of each resource copy loop `value` is in (by lowercased loop name, and '' for
+    `copyIndex()` without one)."""
     failures: list[Failure] = []
+    indexes = dict(copies or {})
 
     def walk(item: Any, at: tuple) -> Any:
         if isinstance(item, dict):
@@ -1203,7 +1207,7 @@ def evaluate_tree(value: Any, deployment: Deployment, loc: tuple = ()) -> tuple[
             for i, loop in enumerate(loops if isinstance(loops, list) else []):
                 if isinstance(loop, Mapping) and "name" in loop:
                     try:
-                        out[str(loop["name"])] = _copy_loop(loop, deployment, {})
+                        out[str(loop["name"])] = _copy_loop(loop, deployment, indexes)
                     except ExpressionError as exc:
                         failures.append(Failure((*at, "copy", i), str(loop.get("input", "")), exc))
             return out
@@ -1211,7 +1215,7 @@ def evaluate_tree(value: Any, deployment: Deployment, loc: tuple = ()) -> tuple[
             return [walk(v, (*at, i)) for i, v in enumerate(item)]
         if is_expression(item):
             try:
-                return evaluate(item, deployment)
+                return evaluate(item, deployment, indexes)
             except ExpressionError as exc:
                 failures.append(Failure(at, item, exc))
                 return item

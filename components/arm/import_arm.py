@@ -7,7 +7,8 @@ and retired field names become their successors (distribute `tags` -> `artifactT
 `scriptUri`, vnetConfig name/subnetName/resourceGroupName -> `subnetId`, `replicationRegions` ->
 `targetRegions`). An ARM deployment template's image templates are found in `resources` (a list, or the object of
 symbolic names of languageVersion 2.0 that Bicep compiles to) and in nested deployments with an inline template
-(their parameters passed down); a resource whose `condition` is false, or an `existing` one, is skipped. Expressions
+(their parameters passed down); a resource `copy` loop is expanded, each copy its own image named by its evaluated
+`name`; a resource whose `condition` is false, or an `existing` one, is skipped. Expressions
 are evaluated (`arm.expressions`) with the values of a parameters file and the deployment scope given; a value only a
 deployment knows becomes a named placeholder with a notice, and what cannot be evaluated is reported by path, naming
 the function. Only this module reads AIB dicts; everything after it works on the spec.
@@ -85,14 +86,14 @@ def import_document(doc: Any, *, source: str = "", inputs: Optional[DeploymentIn
     Each gets its own name: the template's `name`, else `fallback_name` (the file's name), numbered when the
     document holds several. Raises SpecError listing every problem across all templates in the document.
     """
-    located, skipped = _locate(doc, inputs or DeploymentInputs())
-    if not located:
+    located, skipped, problems = _locate(doc, inputs or DeploymentInputs())
+    if not located and not problems:
         raise SpecError([Issue("", "no Microsoft.VirtualMachineImages/imageTemplates found", _none_found_hint(skipped))],
                         source)
-    imported, issues = [], []
-    for path, raw, deployment in located:
+    imported, issues = [], list(problems)
+    for item in located:
         try:
-            imported.append(_import_located(raw, path, deployment))
+            imported.append(_import_located(item))
         except SpecError as exc:
             issues += exc.issues
     if issues:
@@ -101,10 +102,10 @@ def import_document(doc: Any, *, source: str = "", inputs: Optional[DeploymentIn
     return _named_apart(imported, fallback_name)
 
 
-def _add_deployment_notes(imported: list[ImportedTemplate], located: list) -> None:
+def _add_deployment_notes(imported: list[ImportedTemplate], located: list["Located"]) -> None:
     """The values import-arm chose where a deployment would (utcNow() in a parameter default), each once, as notices
     of the document's first template."""
-    roots = {id(d.root()): d.root() for _, _, d in located if d is not None}
+    roots = {id(d.root()): d.root() for d in (item.deployment for item in located) if d is not None}
     notes = [Notice(path, message) for root in roots.values() for path, message in root.notes.items()]
     if imported and notes:
         imported[0].notices[:0] = notes
@@ -112,8 +113,9 @@ def _add_deployment_notes(imported: list[ImportedTemplate], located: list) -> No
 
 def _none_found_hint(skipped: list[str]) -> str:
     if skipped:
+        linked = any("templateLink" in s for s in skipped)
         return ("the template's image templates are out of reach: " + "; ".join(skipped) +
-                " (import the linked template file itself, with --parameters)")
+                (" (import the linked template file itself, with --parameters)" if linked else ""))
     return ("expected an AIB template (with 'properties'), or an ARM template whose 'resources' (a list, or an object "
             "in languageVersion 2.0) or nested deployments hold one")
 
@@ -151,18 +153,34 @@ def _deployment(doc: dict, inputs: DeploymentInputs) -> Deployment:
                       location=inputs.location)
 
 
-def _import_located(raw: dict, path: str, deployment: Optional[Deployment]) -> ImportedTemplate:
+@dataclass(frozen=True)
+class Located:
+    """An image template found in a document: where, the resource, the deployment its expressions evaluate in (None
+    for an AIB template), and, for one copy of a resource `copy` loop, its index in each loop."""
+
+    path: str
+    raw: dict
+    deployment: Optional[Deployment] = None
+    copies: dict[str, int] = field(default_factory=dict)
+    notices: tuple[Notice, ...] = ()
+
+
+def _import_located(located: Located) -> ImportedTemplate:
     """One template of a document; in an ARM deployment template, its expressions evaluated first."""
+    raw, path, deployment = located.raw, located.path, located.deployment
     if deployment is None:
         return import_template(raw, path=path)
-    # ARM-only keys (dependsOn, condition, a resource copy loop) are dropped by import_template with a notice each;
-    # what they hold never reaches the spec, so it is not evaluated.
+    # ARM-only keys (dependsOn, condition) are dropped by import_template with a notice each; what they hold never
+    # reaches the spec, so it is not evaluated. A resource copy loop was expanded when the template was located.
+    if located.copies:
+        raw = {k: v for k, v in raw.items() if k != "copy"}
     arm_only = {k: raw[k] for k in _ARM_ONLY if k in raw}
-    evaluated, failures = evaluate_tree({k: v for k, v in raw.items() if k not in arm_only}, deployment)
+    evaluated, failures = evaluate_tree({k: v for k, v in raw.items() if k not in arm_only}, deployment,
+                                        copies=located.copies)
     if failures:
         raise SpecError([_failure_issue(path, f) for f in failures])
     evaluated = {**_without_nulls(evaluated), **arm_only}
-    notices: list[Notice] = []
+    notices: list[Notice] = list(located.notices)
     name = evaluated.get("name") if isinstance(evaluated, dict) else None
     if isinstance(name, Unknown):
         readable = image_name(_PLACEHOLDER_TEXT.sub("", name)) or "imported"
@@ -256,21 +274,23 @@ def image_name(text: str) -> str:
     return name if re.match(NAME_PATTERN, name) else "imported"
 
 
-def _locate(doc: Any, inputs: DeploymentInputs) -> tuple[list[tuple[str, dict, Optional[Deployment]]], list[str]]:
-    """(path, template, the deployment its expressions evaluate in) of every image template in `doc`, and what was
-    out of reach (linked templates). An ARM deployment template's `resources` are a list, or an object of symbolic
-    names (languageVersion 2.0, what Bicep and AVM modules compile to); nested deployments with an inline template
-    are searched too."""
+def _locate(doc: Any, inputs: DeploymentInputs) -> tuple[list[Located], list[str], list[Issue]]:
+    """Every image template in `doc`, what was out of reach (linked templates, empty loops), and the resource loops
+    that cannot be expanded. An ARM deployment template's `resources` are a list, or an object of symbolic names
+    (languageVersion 2.0, what Bicep and AVM modules compile to); nested deployments with an inline template are
+    searched too, and a resource `copy` loop of image templates (or of deployments holding them) is expanded, each
+    copy its own template."""
     if not isinstance(doc, dict):
-        return [], []
+        return [], [], []
     if isinstance(doc.get("resources"), (list, dict)):
-        found: list[tuple[str, dict, Optional[Deployment]]] = []
+        found: list[Located] = []
         skipped: list[str] = []
-        _search(doc, _deployment(doc, inputs), "", found, skipped)
-        return found, skipped
+        problems: list[Issue] = []
+        _search(doc, _deployment(doc, inputs), "", found, skipped, problems, {})
+        return found, skipped, problems
     if "properties" in doc:
-        return [("", doc, None)], []
-    return [], []
+        return [Located("", doc)], [], []
+    return [], [], []
 
 
 def _resources(template: dict, prefix: str) -> Iterator[tuple[str, Any]]:
@@ -283,32 +303,81 @@ def _resources(template: dict, prefix: str) -> Iterator[tuple[str, Any]]:
             yield join_path(prefix, f"resources[{i}]"), resource
 
 
-def _search(template: dict, deployment: Deployment, prefix: str, found: list, skipped: list[str]) -> None:
+def _search(template: dict, deployment: Deployment, prefix: str, found: list[Located], skipped: list[str],
+            problems: list[Issue], copies: dict[str, int]) -> None:
     for path, resource in _resources(template, prefix):
-        if not isinstance(resource, dict) or resource.get("existing") is True or _condition_false(resource, deployment):
+        if not isinstance(resource, dict) or resource.get("existing") is True:
             continue
         kind = str(resource.get("type", "")).lower()
-        if kind == TEMPLATE_TYPE.lower():
-            found.append((path, resource, deployment))
-        elif kind == _DEPLOYMENTS_TYPE:
-            props = _mapping(resource.get("properties"))
-            inner = props.get("template")
-            if isinstance(inner, dict):
-                where = join_path(path, "properties.template")
-                _search(inner, _nested(resource, props, inner, deployment, where), where, found, skipped)
-            elif "templateLink" in props:
+        props = _mapping(resource.get("properties"))
+        inner = props.get("template")
+        if kind == _DEPLOYMENTS_TYPE and not isinstance(inner, dict):
+            if "templateLink" in props and not _condition_false(resource, deployment, copies):
                 skipped.append(f"{path} links its template (properties.templateLink)")
+            continue
+        if kind != TEMPLATE_TYPE.lower() and not (kind == _DEPLOYMENTS_TYPE and _holds_image_templates(inner)):
+            continue
+        for at, indexes, notices in _copies(resource, deployment, path, copies, skipped, problems):
+            if _condition_false(resource, deployment, indexes):
+                continue
+            if kind == TEMPLATE_TYPE.lower():
+                found.append(Located(at, resource, deployment, indexes, notices))
+            elif isinstance(inner, dict):
+                where = join_path(at, "properties.template")
+                scoped = _nested(resource, props, inner, deployment, where, indexes)
+                _search(inner, scoped, where, found, skipped, problems, indexes if scoped is deployment else {})
 
 
-def _condition_false(resource: dict, deployment: Deployment) -> bool:
+def _holds_image_templates(template: Any) -> bool:
+    """Whether an inline template holds an image template, itself or in its nested deployments."""
+    if not isinstance(template, dict):
+        return False
+    for _, resource in _resources(template, ""):
+        if not isinstance(resource, dict):
+            continue
+        kind = str(resource.get("type", "")).lower()
+        if kind == TEMPLATE_TYPE.lower() or (kind == _DEPLOYMENTS_TYPE and (
+                "templateLink" in _mapping(resource.get("properties"))
+                or _holds_image_templates(_mapping(resource.get("properties")).get("template")))):
+            return True
+    return False
+
+
+def _copies(resource: dict, deployment: Deployment, path: str, copies: dict[str, int], skipped: list[str],
+            problems: list[Issue]) -> Iterator[tuple[str, dict[str, int], tuple[Notice, ...]]]:
+    """(path, copy indexes, notices) of each copy a resource stands for: itself when it has no `copy` loop; else one
+    per index of its `count`, at `<path>[copyIndex=i]`, with `copyIndex()` and `copyIndex('<loop name>')` giving i."""
+    loop = resource.get("copy")
+    if not isinstance(loop, dict):
+        yield path, copies, ()
+        return
+    name = str(loop.get("name", ""))
+    count, failures = evaluate_tree(loop.get("count"), deployment, copies=copies)
+    if failures or isinstance(count, Unknown) or not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        why = str(failures[0].error) if failures else (f"{count!r} is known only at deployment"
+                                                        if isinstance(count, Unknown) else f"{count!r} is not a count")
+        problems.append(Issue(join_path(path, "copy.count"), f"resource copy loop {name!r}: {why}",
+                              "give the value it is computed from (import-arm --parameters FILE), or write the count"))
+        return
+    if count == 0:
+        skipped.append(f"{path} is a copy loop ({name!r}) of count 0")
+    for i in range(count):
+        at = f"{path}[copyIndex={i}]"
+        notice = Notice(at, f"copy {i + 1} of {count} of the resource copy loop {name!r} (copyIndex() = {i}): "
+                            "each copy is its own image, named by its evaluated name")
+        yield at, {**copies, name.lower(): i, "": i}, (notice,)
+
+
+def _condition_false(resource: dict, deployment: Deployment, copies: Optional[dict[str, int]] = None) -> bool:
     """A resource whose `condition` evaluates to false is not deployed; one that cannot be evaluated is kept."""
     if "condition" not in resource:
         return False
-    value, failures = evaluate_tree(resource["condition"], deployment)
+    value, failures = evaluate_tree(resource["condition"], deployment, copies=copies)
     return not failures and value is False
 
 
-def _nested(resource: dict, props: dict, inner: dict, outer: Deployment, where: str) -> Deployment:
+def _nested(resource: dict, props: dict, inner: dict, outer: Deployment, where: str,
+            copies: Optional[dict[str, int]] = None) -> Deployment:
     """The deployment a nested template's expressions evaluate in. With `expressionEvaluationOptions.scope: inner`
     (what Bicep modules compile to) it is a scope of its own: the inner template's parameters, given the values
     `properties.parameters` passes (evaluated in the outer deployment), its variables, and the resource group the
@@ -318,16 +387,17 @@ def _nested(resource: dict, props: dict, inner: dict, outer: Deployment, where: 
         return outer
     group = outer.resource_group
     if "resourceGroup" in resource:
-        value, failures = evaluate_tree(resource["resourceGroup"], outer)
+        value, failures = evaluate_tree(resource["resourceGroup"], outer, copies=copies)
         group = value if isinstance(value, str) and not failures else None
     location = outer.location if group == outer.resource_group else None
     subscription = outer.subscription_id
     if "subscriptionId" in resource:
-        value, failures = evaluate_tree(resource["subscriptionId"], outer)
+        value, failures = evaluate_tree(resource["subscriptionId"], outer, copies=copies)
         subscription = value if isinstance(value, str) and not failures else None
     return Deployment(parameters=_mapping(props.get("parameters")), definitions=_mapping(inner.get("parameters")),
                       variables=_mapping(inner.get("variables")), subscription_id=subscription,
-                      resource_group=group, location=location, outer=outer, where=where)
+                      resource_group=group, location=location, outer=outer, where=where,
+                      given_copies=dict(copies or {}))
 
 
 def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = False,
