@@ -1,31 +1,33 @@
-"""The build resources under Pulumi mocks: they construct (dill-serializing their provider), expose their outputs, and
-declare_build wires each wait after the stack's starts."""
+"""The build resources under Pulumi mocks: they construct (dill-serializing their provider), expose what their
+providers return, and declare_build wires each wait to its own start and after the stack's starts. The mocks answer
+values unique to each resource and run: the tests assert where the product routes them, not the values."""
 
 from __future__ import annotations
 
 import base64
 import pickle
+import uuid
 
 import pulumi
 import pytest
 
 
 class _Mocks(pulumi.runtime.Mocks):
+    """Echo the inputs and answer each output of a build resource with a value unique to that resource and run, so a
+    test can only see it where the product wired it (never a constant both sides happen to share)."""
+
     def __init__(self) -> None:
         self.created: list[pulumi.runtime.MockResourceArgs] = []
+        self.answers: dict[str, dict[str, str]] = {}
+        self.token = uuid.uuid4().hex[:8]
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        from components.providers.build_run.provider import START_OUTPUTS, WAIT_OUTPUTS
+
         self.created.append(args)
-        outs = dict(args.inputs)
-        if args.typ.endswith(":ImageBuildStart"):
-            outs["run_started_at"] = "2026-01-01T00:00:00+00:00"
-            outs["template_id"] = "/subscriptions/s/resourceGroups/rg/providers/x/imageTemplates/" + outs[
-                "image_template_name"]
-        if args.typ.endswith(":ImageBuild"):
-            outs["run_state"] = "Succeeded"
-            outs["run_outputs"] = {"gallery": {"artifact_id": "/x/galleries/g/images/i/versions/1.0.0",
-                                               "artifact_uri": None}}
-        return f"{args.name}-id", outs
+        keys = {"ImageBuildStart": START_OUTPUTS, "ImageBuild": WAIT_OUTPUTS}.get(args.typ.rsplit(":", 1)[-1], ())
+        self.answers[args.name] = {key: f"{args.name}/{key}/{self.token}" for key in keys}
+        return f"{args.name}-id", {**args.inputs, **self.answers[args.name]}
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
@@ -45,24 +47,39 @@ def _args(i: int = 0):
                      image_template_name=f"tmpl-{i}", run_output_names=["gallery"], rebuild_trigger="1")
 
 
-@pulumi.runtime.test
-def test_declare_build_constructs_both_resources_with_type_tokens(mocks):
-    from components.providers.build_run import declare_build
+def test_each_resource_declares_exactly_the_outputs_its_provider_returns():
+    from components.providers.build_run import ImageBuild, ImageBuildStart
+    from components.providers.build_run.provider import START_OUTPUTS, WAIT_OUTPUTS
 
-    start, wait = declare_build(("img-run", "img-build"), _args())
+    assert set(ImageBuildStart.__annotations__) == set(START_OUTPUTS)
+    assert set(ImageBuild.__annotations__) == set(WAIT_OUTPUTS)
+
+
+@pulumi.runtime.test
+def test_declare_build_wires_each_wait_to_its_own_start_and_exposes_the_build_results(mocks):
+    from components.providers.build_run import declare_build
+    from components.providers.build_run.provider import START_OUTPUTS, WAIT_OUTPUTS
+
+    pairs = [declare_build((f"img{i}-run", f"img{i}-build"), _args(i)) for i in range(2)]
+    exposed = {f"img{i}-{kind}": {key: getattr(resource, key) for key in keys}
+               for i, (start, wait) in enumerate(pairs)
+               for kind, resource, keys in (("run", start, START_OUTPUTS), ("build", wait, WAIT_OUTPUTS))}
 
     def check(values):
-        run_started_at, state, outputs = values
-        assert run_started_at == "2026-01-01T00:00:00+00:00"
-        assert state == "Succeeded"
-        assert outputs["gallery"]["artifact_id"].endswith("/versions/1.0.0")
+        resolved = dict(zip([(name, key) for name, outs in exposed.items() for key in outs], values))
+        inputs = {a.name: a.inputs for a in mocks.created}
         types = {a.name: a.typ for a in mocks.created}
-        assert types["img-run"] == "pulumi-python:dynamic/aib:ImageBuildStart"
-        assert types["img-build"] == "pulumi-python:dynamic/aib:ImageBuild"
-        wait_inputs = next(a.inputs for a in mocks.created if a.name == "img-build")
-        assert wait_inputs["run_started_at"] == run_started_at, "the wait follows the start's run"
+        for i in range(2):
+            start, wait = f"img{i}-run", f"img{i}-build"
+            assert types[start] == "pulumi-python:dynamic/aib:ImageBuildStart"
+            assert types[wait] == "pulumi-python:dynamic/aib:ImageBuild"
+            assert inputs[start]["image_template_name"] == inputs[wait]["image_template_name"] == f"tmpl-{i}"
+            assert inputs[wait]["run_started_at"] == mocks.answers[start]["run_started_at"], \
+                "the wait follows the run its own start started"
+            for name in (start, wait):
+                assert {key: resolved[name, key] for key in exposed[name]} == mocks.answers[name]
 
-    return pulumi.Output.all(start.run_started_at, wait.run_state, wait.run_outputs).apply(check)
+    return pulumi.Output.all(*[o for outs in exposed.values() for o in outs.values()]).apply(check)
 
 
 @pulumi.runtime.test
