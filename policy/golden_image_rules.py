@@ -523,9 +523,9 @@ def _staging_problem(template: Any, group: str, declared_groups: set[str], users
                 "template identity would be Contributor over everything else in it; let the pipeline create the "
                 "group (staging: create), use the service's (staging: service), or allow-list it (policy config "
                 "allowedStagingGroups, its id or name)")
-    others = [r.name for r in users.get(group, []) if r is not template]
+    others = sorted({r if isinstance(r, str) else r.name for r in users.get(group, []) if r is not template})
     if others:
-        return (f"stagingResourceGroup {staging!r} also holds {sorted(others)}; the template identity is Contributor "
+        return (f"stagingResourceGroup {staging!r} also holds {others}; the template identity is Contributor "
                 "there, so give each template a group of its own")
     return None
 
@@ -555,14 +555,43 @@ def _creates_own_staging(template: Any, groups: list[Any]) -> bool:
                and getattr(getattr(g, "parent", None), "urn", None) == parent for g in groups)
 
 
+def _placed_in(resource: Any) -> Optional[str]:
+    """The (lower-case) name of the resource group a resource lies in, or None. Stack policies see outputs, where
+    azure-native leaves out path parameters such as `resourceGroupName`: then the group comes from the resource's `id`
+    (known after an update and for imported resources) or, in a preview, from the group resource its
+    `resourceGroupName` came from (a property dependency). Role assignments and definitions lie at a scope, not in a
+    group; dynamic resources' ids are their own."""
+    if resource.resource_type == RESOURCE_GROUP:
+        return None
+    group = _known(resource.props, "resourceGroupName")
+    if group:
+        return str(group).lower()
+    if not str(resource.resource_type).startswith("azure-native:") or "authorization" in resource.resource_type:
+        return None
+    from_id = resource_group_name(_known(resource.props, "id") or "")
+    if from_id:
+        return from_id
+    sources = (getattr(resource, "property_dependencies", None) or {}).get("resourceGroupName") or []
+    for source in sources:
+        if getattr(source, "resource_type", None) == RESOURCE_GROUP and (name := _group_name(source)):
+            return name
+    return None
+
+
 def staging_problems(resources: Iterable[Any], allowed: Iterable[str] = ()) -> list[tuple[str, Optional[str]]]:
     resources = [_typed(r) for r in resources]
     groups = _of_type(resources, RESOURCE_GROUP)
     declared_groups = {name for g in groups if (name := _group_name(g))}
     users: dict[str, list[Any]] = {}  # resource group name -> resources placed in it or staging there
     for r in resources:
-        if r.resource_type != RESOURCE_GROUP and (group := _known(r.props, "resourceGroupName")):
-            users.setdefault(str(group).lower(), []).append(r)
+        if group := _placed_in(r):
+            users.setdefault(group, []).append(r)
+    # What templates name by id (their identities, gallery targets, sources, subnets) lies in a known group even in a
+    # preview, where other resources' groups are unknown (outputs leave `resourceGroupName` out).
+    for t in _of_type(resources, TEMPLATE):
+        for what, resource_id in _template_references(t.props):
+            if what != "stagingResourceGroup" and (group := resource_group_name(resource_id)):
+                users.setdefault(group, []).append(f"{what.split('[')[0]} {_last_segment(resource_id)}")
     templates = [t for t in _of_type(resources, TEMPLATE) if _known(t.props, "stagingResourceGroup")]
     for template in templates:
         users.setdefault(resource_group_name(template.props["stagingResourceGroup"]), []).append(template)

@@ -133,6 +133,9 @@ def _every_refusal_config() -> dict:
     unvalidated = minimal_image("unvalidated", definition="unvalidated")
     unvalidated["template"]["properties"]["distribute"][0]["excludeFromLatest"] = True
     unvalidated["lifecycle"] = {"promotion": {"mode": "manual"}}
+    # Staging in the stack's own group, beside the gallery and identities: Contributor there reaches all of them.
+    unvalidated["template"]["properties"]["stagingResourceGroup"] = (
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-e2e")
     return e2e_config({"fetch": fetch, "foreign": foreign, "promoted": promoted, "unvalidated": unvalidated})
 
 
@@ -173,6 +176,8 @@ EVERY_REFUSAL = [
     ("aib-build-timeout", "buildTimeoutInMinutes is 900, more than the 480 minutes allowed"),
     ("aib-dedicated-staging", "stagingResourceGroup '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
                               "rg-shared-staging' is not created by this stack"),
+    ("aib-dedicated-staging", "stagingResourceGroup '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+                              "rg-e2e' also holds"),
     ("aib-validated-promotion", "promotes this template's image versions (promotion 'afterValidation') but "
                                 "validate.continueDistributeOnFailure is true"),
     ("aib-validated-promotion", "promotes this template's image versions (promotion 'manual') but the template runs no "

@@ -646,6 +646,39 @@ def test_dedicated_staging(resources, expected):
     assert (found == []) if expected is None else bool(found and re.search(expected, found[0][0])), found
 
 
+def _preview_view(kind: str, name: str, props: dict, group: PolicyResource | None = None) -> PolicyResource:
+    """A resource as a stack policy sees it in a preview: outputs, so no `resourceGroupName` (a path parameter
+    azure-native leaves out) and no id yet; the group it came from is a property dependency."""
+    deps = {"resourceGroupName": [group]} if group is not None else {}
+    return PolicyResource(kind, props, f"urn:pulumi:test::aib::{kind}::{name}", name, _opts(), None, None,
+                          [group] if group is not None else [], deps)
+
+
+def test_a_staging_group_that_holds_the_stacks_other_resources_is_refused_in_a_preview_too():
+    """The stack's own group as staging group (it holds the gallery and identities): seen through the group each
+    resource's resourceGroupName came from, or through its id once known; the policy saw nothing there before."""
+    main = _preview_view(RESOURCE_GROUP, "resource-group", {"name": "rg-golden-images", "location": "westeurope"})
+    props = template(stagingResourceGroup=RG)
+    resources = [_preview_view(TEMPLATE, "t", props, main),
+                 _preview_view(IDENTITY, "id", {"location": "westeurope"}, main), main,
+                 _preview_view("azure-native:compute:Gallery", "gallery", {"location": "westeurope"}, main)]
+    (found,) = stack_violations(resources, "aib-dedicated-staging")
+    assert re.search(r"also holds \[.*'gallery', 'id'", found[0]) and found[1] == resources[0].urn, found
+    # What a real preview shows: no resource says where it lies, but the template names its identity by id.
+    (found,) = stack_violations([_preview_view(TEMPLATE, "t", props), main], "aib-dedicated-staging")
+    assert "also holds ['identity.userAssignedIdentities id-aib-x']" in found[0], found
+    # After an update the ids say where each resource lies.
+    by_id = [_resource(TEMPLATE, "t", props), main,
+             _resource("azure-native:compute:Gallery", "gallery",
+                       {"id": f"{RG}/providers/Microsoft.Compute/galleries/g"})]
+    assert "also holds ['gallery', " in stack_violations(by_id, "aib-dedicated-staging")[0][0]
+    # Its role assignments (a scope, not a place) and a dedicated staging group's own template do not count.
+    own = [_resource(TEMPLATE, "t", template()), _resource(RESOURCE_GROUP, "staging", {"name": "rg-aib-staging-x"}),
+           _resource(ROLE_ASSIGNMENT, "ra", {"scope": STAGING, "id": f"{STAGING}/providers/Microsoft.Authorization/"
+                                                                  "roleAssignments/1"})]
+    assert stack_violations(own, "aib-dedicated-staging") == []
+
+
 def stack_config_violations(resources: list[PolicyResource], name: str, config: dict | None) -> list[tuple[str, Any]]:
     policy = BY_NAME[name]
     assert isinstance(policy, StackValidationPolicy)
