@@ -5,9 +5,10 @@ argument, else env ``AIB_ARM_ENDPOINT`` for the local emulator, else the cloud c
 sovereign clouds work through ``AZURE_SDK_CLOUD_CONF``), which credential to use (a static bearer token from env
 ``AIB_ARM_TOKEN`` for the emulator, else the ``components.providers.credentials`` chain), and how patient the HTTP pipeline is (azure-core's
 ``RetryPolicy`` already retries 408/429/5xx, honours ``Retry-After`` and retries dropped connections for idempotent
-methods; we only tune its budget for hours-long builds). Nothing here is cached at module level: the dynamic provider is
-pickled and runs in another process, so callers build clients inside each provider method. Tokens are never logged,
-never part of a ``repr`` and never returned to callers as plain data.
+methods; we only tune its budget for hours-long builds). Clients are built inside each provider method (the dynamic
+provider is pickled and runs in another process); the Azure credential is the process's own
+(``credentials.shared_credential``: one token cache per provider process, filled on first use, never pickled). Tokens
+are never logged, never part of a ``repr`` and never returned to callers as plain data.
 """
 
 from __future__ import annotations
@@ -103,16 +104,16 @@ def connection_verify() -> Any:
 def arm_credential(endpoint: Optional[str] = None) -> Any:
     """The credential for ARM (and for reading build logs): static token from env ``AIB_ARM_TOKEN``, else the chain
     of ``components.providers.credentials`` (azure-native's ``ARM_*`` settings: GitHub OIDC, client secret, managed identity;
-    then ``DefaultAzureCredential``).
+    then ``DefaultAzureCredential``), one per process and settings (``shared_credential``): callers must not close it.
 
     ``endpoint`` is accepted so a caller can pass what it resolved; the choice does not depend on it today.
     """
     token = os.environ.get(ENV_TOKEN)
     if token:
         return StaticTokenCredential(token)
-    from components.providers.credentials import azure_credential
+    from components.providers.credentials import shared_credential
 
-    return azure_credential()
+    return shared_credential()
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

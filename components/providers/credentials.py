@@ -12,14 +12,21 @@ expired (about ten minutes; Azure/azure-cli#28708): builds longer than the cache
 3. ``ARM_USE_MSI=true``: ``ManagedIdentityCredential`` (user-assigned when ``ARM_CLIENT_ID`` is set);
 4. otherwise ``DefaultAzureCredential`` (``AZURE_*`` variables, workload identity, managed identity, Azure CLI, ...).
 
-Only azure-identity classes obtain Entra tokens; this module only fetches GitHub's assertion. Nothing is cached at
-module level: providers build a credential inside each call (they are pickled and run in the provider host).
+Only azure-identity classes obtain Entra tokens; this module only fetches GitHub's assertion.
+
+:func:`shared_credential` keeps one credential per process and per settings, so the calls of a provider process
+share its token cache: building a ``DefaultAzureCredential`` in every call meant a new token each time (on a
+developer machine an ``az account get-access-token`` subprocess per diff). The cache is empty at import and filled
+only in the process that asks (the provider host); providers are pickled by reference to their classes, so no
+credential and no secret ever reaches a pickle or the state.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 import urllib.parse
 import urllib.request
 from typing import Any, Callable, Mapping, Optional
@@ -49,6 +56,28 @@ def azure_credential(env: Optional[Mapping[str, str]] = None) -> Any:
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential()
+
+
+#: Environment variables that can change which credential :func:`azure_credential` (and azure-identity inside it)
+#: builds: a change of any of them makes a new shared credential.
+SETTINGS_PREFIXES = ("ARM_", "AZURE_", "ACTIONS_ID_TOKEN_REQUEST_", "IDENTITY_", "MSI_", "IMDS_")
+
+_shared: dict[str, Any] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_credential(env: Optional[Mapping[str, str]] = None) -> Any:
+    """This process's credential for the settings in ``env`` (default ``os.environ``): built by
+    :func:`azure_credential` on first use, then reused (azure-identity credentials are thread-safe and renew their
+    tokens). Callers must not close it. The cache key is a digest, so it holds no secret of its own."""
+    env = os.environ if env is None else env
+    digest = hashlib.sha256(json.dumps(sorted((k, v) for k, v in env.items() if k.startswith(SETTINGS_PREFIXES)))
+                            .encode()).hexdigest()
+    with _shared_lock:
+        credential = _shared.get(digest)
+        if credential is None:
+            credential = _shared[digest] = azure_credential(env)
+        return credential
 
 
 def _enabled(env: Mapping[str, str], name: str) -> bool:

@@ -58,9 +58,9 @@ def _client(props: dict[str, Any], **options: Any):
     if key:
         credential: Any = {"account_name": props["account_name"], "account_key": key}
     else:
-        from components.providers.credentials import azure_credential
+        from components.providers.credentials import shared_credential
 
-        credential = azure_credential()
+        credential = shared_credential()
     service = BlobServiceClient(account_url(props["account_name"], props.get("blob_endpoint")), credential=credential,
                                 **options)
     return service.get_blob_client(props["container_name"], props["blob_name"])

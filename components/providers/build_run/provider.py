@@ -8,9 +8,10 @@ separate dynamic-provider process. See ``components/providers/build_run/__init__
 
 Rules the engine's calls follow:
 
-- **A failed run is built again.** ``ImageBuildStart``'s diff reads the template once: when its last run ended without
-  success (Failed, Canceled, PartiallySucceeded), the start is replaced, so the next ``pulumi up`` starts a new run
-  (and its wait follows that run) rather than waiting on the failed one again. The wait's error message says so.
+- **A failed run is built again.** ``ImageBuildStart``'s diff reads the template's last run (from its resource
+  group's snapshot): when it ended without success (Failed, Canceled, PartiallySucceeded), the start is replaced, so
+  the next ``pulumi up`` starts a new run (and its wait follows that run) rather than waiting on the failed one again.
+  The wait's error message says so.
 - **VHD guard.** A VHD distributor without ``uri`` leaves its VHD in the template's staging storage account, which
   Azure deletes with the template. Deleting an ``ImageBuild`` with such outputs (``vhd_run_outputs``) is refused,
   unless ``allow_vhd_loss_on_delete`` (or the image is named in ``AIB_ACCEPT_VHD_LOSS`` of the command's environment,
@@ -21,9 +22,11 @@ Rules the engine's calls follow:
   goes through, while ``pulumi destroy`` of the last build, or removing the image, is refused.
 - **Refresh.** ``read`` drops the resource (``ReadResult("", {})``) when the template is gone or has never run, so the
   next ``up`` recreates the template and builds it.
-- **Host threads.** The host serves every call on four threads: check, diff and read make one quick ARM read
-  (``arm_client.QUICK_SETTINGS``, no sleeps; read a second one to collect the run outputs of a run that ended after
-  build_mode ``start`` returned); only create and delete wait, each up to its own deadline.
+- **Host threads.** The host serves every call on four threads: check makes no ARM call; diff and read make at
+  most one quick ARM read (``arm_client.QUICK_SETTINGS``, no sleeps; the diffs of one resource group share one LIST
+  per process, see ``run_snapshot`` for why a diff reads ARM at all; read makes a second one to collect the run
+  outputs of a run that ended after build_mode ``start`` returned); only create and delete wait, each up to its own
+  deadline.
 - **build_mode start.** The engine keeps no state for a dynamic provider between calls, so a run that create did not
   wait for is recorded in the wait's outputs as Running (its start time identifies it). Every later call that sees
   those outputs may look at the run once: ``diff`` turns an ended run into an update that collects its outcome (the
@@ -39,7 +42,7 @@ from typing import Any, Iterator, Mapping, Optional
 
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from components.providers.build_run import inputs
+from components.providers.build_run import inputs, run_snapshot
 from components.providers.build_run.errors import BuildError, TemplateNotFound, log_location_hint, log_url_from_message
 from components.providers.build_run.inputs import BuildSettings
 from components.providers.build_run.progress import Progress, Sink
@@ -99,13 +102,30 @@ class _Provider(ResourceProvider):
         """The props a refresh records, given the template's last run (read once): unchanged by default."""
         return props
 
+    def _last_run(self, settings: BuildSettings) -> RunStatus:
+        """For diffs: the template's last run from the resource group's snapshot (one LIST shared by the diffs of
+        this process, ``run_snapshot``), else one quick read of the template."""
+        def list_group() -> dict[str, RunStatus]:
+            with self._session(settings, quick=True) as session:
+                return session.group_statuses()
+
+        known = run_snapshot.status(settings, list_group)
+        if known is not None:
+            return known
+        with self._session(settings, quick=True) as session:
+            return session.status_once()
+
     @contextlib.contextmanager
     def _session(self, settings: BuildSettings, *, quick: bool = False) -> Iterator[BuildSession]:
-        """A session with a fresh client, closed afterwards (an open keep-alive pool would outlive the call).
+        """A session with a fresh client, closed afterwards (an open keep-alive pool would outlive the call). The
+        credential is the process's (``arm_client.arm_credential``), so a token is fetched once, not per call.
 
-        ``quick``: for check, diff and read, which the engine waits on: few HTTP retries, short timeouts."""
+        ``quick``: for check, diff and read, which the engine waits on: few HTTP retries, short timeouts. Any other
+        session may change the template's run, so the diffs of this process read the template itself from then on."""
         from components.providers import arm_client
 
+        if not quick:
+            run_snapshot.forget(settings)
         credential = arm_client.arm_credential(settings.arm_endpoint)
         poll = arm_client.resolve_poll_seconds(settings.poll_seconds)
         client = arm_client.image_builder_client(settings.subscription_id, api_version=settings.api_version,
@@ -115,12 +135,9 @@ class _Provider(ResourceProvider):
         def read_log(url: str) -> list[str]:
             return arm_client.read_blob_tail(url, endpoint=settings.arm_endpoint, credential=credential)
 
-        try:
-            with client:
-                yield BuildSession(settings, client, Progress(settings.image_template_name, self.progress),
-                                   poll_seconds=poll, read_log=read_log)
-        finally:
-            credential.close()
+        with client:
+            yield BuildSession(settings, client, Progress(settings.image_template_name, self.progress),
+                               poll_seconds=poll, read_log=read_log)
 
     def _fail(self, settings: BuildSettings, err: BuildError) -> BuildError:
         """Show the message as readable lines above the engine's traceback; return a cause-free copy to raise."""
@@ -146,11 +163,11 @@ class ImageBuildStartProvider(_Provider):
         return DiffResult(changes=True, replaces=["run_started_at"], delete_before_replace=False)
 
     def _last_run_succeeded_or_unknown(self, olds: Mapping[str, Any]) -> bool:
-        """False only when one quick read shows the template's last run ended without success."""
+        """False only when the template's last run (from the group's snapshot, else one quick read) ended without
+        success."""
         settings = BuildSettings.from_props(olds)
         try:
-            with self._session(settings, quick=True) as session:
-                status = session.status_once()
+            status = self._last_run(settings)
         except BuildError as err:  # not found or unreadable: the input rules decide, create will tell
             Progress(settings.image_template_name, self.progress)(f"could not read the last run: {err}")
             return True
@@ -250,8 +267,7 @@ class ImageBuildProvider(_Provider):
         """One quick read: has the template's last run ended (so the Running outputs in ``olds`` can be collected)?"""
         settings = BuildSettings.from_props(olds)
         try:
-            with self._session(settings, quick=True) as session:
-                status = session.status_once()
+            status = self._last_run(settings)
         except BuildError as err:  # unreadable now: the outputs stay as they are, the next up or refresh looks again
             Progress(settings.image_template_name, self.progress)(f"could not read the build's run: {err}")
             return False

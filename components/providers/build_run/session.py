@@ -176,6 +176,11 @@ class BuildSession:
             raise BuildError(f"Could not read image template '{self.s.image_template_name}': {_text(err)}") from None
         return _run_status(template)
 
+    def group_statuses(self) -> dict[str, RunStatus]:
+        """The last run of every template in the template's resource group, by name: one LIST (paged by the SDK).
+        Raises what the SDK raises; :mod:`run_snapshot` falls back to :meth:`status_once` then."""
+        return {t.name: _run_status(t) for t in self.templates.list_by_resource_group(self.s.resource_group_name)}
+
     def _sleep_until(self, until: float, seconds: float) -> None:
         """Sleep ``seconds``, but never past ``until``: a wait stops at its deadline, not a poll interval later."""
         self.sleep(max(0.0, min(seconds, until - self.clock())))
