@@ -462,8 +462,20 @@ def _template_identities(resources: list[Any]) -> Iterable[tuple[Any, str, Optio
             yield template, identity_id, found if found is not None else (beside[0] if len(beside) == 1 else None)
 
 
-def _grant_problem(identity_id: str, assignment: Any, staging: str) -> Optional[str]:
+def _assignment_scope(assignment: Any) -> str:
+    """A role assignment's scope: its `scope` (inputs), else the part of its id before
+    `/providers/Microsoft.Authorization/roleAssignments/` (outputs after an update: azure-native leaves the `scope` path
+    parameter out of them); empty in a preview."""
     scope = str(_known(assignment.props, "scope") or "")
+    if scope:
+        return scope
+    resource_id = str(_known(assignment.props, "id") or "")
+    cut = resource_id.lower().find("/providers/microsoft.authorization/roleassignments/")
+    return (resource_id[:cut] or "/") if cut >= 0 else ""
+
+
+def _grant_problem(identity_id: str, assignment: Any, staging: str) -> Optional[str]:
+    scope = _assignment_scope(assignment)
     role_id = role_guid(assignment.props.get("roleDefinitionId") or "")
     if not scope:
         return None  # a preview's outputs carry no scope (azure-native's outputs do not echo it): nothing to judge

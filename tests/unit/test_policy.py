@@ -624,6 +624,17 @@ def test_identity_rule_reads_template_outputs_too():
     assert len(stack_violations(_pipeline(_assignment("sub", SUB, CONTRIBUTOR), template_props=props))) == 1
 
 
+def test_identity_rule_reads_the_scope_from_an_assignments_id_after_an_update():
+    # azure-native's outputs leave the `scope` path parameter out; the id carries it.
+    def by_id(scope: str, role: str) -> PolicyResource:
+        return _resource(ROLE_ASSIGNMENT, "ra", {"principalId": PRINCIPAL, "id": f"{scope}/providers/Microsoft."
+                                                 f"Authorization/roleAssignments/0b1c", "roleDefinitionId":
+                                                 f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role}"})
+    assert len(stack_violations(_pipeline(by_id(SUB, CONTRIBUTOR)))) == 1
+    assert len(stack_violations(_pipeline(by_id(RG, OWNER)))) == 1
+    assert stack_violations(_pipeline(by_id(STAGING, CONTRIBUTOR))) == []
+
+
 def test_an_identity_from_outside_the_stack_is_reported_as_unchecked():
     outside = template(identity={"type": "UserAssigned", "userAssignedIdentities": [OTHER_IDENTITY_ID]})
     resources = _pipeline(template_props=outside)
