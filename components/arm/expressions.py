@@ -8,9 +8,10 @@ A tokenizer turns the text between the outer brackets into tokens, a recursive-d
 and an evaluator walks it. What a template alone determines is computed as ARM does: parameters (a parameters
 file's values, else `defaultValue`; a `nullable` parameter with neither is null), variables (their `copy` loops
 too), string, array, object, logical and comparison functions, `uniqueString` and `guid` (ARM's own algorithms),
-the resource id functions, lambdas (`map`, `filter`, `reduce`, ...), property `copy` loops with `copyIndex` (and the index of a resource loop, which the importer expands), and the
-scope functions from the values given (`subscription()`, `resourceGroup()`). `if`, `and`, `or` and `coalesce`
-evaluate only the arguments they need, as ARM does, so a branch not taken never fails the import.
+the resource id functions, lambdas (`map`, `filter`, `reduce`, ...), property `copy` loops with `copyIndex` (in a
+resource loop, the index the importer gives each copy), `utcNow()` in a parameter's default (a fixed, stated time),
+and the scope functions from the values given (`subscription()`, `resourceGroup()`). `if`, `and`, `or` and
+`coalesce` evaluate only the arguments they need, as ARM does, so a branch not taken never fails the import.
 
 What only a deployment knows (`reference`, `list*`, `utcNow`, `newGuid`, `deployment()`, `environment()`, a scope
 value not given) becomes an `Unknown`: a string holding a named placeholder (`<reference('msi').principalId>`,
@@ -389,6 +390,10 @@ class _Evaluator:
         if function is None:
             raise ExpressionError(f"function {name}() is not supported by import-arm", name)
         args = [self.eval(a, scope) for a in arg_nodes]
+        if lower == "split" and len(args) == 2 and isinstance(args[0], Unknown) and not _holds_unknown(args[1]):
+            parts = _split_unknown(self.deployment, args[0], args[1])
+            if parts is not None:
+                return parts
         if lower in _SHAPE_ONLY:
             if _shape_unknown(lower, args):
                 return self.deployment.unknown(f"<{source(node)}>")
@@ -416,18 +421,13 @@ _SHAPE_ONLY = {"shallowmerge", "union", "length", "first", "last", "take", "skip
 
 
 def _shape_unknown(function: str, args: list) -> bool:
-    """Whether an Unknown decides the result of a `_SHAPE_ONLY` function: an argument that is one, an object key
-    holding one (two keys might turn out to be the same), an array item that is one where items are merged or compared
-    (`shallowMerge`, array `union`), or one met on `tryGet`'s path."""
+    """Whether an Unknown decides the result of a `_SHAPE_ONLY` function: an argument that is one, an item that is one
+    where items are merged (`shallowMerge`), or one met on `tryGet`'s path. A key holding one is carried, as
+    createObject() carries it (an identity map keyed by `/subscriptions/<subscription-id>/...` ids stays a map)."""
     if any(isinstance(a, Unknown) for a in args):
         return True
-    if any(isinstance(a, Mapping) and any(_holds_unknown(k) for k in a) for a in args):
-        return True
     if function == "shallowmerge" and args and isinstance(args[0], list):
-        return any(isinstance(i, Unknown) or (isinstance(i, Mapping) and any(_holds_unknown(k) for k in i))
-                   for i in args[0])
-    if function == "union":
-        return any(isinstance(a, list) and any(_holds_unknown(v) for v in a) for a in args)
+        return any(isinstance(i, Unknown) for i in args[0])
     if function == "tryget" and args:
         value = args[0]
         for key in args[1:]:
@@ -756,7 +756,8 @@ def _resource_id(deployment: Deployment, *args: Any) -> str:
                                                                       SUBSCRIPTION_PLACEHOLDER)
     group = scope[-1] if scope else deployment.scope(deployment.resource_group, RESOURCE_GROUP_PLACEHOLDER)
     path = "/".join(f"{t}/{n}" for t, n in zip(types, names))
-    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{namespace}/{path}"
+    return _joined(f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{namespace}/{path}", subscription,
+                   group)
 
 
 def _typed_path(function: str, resource_type: Any, names: tuple) -> str:
@@ -777,7 +778,8 @@ def _subscription_resource_id(deployment: Deployment, *args: Any) -> str:
     explicit = len(values) > 1 and isinstance(values[0], str) and "/" not in values[0]
     subscription = values.pop(0) if explicit else deployment.scope(deployment.subscription_id,
                                                                     SUBSCRIPTION_PLACEHOLDER)
-    return f"/subscriptions/{subscription}/" + _typed_path("subscriptionResourceId", values[0], tuple(values[1:]))
+    path = _typed_path("subscriptionResourceId", values[0], tuple(values[1:]))
+    return _joined(f"/subscriptions/{subscription}/{path}", subscription)
 
 
 def _tenant_resource_id(_: Deployment, resource_type: Any, *names: Any) -> str:
@@ -839,6 +841,18 @@ def _split(_: Deployment, value: Any, delimiter: Any) -> list:
     if not delimiters or not all(isinstance(d, str) and d for d in delimiters):
         raise ExpressionError(f"split() needs a non-empty delimiter, not {delimiter!r}", "split")
     return re.split("|".join(re.escape(d) for d in delimiters), text)
+
+
+def _split_unknown(deployment: Deployment, value: Unknown, delimiter: Any) -> Optional[list]:
+    """split() of a text holding placeholders, when no placeholder holds a delimiter: the known parts stay known
+    (`last(split(<a gallery image id in an unknown subscription>, '/'))` is the image's name), the parts holding a
+    placeholder are Unknowns. None when a delimiter could cut a placeholder."""
+    parts = _split(deployment, str(value), delimiter)
+    delimiters = delimiter if isinstance(delimiter, list) else [delimiter]
+    inside = [p for p in deployment.root().placeholders_used if p in value]
+    if not inside or any(d in p for d in delimiters for p in inside):
+        return None
+    return [Unknown(part) if any(p in part for p in inside) else part for part in parts]
 
 
 def _replace(_: Deployment, value: Any, old: Any, new: Any) -> str:

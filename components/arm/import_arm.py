@@ -187,13 +187,20 @@ def _import_located(located: Located) -> ImportedTemplate:
         notices.append(Notice(join_path(path, "name"), f"{name!r} is known only at deployment; the image is named "
                                                        f"{readable!r} (rename it in the stack config if you like)"))
         evaluated["name"] = readable
-    item = import_template(evaluated, path=path, expressions_evaluated=True, fill_in=_fill_in(deployment))
+    item = import_template(evaluated, path=path, expressions_evaluated=True, fill_in=_fill_in(deployment),
+                           runtime=deployment.placeholders_used)
     item.notices[:0] = notices + _placeholder_notices(evaluated, path, deployment.placeholders_used)
     return item
 
 
 _SCOPE_OPTIONS = {SUBSCRIPTION_PLACEHOLDER: "--subscription", RESOURCE_GROUP_PLACEHOLDER: "--resource-group",
                   LOCATION_PLACEHOLDER: "--location"}
+
+
+# The functions whose value holds a scope value: a placeholder named after a call of one (`<substring(subscription()
+# .subscriptionId, 0, 8)>`) is unknown for want of that scope when its placeholder was used.
+_SCOPE_CALLS = {SUBSCRIPTION_PLACEHOLDER: ("subscription()", "resourceid("),
+                RESOURCE_GROUP_PLACEHOLDER: ("resourcegroup()", "resourceid("), LOCATION_PLACEHOLDER: ("location",)}
 
 
 def _fill_in(deployment: Deployment) -> Callable[[str], Optional[str]]:
@@ -401,10 +408,12 @@ def _nested(resource: dict, props: dict, inner: dict, outer: Deployment, where: 
 
 
 def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = False,
-                    fill_in: Optional[Callable[[str], Optional[str]]] = None) -> ImportedTemplate:
+                    fill_in: Optional[Callable[[str], Optional[str]]] = None,
+                    runtime: Iterable[str] = ()) -> ImportedTemplate:
     """One AIB template dict -> spec, with the upgrade notices. Raises SpecError with paths under `path`; a field
-    refused for holding a sample's blank (`<scriptUrl>`) says so, with the way to fill it in: `fill_in(blank)` when
-    it knows one (the parameter or option that sets it), else editing the template.
+    refused for holding a sample's blank (`<scriptUrl>`) or a placeholder of `runtime` (values only a deployment
+    knows) says so, with the way to fill it in: `fill_in(blank)` when it knows one (the parameter or option that sets
+    it), else editing the template.
 
     `expressions_evaluated`: `raw` comes out of `arm.expressions` (ARM has already unescaped `[[`), so no string in
     it is an expression any more."""
@@ -443,7 +452,7 @@ def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = 
         steps = {i.path.rsplit(".", 1)[0] for i in repo_issues}
         rest = [i for i in exc.prefixed(path).issues
                 if not (i.path.rsplit(".", 1)[0] in steps and "exactly one of" in i.message)]
-        raise SpecError(repo_issues + _blank_issues(rest, doc, path, fill_in), exc.source) from None
+        raise SpecError(repo_issues + _blank_issues(rest, doc, path, fill_in, runtime), exc.source) from None
     if repo_issues:
         raise SpecError(repo_issues)
     return ImportedTemplate(name=name, spec=spec, api_version=api_version, path=path, notices=notices,
@@ -473,15 +482,29 @@ def _canonical_group_ids(value: Any, path: str, notices: list[Notice], loc: tupl
     return type(value)(canonical) if isinstance(value, Unknown) else canonical
 
 
-def _blank_issues(issues: list[Issue], doc: dict, path: str,
-                  fill_in: Optional[Callable[[str], Optional[str]]]) -> list[Issue]:
-    """Each issue about a value holding a sample's blank (`<scriptUrl>`, `<region1>`), said as such: the blank, and
-    the way to fill it in (what the field takes kept from the issue's own hint)."""
+def _blank_issues(issues: list[Issue], doc: dict, path: str, fill_in: Optional[Callable[[str], Optional[str]]],
+                  runtime: Iterable[str] = ()) -> list[Issue]:
+    """Each issue about a value holding a sample's blank (`<scriptUrl>`, `<region1>`) or a value only a deployment
+    knows (`<reference('x').name>`, from `runtime`), said as such, with the way to fill it in (what the field takes
+    kept from the issue's own hint)."""
     values = {join_path(path, p): v for p, v in _strings(doc)}
+    runtime = set(runtime)
+    known_later = sorted((r for r in runtime if r not in _SCOPE_PLACEHOLDERS), key=len, reverse=True)
     out = []
     for issue in issues:
-        text = values.get(issue.path)
-        blanks = list(dict.fromkeys(_PLACEHOLDER.findall(text))) if text else []
+        text = values.get(issue.path) or ""
+        found = [r for r in known_later if r in text]
+        found = [r for r in found if not any(r != other and r in other for other in found)]
+        blanks = [b for b in dict.fromkeys(_PLACEHOLDER.findall(text)) if not any(b in r for r in found)]
+        if found:
+            scopes = [b for b, calls in _SCOPE_CALLS.items() if b in runtime
+                      and any(b in r or any(c in r.lower() for c in calls) for r in found)]
+            way = "; ".join(w for w in (fill_in(b) if fill_in else None for b in scopes) if w) or (
+                "write the value in the template, or give the parameter it is computed from with import-arm "
+                "--parameters FILE")
+            out.append(Issue(issue.path, f"{text!r} holds {', '.join(found)}, a value only the deployment knows",
+                             way))
+            continue
         if not blanks:
             out.append(issue)
             continue

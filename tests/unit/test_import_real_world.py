@@ -282,3 +282,31 @@ def test_a_copy_loop_whose_count_is_unknown_or_zero_says_so():
     with pytest.raises(SpecError) as info:
         import_document({"parameters": {**PARAMS, **IMAGES}, "resources": [resource]}, inputs=INPUTS)
     assert "resources[0] is a copy loop ('images') of count 0" in str(info.value)
+
+
+def test_a_refused_field_holding_a_value_only_the_deployment_knows_says_so():
+    resource = json.loads(json.dumps(IMAGE))
+    resource["properties"]["distribute"][0]["runOutputName"] = "[reference('catalog').outputName]"
+    with pytest.raises(SpecError) as info:
+        import_document({"parameters": PARAMS, "resources": [resource]}, inputs=INPUTS)
+    [issue] = info.value.issues
+    assert str(issue) == ("resources[0].properties.distribute[0].runOutputName: \"<reference('catalog').outputName>\" "
+                          "holds <reference('catalog').outputName>, a value only the deployment knows (hint: write "
+                          "the value in the template, or give the parameter it is computed from with import-arm "
+                          "--parameters FILE)")
+    # Built from a scope value not given: the option that gives it.
+    resource["properties"]["distribute"][0]["runOutputName"] = "[substring(subscription().subscriptionId, 0, 8)]"
+    with pytest.raises(SpecError) as info:
+        import_document({"parameters": PARAMS, "resources": [resource]}, inputs=DeploymentInputs())
+    assert str(info.value.issues[0]).endswith("a value only the deployment knows (hint: give import-arm --subscription)")
+
+
+def test_split_keeps_the_known_parts_of_a_text_holding_a_placeholder():
+    from components.arm.expressions import Deployment, Unknown, evaluate
+
+    deployment = Deployment()
+    gallery_image = "resourceId('Microsoft.Compute/galleries/images', 'g', 'img')"
+    assert isinstance(evaluate(f"[{gallery_image}]", deployment), Unknown)  # /subscriptions/<subscription-id>/...
+    assert evaluate(f"[last(split({gallery_image}, '/'))]", deployment) == "img"
+    # A delimiter that could cut a placeholder: the whole call is one.
+    assert evaluate("[split(resourceGroup().id, '-')]", Deployment()) == "<split(resourceGroup().id, '-')>"
