@@ -291,7 +291,8 @@ _UPLOADS: list[tuple[str, re.Pattern[str]]] = [(tool, re.compile(pattern, re.IGN
     ("rsync to a remote host", rf"\brsync\b[^\n;&|]*\s[\"']?(?:rsync://|{_REMOTE})[^\s|]*[\"']?\s*(?:$|\|)"),
     ("sftp/ftp put", r"\b(?:sftp|lftp|ftp|tftp)\b[^\n;&]*\bm?put\b|\bm?put\s[^\n;&]*\|\s*(?:sftp|lftp|ftp|tftp)\b"
                      r"|\bncftpput\b|\bcurl\b[^\n;&|]*\sftps?://[^\n;&|]*\s-[^\s-]*T"),
-    ("netcat or /dev/tcp", r"\b(?:nc|ncat|netcat|socat)\b[^\n;&|]*<\s*[^\s<(]|\|\s*(?:nc|ncat|netcat)\s+\S+\s+\d+"
+    ("netcat or /dev/tcp", r"(?:^|\|)\s*(?:sudo\s+)?(?:nc|ncat|netcat|socat)\s[^\n;&|]*<\s*[^\s<(]"
+                           r"|\|\s*(?:nc|ncat|netcat)\s+\S+\s+\d+"
                            r"|>\s*/dev/(?:tcp|udp)/"),
     ("az storage upload", r"\baz\s+storage\s+(?:blob|file|fs\s+file|fs\s+directory)\s+(?:upload(?:-batch)?|sync)\b"
                           r"|\baz\s+storage\s+copy\b[^\n;&|]*(?:--source|-s)\s+[\"']?(?!https?://)[^\s\"']"),
@@ -308,7 +309,8 @@ _UPLOADS: list[tuple[str, re.Pattern[str]]] = [(tool, re.compile(pattern, re.IGN
     ("WebClient upload", r"\.\s*Upload(?:File|Data|String|Values)(?:Async)?\s*\("),
     ("BITS upload", r"\bStart-BitsTransfer\b[^\n;|]*-TransferType\s+Upload|\bbitsadmin\b[^\n;|]*/upload\b"),
     ("Azure PowerShell upload", r"\bSet-AzStorage(?:Blob|File)Content\b"),
-    ("mail with an attachment", r"\bSend-MailMessage\b[^\n;|]*-Attachments?\b|\b(?:mail|mailx|mutt)\b[^\n;|]*\s-a\s"),
+    ("mail with an attachment", r"\bSend-MailMessage\b[^\n;|]*-Attachments?\b"
+                                r"|(?:^|\|)\s*(?:sudo\s+)?(?:mail|mailx|mutt)\s[^\n;|]*\s-a\s"),
 ]]
 
 

