@@ -1,4 +1,6 @@
-"""What inline customizer commands do with code they fetch: the reading behind `aib-pinned-downloads`.
+"""What inline customizer commands do with code they fetch (the reading behind `aib-pinned-downloads`), with keys and
+secrets (`key_material`, `key_downloads`: `aib-no-key-material`) and with data they send out of the build VM
+(`uploads`: `aib-no-uploads`). tests/unit/test_workflows.py reads the CI workflows' shell with the same functions.
 
 A build step that downloads code and runs it without checking it first puts whatever the server returns that day
 into the golden image. The obvious form is `curl URL | sh`; the same thing hides in many others, each recognised here:
