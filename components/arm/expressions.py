@@ -9,9 +9,10 @@ and an evaluator walks it. What a template alone determines is computed as ARM d
 file's values, else `defaultValue`; a `nullable` parameter with neither is null), variables (their `copy` loops
 too), string, array, object, logical and comparison functions, `uniqueString` and `guid` (ARM's own algorithms),
 the resource id functions, lambdas (`map`, `filter`, `reduce`, ...), property `copy` loops with `copyIndex` (in a
-resource loop, the index the importer gives each copy), `utcNow()` in a parameter's default (a fixed, stated time),
-and the scope functions from the values given (`subscription()`, `resourceGroup()`). `if`, `and`, `or` and
-`coalesce` evaluate only the arguments they need, as ARM does, so a branch not taken never fails the import.
+resource loop, the index the importer gives each copy), the date functions (`utcNow()` only in a parameter's
+default, where it is a fixed, stated time), and the scope functions from the values given (`subscription()`,
+`resourceGroup()`). `if`, `and`, `or` and `coalesce` evaluate only the arguments they need, as ARM does, so a branch
+not taken never fails the import.
 
 What only a deployment knows (`reference`, `list*`, `utcNow`, `newGuid`, `deployment()`, `environment()`, a scope
 value not given) becomes an `Unknown`: a string holding a named placeholder (`<reference('msi').principalId>`,
@@ -440,7 +441,8 @@ def _shape_unknown(function: str, args: list) -> bool:
 # utcNow() is allowed only in a parameter's defaultValue, where a deployment gives it the time it starts. import-arm
 # gives it this fixed time instead (the Unix epoch, stated in a notice), so that importing the same template twice
 # writes the same config and the names built from it (AVM's `<name>-<baseTime>`) are valid.
-FIXED_UTC_NOW = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+FIXED_UTC_NOW = _EPOCH
 
 
 def _utc_now(ev: "_Evaluator", args: list) -> Any:
@@ -481,17 +483,71 @@ _STANDARD_FORMATS = {
 _CUSTOM_TOKEN = re.compile(r"'[^']*'|\"[^\"]*\"|\\.|%.|d+|f+|F+|h+|H+|K|m+|M+|s+|t+|y+|z+|g+|.", re.DOTALL)
 
 
-def format_datetime(moment: _dt.datetime, fmt: str) -> str:
+def format_datetime(moment: _dt.datetime, fmt: str, function: str = "utcNow") -> str:
     """`moment` (UTC) formatted as .NET formats a DateTime with a standard or custom format string in the invariant
     culture, as ARM's utcNow(format) and dateTimeAdd(..., format) do."""
     if len(fmt) == 1:
         if fmt not in _STANDARD_FORMATS:
-            raise ExpressionError(f"{fmt!r} is not a .NET standard date and time format", "utcNow")
+            raise ExpressionError(f"{fmt!r} is not a .NET standard date and time format", function)
         fmt = _STANDARD_FORMATS[fmt]
-    out = []
+    out: list[str] = []
     for token in _CUSTOM_TOKEN.findall(fmt):
-        out.append(_datetime_token(moment, token))
+        text = _datetime_token(moment, token)
+        if token[0] == "F" and not text and out and out[-1] == ".":
+            out.pop()  # .NET drops the period before an F fraction that is all zeros
+        out.append(text)
     return "".join(out)
+
+
+# A DateTime's JSON form, as ARM writes one without a format (Json.NET's ISO 8601 format).
+_JSON_DATETIME = "yyyy'-'MM'-'dd'T'HH':'mm':'ss.FFFFFFFK"
+_ISO_DATETIME = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{2}):?(\d{2})(?::?(\d{2})(?:\.(\d{1,7})\d*)?)?)?"
+                           r"\s*(Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
+_ISO_DURATION = re.compile(r"^(-)?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+                           r"(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$", re.IGNORECASE)
+
+
+def parse_datetime(text: Any, function: str) -> _dt.datetime:
+    """An ISO 8601 timestamp (`2020-04-07 14:53:14Z`, `2020-04-07T14:53:14.5+02:00`, utcNow()'s `20200407T145314Z`)
+    as a UTC datetime; no offset means UTC."""
+    match = _ISO_DATETIME.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ExpressionError(f"{function}(): {text!r} is not an ISO 8601 date and time", function)
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        moment = _dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                              int((fraction or "0").ljust(7, "0")) // 10, tzinfo=_dt.timezone.utc)
+    except ValueError as exc:
+        raise ExpressionError(f"{function}(): {text!r} is not a date: {exc}", function) from None
+    if zone and zone.upper() != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        moment -= sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return moment
+
+
+def _date_time_add(_: Deployment, base: Any, duration: Any, fmt: Any = None) -> str:
+    """dateTimeAdd(base, duration, [format]): ARM counts a year as 365 days and a month as 30 (its documentation's
+    remarks); without a format the result is written as a DateTime's JSON form, as the documentation's examples show
+    (`dateTimeAdd('2023-01-01 00:00:00Z', 'P1Y')` is `2024-01-01T00:00:00Z`)."""
+    moment = parse_datetime(base, "dateTimeAdd")
+    match = _ISO_DURATION.match(duration.strip()) if isinstance(duration, str) else None
+    if match is None or not any(match.groups()[1:]):
+        raise ExpressionError(f"dateTimeAdd(): {duration!r} is not an ISO 8601 duration", "dateTimeAdd")
+    negative, years, months, weeks, days, hours, minutes, seconds = match.groups()
+    delta = _dt.timedelta(days=int(years or 0) * 365 + int(months or 0) * 30 + int(weeks or 0) * 7 + int(days or 0),
+                          hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0))
+    if fmt is not None and not isinstance(fmt, str):
+        raise ExpressionError(f"dateTimeAdd() takes a format string, not {fmt!r}", "dateTimeAdd")
+    return format_datetime(moment - delta if negative else moment + delta, fmt or _JSON_DATETIME, "dateTimeAdd")
+
+
+def _date_time_from_epoch(_: Deployment, seconds: Any) -> str:
+    return format_datetime(_EPOCH + _dt.timedelta(seconds=_int(seconds, "dateTimeFromEpoch")), _JSON_DATETIME)
+
+
+def _date_time_to_epoch(_: Deployment, text: Any) -> int:
+    return int((parse_datetime(text, "dateTimeToEpoch") - _EPOCH).total_seconds())
 
 
 def _datetime_token(moment: _dt.datetime, token: str) -> str:
@@ -1192,6 +1248,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "uricomponenttostring": _uri_component_to_string,
     "uniquestring": _unique_string,
     "guid": _guid,
+    "datetimeadd": _date_time_add,
+    "datetimefromepoch": _date_time_from_epoch,
+    "datetimetoepoch": _date_time_to_epoch,
 }
 
 

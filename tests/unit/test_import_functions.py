@@ -224,3 +224,28 @@ def test_a_nested_parameter_given_as_an_expression_yielding_value_is_unwrapped()
     off = Deployment(definitions={"rg": {"type": "string", "defaultValue": ""}})
     assert evaluate("[parameters('staging')]", Deployment(definitions=inner.definitions, parameters=inner.parameters,
                                                           outer=off)) is None
+
+
+# ARM's documentation of the date functions (learn.microsoft.com, azure-resource-manager/templates/
+# template-functions-date): dateTimeAdd's remarks (a year is 365 days, a month 30) and examples, and the
+# dateTimeFromEpoch/dateTimeToEpoch example (1683040573 is 2023-05-02T15:16:13Z).
+@pytest.mark.parametrize("expression,value", [
+    ("[dateTimeAdd('2023-01-01 00:00:00Z', 'P1Y')]", "2024-01-01T00:00:00Z"),
+    ("[dateTimeAdd('2024-01-01 00:00:00Z', 'P1Y')]", "2024-12-31T00:00:00Z"),
+    ("[dateTimeAdd('2023-02-01 00:00:00Z', 'P1M')]", "2023-03-03T00:00:00Z"),
+    ("[dateTimeAdd('2024-02-01 00:00:00Z', 'P1M')]", "2024-03-02T00:00:00Z"),
+    ("[dateTimeAdd('2020-04-07 14:53:14Z', '-P9D')]", "2020-03-29T14:53:14Z"),
+    ("[dateTimeAdd('2020-04-07 14:53:14Z', 'PT1H', 'u')]", "2020-04-07 15:53:14Z"),
+    ("[dateTimeFromEpoch(1683040573)]", "2023-05-02T15:16:13Z"),
+    ("[dateTimeToEpoch('2023-05-02T15:16:13Z')]", 1683040573),
+    ("[dateTimeToEpoch('20230502T171613+02:00')]", 1683040573),
+])
+def test_date_functions_evaluate_as_arms_documentation_shows(expression, value):
+    assert evaluate(expression, scope()) == value
+
+
+def test_a_date_from_a_utcnow_default_is_the_fixed_time_plus_the_duration():
+    deployment = Deployment(definitions={"expiry": {"type": "string",
+                                                    "defaultValue": "[dateTimeAdd(utcNow(), 'PT8H', 'yyyy-MM-dd')]"}})
+    assert evaluate("[parameters('expiry')]", deployment) == "1970-01-01"
+    assert evaluate("[dateTimeAdd(utcNow(), 'PT8H')]", scope()) == "<dateTimeAdd(utcNow(), 'PT8H')>"
