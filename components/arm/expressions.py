@@ -333,7 +333,7 @@ class Lambda:
 
 
 # Functions whose value only a deployment has: each call becomes a placeholder named after it.
-_RUNTIME = {"reference", "utcnow", "newguid", "deployment", "environment", "managementgroup", "tenant", "pickzones",
+_RUNTIME = {"reference", "references", "utcnow", "newguid", "deployment", "environment", "managementgroup", "tenant", "pickzones",
             "providers", "deployer", "managementgroupresourceid", "loadtextcontent", "loadfileasbase64"}
 # Functions that carry an Unknown through (the placeholder text stays readable inside the result).
 _CARRIES_UNKNOWN = {"concat", "format", "resourceid", "subscriptionresourceid", "tenantresourceid",
@@ -722,6 +722,20 @@ def _sort(ev: _Evaluator, values: list, node: Node) -> list:
         lambda a, b: -1 if _decided(ev.apply(values[1], [a, b], "sort")) is True else 1))
 
 
+def _map_values(ev: _Evaluator, values: list, node: Node) -> dict:
+    if not isinstance(values[0], Mapping):
+        raise ExpressionError(f"mapValues() takes an object, not {values[0]!r}", "mapValues")
+    return {k: ev.apply(values[1], [v], "mapValues") for k, v in values[0].items()}
+
+
+def _group_by(ev: _Evaluator, values: list, node: Node) -> dict:
+    out: dict = {}
+    for item in _array(values[0], "groupBy"):
+        key = _decided(ev.apply(values[1], [item], "groupBy"))
+        out.setdefault(_text(key, "groupBy"), []).append(item)
+    return out
+
+
 _LAZY: dict[str, Callable[..., Any]] = {
     "if": _if,
     "and": _and_or(False),
@@ -735,6 +749,8 @@ _LAZY: dict[str, Callable[..., Any]] = {
     "reduce": _with_lambda("reduce", _reduce),
     "toobject": _with_lambda("toObject", _to_object),
     "sort": _with_lambda("sort", _sort),
+    "mapvalues": _with_lambda("mapValues", _map_values),
+    "groupby": _with_lambda("groupBy", _group_by),
 }
 
 
@@ -1084,6 +1100,25 @@ def _base64_to_string(_: Deployment, value: Any) -> str:
     return base64.b64decode(_text(value, "base64ToString")).decode("utf-8")
 
 
+def _data_uri(_: Deployment, value: Any) -> str:
+    """dataUri(): ARM's documented form, `data:text/plain;charset=utf8;base64,<UTF-8 bytes in base64>`."""
+    import base64
+
+    return "data:text/plain;charset=utf8;base64," + base64.b64encode(_text(value, "dataUri").encode()).decode("ascii")
+
+
+def _data_uri_to_string(_: Deployment, value: Any) -> str:
+    import base64
+    from urllib.parse import unquote_to_bytes
+
+    text = _text(value, "dataUriToString")
+    header, sep, data = text.partition(",")
+    if not header.lower().startswith("data:") or not sep:
+        raise ExpressionError(f"dataUriToString(): {text!r} is not a data URI", "dataUriToString")
+    raw = base64.b64decode(data) if header.lower().endswith(";base64") else unquote_to_bytes(data)
+    return raw.decode("utf-8")
+
+
 def _uri(_: Deployment, base: Any, relative: Any) -> str:
     from urllib.parse import urljoin
 
@@ -1243,6 +1278,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "objectkeys": lambda _, value: list(value) if isinstance(value, Mapping) else [],
     "base64": _base64,
     "base64tostring": _base64_to_string,
+    "base64tojson": lambda d, value: _json(d, _base64_to_string(d, value)),
+    "datauri": _data_uri,
+    "datauritostring": _data_uri_to_string,
     "uri": _uri,
     "uricomponent": _uri_component,
     "uricomponenttostring": _uri_component_to_string,

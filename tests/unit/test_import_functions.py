@@ -249,3 +249,21 @@ def test_a_date_from_a_utcnow_default_is_the_fixed_time_plus_the_duration():
                                                     "defaultValue": "[dateTimeAdd(utcNow(), 'PT8H', 'yyyy-MM-dd')]"}})
     assert evaluate("[parameters('expiry')]", deployment) == "1970-01-01"
     assert evaluate("[dateTimeAdd(utcNow(), 'PT8H')]", scope()) == "<dateTimeAdd(utcNow(), 'PT8H')>"
+
+
+# ARM's documentation examples (learn.microsoft.com, azure-resource-manager/templates/template-functions-string,
+# -lambda and -object): dataUri('Hello'), dataUriToString of "Hello, World!", mapValues and groupBy.
+@pytest.mark.parametrize("expression,value", [
+    ("[dataUri('Hello')]", "data:text/plain;charset=utf8;base64,SGVsbG8="),
+    ("[dataUriToString('data:;base64,SGVsbG8sIFdvcmxkIQ==')]", "Hello, World!"),
+    ("[base64ToJson(base64('{\"one\": \"a\", \"two\": \"b\"}'))]", {"one": "a", "two": "b"}),
+    ("[mapValues(createObject('foo', 'foo'), lambda('val', toUpper(lambdaVariables('val'))))]", {"foo": "FOO"}),
+    ("[groupBy(createArray('foo', 'bar', 'baz'), lambda('x', substring(lambdaVariables('x'), 0, 1)))]",
+     {"f": ["foo"], "b": ["bar", "baz"]}),
+])
+def test_more_knowable_functions_evaluate_as_arms_documentation_shows(expression, value):
+    assert evaluate(expression, scope()) == value
+
+
+def test_references_is_a_runtime_placeholder():
+    assert evaluate("[references('vms')]", scope()) == "<references('vms')>"
