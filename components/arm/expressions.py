@@ -110,6 +110,8 @@ class Deployment:
     """The copy indexes the given parameter values see (a nested deployment that is one copy of a resource loop)."""
     where: str = ""
     """Where this deployment's template sits in the document (`resources.x.properties.template`; '' for the top)."""
+    functions: Any = ()
+    """The template's `functions` (user-defined functions: a list of `{namespace, members}`)."""
     placeholders_used: set[str] = field(default_factory=set)
     notes: dict[str, str] = field(default_factory=dict)
     """Values import-arm chose where a deployment would (utcNow() in a parameter's default), by template path: what
@@ -379,7 +381,7 @@ class _Evaluator:
         name, arg_nodes = node[1], node[2]
         lower = name.lower()
         if "." in lower:  # a user-defined function (`namespace.name`) of the template's `functions`
-            raise ExpressionError(f"user-defined function {name}() is not evaluated by import-arm", name)
+            return self._user_function(name, [self.eval(a, scope) for a in arg_nodes])
         if lower == "utcnow" and self.deployment._defaulting:
             return _utc_now(self, [self.eval(a, scope) for a in arg_nodes])
         if lower in _RUNTIME or lower.startswith("list"):
@@ -405,6 +407,35 @@ class _Evaluator:
         if isinstance(result, str) and not isinstance(result, Unknown) and any(_holds_unknown(a) for a in args):
             return Unknown(result)
         return result
+
+    def _user_function(self, name: str, args: list) -> Any:
+        """A function of the template's `functions`: its output `value` evaluated with its parameters bound to the
+        arguments, and nothing else of the template's (ARM gives a user-defined function no access to the template's
+        parameters or variables)."""
+        namespace, _, member = name.partition(".")
+        definition = None
+        for group in self.deployment.functions if isinstance(self.deployment.functions, list) else []:
+            if isinstance(group, Mapping) and str(group.get("namespace", "")).lower() == namespace.lower():
+                members = group.get("members")
+                key = _key(members, member) if isinstance(members, Mapping) else None
+                definition = members[key] if key is not None and isinstance(members, Mapping) else None
+        if not isinstance(definition, Mapping):
+            raise ExpressionError(f"{name}(): the template's functions define no such function", name)
+        declared = [p for p in definition.get("parameters") or [] if isinstance(p, Mapping)]
+        if len(declared) != len(args):
+            raise ExpressionError(f"{name}() takes {len(declared)} argument(s), {len(args)} given", name)
+        output = definition.get("output")
+        if not isinstance(output, Mapping) or "value" not in output:
+            raise ExpressionError(f"{name}(): its definition has no output value", name)
+        root = self.deployment.root()
+        body = Deployment(parameters={str(p.get("name")): a for p, a in zip(declared, args)},
+                          definitions={str(p.get("name")): {k: v for k, v in p.items() if k != "name"}
+                                       for p in declared},
+                          subscription_id=self.deployment.subscription_id,
+                          resource_group=self.deployment.resource_group, location=self.deployment.location,
+                          functions=self.deployment.functions, placeholders_used=root.placeholders_used,
+                          notes=root.notes)
+        return evaluate_value(output["value"], body)
 
     def apply(self, function: Any, args: list, name: str) -> Any:
         if not isinstance(function, Lambda):

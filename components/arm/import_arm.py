@@ -150,7 +150,7 @@ def _deployment(doc: dict, inputs: DeploymentInputs) -> Deployment:
     variables = _mapping(doc.get("variables"))
     return Deployment(parameters=inputs.parameters, definitions=definitions, variables=variables,
                       subscription_id=inputs.subscription_id, resource_group=inputs.resource_group,
-                      location=inputs.location)
+                      location=inputs.location, functions=doc.get("functions") or [])
 
 
 @dataclass(frozen=True)
@@ -404,7 +404,7 @@ def _nested(resource: dict, props: dict, inner: dict, outer: Deployment, where: 
     return Deployment(parameters=_mapping(props.get("parameters")), definitions=_mapping(inner.get("parameters")),
                       variables=_mapping(inner.get("variables")), subscription_id=subscription,
                       resource_group=group, location=location, outer=outer, where=where,
-                      given_copies=dict(copies or {}))
+                      given_copies=dict(copies or {}), functions=inner.get("functions") or [])
 
 
 def import_template(raw: dict, *, path: str = "", expressions_evaluated: bool = False,

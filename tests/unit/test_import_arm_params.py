@@ -68,7 +68,7 @@ def test_scope_not_given_stays_a_clear_placeholder():
     ("[substring('abc', 2, 5)]", "substring", "outside the string"),
     ("[not('yes')]", "not", "needs a boolean"),
     ("[copyIndex()]", "copyIndex", "outside its copy loop"),
-    ("[ns.myFunction('x')]", "ns.myFunction", "user-defined"),
+    ("[ns.myFunction('x')]", "ns.myFunction", "functions define no such function"),
     ("[parameters('bare')]", "parameters", "no defaultValue"),
     ("[parameters('nope')]", "parameters", "declares no parameter"),
     ("[variables('self')]", "variables", "refers to itself"),

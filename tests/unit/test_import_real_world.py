@@ -310,3 +310,20 @@ def test_split_keeps_the_known_parts_of_a_text_holding_a_placeholder():
     assert evaluate(f"[last(split({gallery_image}, '/'))]", deployment) == "img"
     # A delimiter that could cut a placeholder: the whole call is one.
     assert evaluate("[split(resourceGroup().id, '-')]", Deployment()) == "<split(resourceGroup().id, '-')>"
+
+
+def test_user_defined_functions_are_evaluated_with_their_own_parameters():
+    # Bicep's `func imageName(base string, n int) string => '${base}-${n}'` compiles to the `__bicep` namespace.
+    functions = [{"namespace": "__bicep", "members": {"imageName": {
+        "parameters": [{"type": "string", "name": "base"}, {"type": "int", "name": "n"}],
+        "output": {"type": "string", "value": "[format('{0}-{1}', parameters('base'), parameters('n'))]"}}}}]
+    resource = {**json.loads(json.dumps(IMAGE)), "name": "[__bicep.imageName(parameters('imageName'), 2)]"}
+    doc = {"languageVersion": "2.0", "functions": functions, "parameters": PARAMS,
+           "resources": {"imageTemplate": resource}}
+    [item] = import_document(doc, inputs=INPUTS)
+    assert item.name == "img-2"
+    # A function body sees its own parameters only, as in ARM.
+    functions[0]["members"]["imageName"]["output"]["value"] = "[parameters('imageName')]"
+    with pytest.raises(SpecError) as info:
+        import_document(doc, inputs=INPUTS)
+    assert "parameters('imageName'): the template declares no parameter of that name" in str(info.value)
