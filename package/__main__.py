@@ -108,8 +108,15 @@ class ImagePipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ImagePipelineArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(f"{PACKAGE}:index:ImagePipeline", name, {}, opts)
+        unknown = _outputs_in(dict(args))
+        if unknown:
+            raise ValueError(
+                f"{PACKAGE}:index:ImagePipeline {name}: {', '.join(unknown)}: must be known when the program runs, "
+                "not an output of another resource or a secret (the pipeline names its resources from its inputs). Write the "
+                "value (a resource group's name, say) and give the pipeline `dependsOn` on the resource that makes it")
         image_name = args.get("image_name") or name
-        config: dict[str, Any] = {"resourceGroupName": args["resource_group_name"], "images": {image_name: args["image"]}}
+        config: dict[str, Any] = {"resourceGroupName": args["resource_group_name"],
+                                  "images": {image_name: args["image"]}}
         location = args.get("location")
         if location:
             config["location"] = location
@@ -120,8 +127,9 @@ class ImagePipeline(pulumi.ComponentResource):
         wait_for = list(opts.depends_on or []) if opts is not None and isinstance(opts.depends_on, list) else []
         inner = Pipeline(name, PipelineArgs(
             image=stack.images[image_name], image_name=image_name, resource_group_name=args["resource_group_name"],
-            subscription_id=args.get("subscription_id"), tags=args.get("tags"), wait_for=wait_for,  # type: ignore[arg-type]
-            project_dir=os.getcwd()), pulumi.ResourceOptions(parent=self))
+            subscription_id=args.get("subscription_id"), tags=args.get("tags"),
+            wait_for=wait_for, project_dir=os.getcwd()),  # type: ignore[arg-type]
+            pulumi.ResourceOptions(parent=self))
         self.template_id = inner.template_id
         self.template_name = inner.template_name
         self.identity_id = inner.identity_id
@@ -136,6 +144,20 @@ class ImagePipeline(pulumi.ComponentResource):
         self.log_location = inner.log_location
         self.lifecycle_report = inner.lifecycle_report
         self.register_outputs({})
+
+
+def _outputs_in(value: Any, path: str = "") -> list[str]:
+    """The schema paths of `value` that are outputs (of another resource, or secrets) rather than plain values."""
+    from pulumi.provider.experimental.util import camel_case
+
+    if isinstance(value, pulumi.Output):
+        return [path or "(the inputs)"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items()
+                for p in _outputs_in(v, f"{path}.{camel_case(str(k))}" if path else camel_case(str(k)))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _outputs_in(v, f"{path}[{i}]")]
+    return []
 
 
 def _run_outputs(value: Optional[dict]) -> Optional[dict[str, RunOutput]]:
@@ -161,7 +183,7 @@ class ImagePipelineProvider(ComponentProvider):
         super().__init__([ImagePipeline], PACKAGE, None, package_version())
         import json
 
-        schema = _clean_descriptions(json.loads(self.schema or "{}"))
+        schema = _as_the_cli_prints(_clean_descriptions(json.loads(self.schema or "{}")))
         for name, (doc, properties) in DESCRIPTIONS.items():
             entry = schema.get("types", {}).get(f"{PACKAGE}:index:{name}")
             if entry is None:
@@ -172,6 +194,25 @@ class ImagePipelineProvider(ComponentProvider):
                 if key in entry.get("properties", {}):
                     entry["properties"][key].setdefault("description", text)
         self.schema = json.dumps(schema)
+
+
+def _as_the_cli_prints(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as the CLI binds it (`pulumi package get-schema`): no descriptions on a list's items or a map's
+    values (the property carries it), no empty `dependencies`, an empty `config`."""
+
+    def strip(value: Any, inner: bool = False) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v, k in ("items", "additionalProperties")) for k, v in value.items()
+                    if not (inner and k == "description")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    out = strip(schema)
+    if not out.get("dependencies"):
+        out.pop("dependencies", None)
+    out.setdefault("config", {})
+    return out
 
 
 def _clean_descriptions(value: Any) -> Any:

@@ -60,8 +60,9 @@ class Platform:
         manifest.write_text(manifest.read_text().replace("../../package", str(REPO / "package")))
 
     def pulumi(self, *args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, **self.cloud.client_env(), **provider_timing(PHASE), "AIB_LOCAL_STATE_DIR": str(self.state),
-               "AIB_TOOLS_DIR": str(TOOLS), "PULUMI_CONFIG_PASSPHRASE": "aib-images-local"}
+        env = {**os.environ, **self.cloud.client_env(), **provider_timing(PHASE),
+               "AIB_LOCAL_STATE_DIR": str(self.state), "AIB_TOOLS_DIR": str(TOOLS),
+               "PULUMI_CONFIG_PASSPHRASE": "aib-images-local"}
         done = subprocess.run([sys.executable, "-m", "components.local.engine", *args, "--stack", STACK],
                               cwd=self.project, env=env, capture_output=True, text=True, timeout=300,
                               stdin=subprocess.DEVNULL)
@@ -98,7 +99,8 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 
 def _problems(body: dict) -> list[str]:
     try:
-        return problems(arm_type(body["path"]) or "", body.get("apiVersion") or "", body["body"], body["method"].upper())
+        return problems(arm_type(body["path"]) or "", body.get("apiVersion") or "", body["body"],
+                        body["method"].upper())
     except NoDefinition as e:
         return [f"(no definition) {e}"]
 

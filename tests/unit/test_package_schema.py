@@ -1,7 +1,7 @@
 """The component package's schema (`package/schema.json`) is the contract of every program that uses the pipeline from
 another language: `pulumi package add` generates the consumer's SDK from it. The schema the package serves is
-generated here in-process (the SDK's component provider, as `pulumi package get-schema package` runs it) and compared
-with the committed copy, so a change to the args or outputs is seen in review; one that breaks consumers (a removed or
+generated here in-process (the SDK's component provider, as `pulumi package get-schema package` runs it, in the form
+that command prints: equal when the copy was written) and compared with the committed copy, so a change to the args or outputs is seen in review; one that breaks consumers (a removed or
 retyped property, a newly required input, an output no longer always set) is named as such.
 
 Regenerate after an intended change: `.venv/bin/python package --schema > package/schema.json`.
@@ -95,7 +95,8 @@ def test_schema_is_the_committed_one(generated: dict[str, Any]) -> None:
     breaking = breaking_changes(old, new)
     if breaking:
         pytest.fail("the package's schema changed in a way that breaks its consumers:\n  " + "\n  ".join(breaking)
-                    + f"\nKeep the old shape (add, do not rename or retype), or release a new major version and {REGENERATE}.")
+                    + "\nKeep the old shape (add, do not rename or retype), or release a new major version and "
+                    + f"{REGENERATE}.")
     pytest.fail(f"the package's schema changed (compatibly): {REGENERATE}, and review the diff")
 
 
@@ -156,3 +157,15 @@ def test_every_stack_image_passes_through_the_typed_args(stack: str) -> None:
         expected = parse_stack_config({**{k: v for k, v in config.items() if k != "images"},
                                        "images": {name: image}}, source=f"{stack}:{name}")
         assert parsed.images[name] == expected.images[name]
+
+
+def test_an_output_where_a_known_value_is_needed_is_named() -> None:
+    """A consumer may pass another resource's output (YAML does not stop it): the component names each such input."""
+    import pulumi
+
+    outputs_in = load_package()._outputs_in
+    args = {"resource_group_name": pulumi.Output.from_input("rg"), "location": "westeurope",
+            "image": {"template": {"properties": {"customize": [
+                {"type": "Shell", "inline": ["ok", pulumi.Output.secret("s")]}]}}}}
+    assert outputs_in(args) == ["resourceGroupName", "image.template.properties.customize[0].inline[1]"]
+    assert outputs_in({"resource_group_name": "rg", "image": {"template": {}}}) == []
