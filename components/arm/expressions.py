@@ -10,14 +10,16 @@ file's values, else `defaultValue`; a `nullable` parameter with neither is null)
 too), string, array, object, logical and comparison functions, `uniqueString` and `guid` (ARM's own algorithms),
 the resource id functions, lambdas (`map`, `filter`, `reduce`, ...), property `copy` loops with `copyIndex` (in a
 resource loop, the index the importer gives each copy), the date functions (`utcNow()` only in a parameter's
-default, where it is a fixed, stated time), and the scope functions from the values given (`subscription()`,
-`resourceGroup()`). `if`, `and`, `or` and `coalesce` evaluate only the arguments they need, as ARM does, so a branch
-not taken never fails the import.
+default, where it is a fixed, stated time), the template's user-defined functions, and the scope functions from the
+values given (`subscription()`, `resourceGroup()`). `if`, `and`, `or` and `coalesce` evaluate only the arguments they
+need, as ARM does, so a branch not taken never fails the import.
 
-What only a deployment knows (`reference`, `list*`, `utcNow`, `newGuid`, `deployment()`, `environment()`, a scope
-value not given) becomes an `Unknown`: a string holding a named placeholder (`<reference('msi').principalId>`,
-`<subscription-id>`). Unknowns flow through text functions (concat, format, resourceId) and turn any other function
-that meets one into a placeholder named after the call, so a notice can name every one; nothing is guessed. Only
+What only a deployment knows (`reference`, `list*`, `utcNow` outside a default, `newGuid`, `deployment()`,
+`environment()`, a scope value not given) becomes an `Unknown`: a string holding a named placeholder
+(`<reference('msi').principalId>`, `<subscription-id>`). Unknowns flow through text functions (concat, format,
+resourceId, split where no delimiter can cut one) and through functions that only look at a value's shape (a
+shallowMerge of objects holding one stays an object), and turn any other function that meets one into a placeholder
+named after the call, so a notice can name every one; nothing is guessed. Only
 what a template cannot mean (a function that does not exist, a parameter with no value, a type error) raises
 `ExpressionError`, naming the function so the importer can report it at its path.
 """
