@@ -9,11 +9,10 @@ text is also written as a progress line so it is readable above the traceback.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 from urllib.parse import urlsplit
 
 from components.providers.errors import ProviderError
-from components.model.redact import redact_lines, redact_text
 
 #: The service's text when the template identity's role assignments have not reached AIB yet (or are missing).
 AUTH_TEXT = "Not authorized to access the resource"
@@ -26,12 +25,26 @@ REBUILD_HINT = ("Run `pulumi up` again: it sees that this run ended {state} and 
 _LOG_URL = re.compile(r"https://\S+?/customization\.log")
 
 
+def redact_log(lines: Iterable[str]) -> list[str]:
+    """Log lines with SAS tokens redacted (``components.model.redact.redact_lines``)."""
+    return list(_redact().redact_lines(list(lines)))
+
+
+def _redact() -> Any:
+    """``components.model.redact``, imported when an error is made: importing it runs ``components.model``'s
+    ``__init__``, which builds every pydantic model of the spec (about 0.2 s of the provider process's start, on
+    every ``pulumi`` command, though the providers only need its two regex functions, and only on errors)."""
+    from components.model import redact
+
+    return redact
+
+
 class BuildError(ProviderError):
     """A build could not be started, failed, was canceled, or must not be deleted; ``str`` is the full explanation,
     with SAS tokens redacted (service messages and logs quote script URLs)."""
 
     def __init__(self, message: object = "") -> None:
-        super().__init__(redact_text(str(message)))
+        super().__init__(_redact().redact_text(str(message)))
 
 
 class TemplateNotFound(BuildError):
@@ -103,4 +116,4 @@ def failure_text(template: str, resource_group: str, phase: Optional[str], elaps
     if kept_vm:
         lines.append(kept_vm)
     lines.append(REBUILD_HINT.format(state=state))
-    return "\n".join(redact_lines(lines))
+    return "\n".join(_redact().redact_lines(lines))

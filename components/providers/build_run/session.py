@@ -19,10 +19,9 @@ from azure.core.exceptions import (HttpResponseError, ResourceNotFoundError, Ser
                                    ServiceResponseError)
 
 from components.providers.build_run.analysis import explain_failure
-from components.model.redact import redact_lines
 from components.providers.build_run.errors import (
     AUTH_TEXT, REBUILD_HINT, BuildError, TemplateNotFound, failure_text, foreign_log_problem, kept_build_vm_text,
-    log_location_hint, log_url_from_message)
+    log_location_hint, log_url_from_message, redact_log)
 from components.providers.build_run import inputs
 from components.providers.build_run.inputs import BuildSettings
 from components.providers.build_run.progress import Progress, format_elapsed
@@ -368,7 +367,7 @@ class BuildSession:
         staging resource group: the URL comes from the service's message, and the read carries our Storage token."""
         try:
             problem = foreign_log_problem(url, self._staging_blob_endpoints(staging_group))
-            return (None, problem) if problem else (redact_lines(self.read_log(url) if self.read_log else []), None)
+            return (None, problem) if problem else (redact_log(self.read_log(url) if self.read_log else []), None)
         except Exception as err:  # noqa: BLE001 - the log is a courtesy; the failure is what matters
             return None, _text(err)[:200]
 
