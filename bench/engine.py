@@ -147,7 +147,12 @@ def measure_size(n: int, tmp: Path, repeats: int) -> dict[str, Any]:
            **{f"{k}_s": round(v, 2) for k, v in med.items()},
            "preview_ratio": round(med["preview_component"] / med["preview_baseline"], 3),
            "up_ratio": round(med["up_component"] / med["up_baseline"], 3),
-           "samples": {k: [round(x, 2) for x in v] for k, v in timings.items()}}
+           "samples": {k: [round(x, 2) for x in v] for k, v in timings.items()},
+           # each timed component run over the baseline run next to it: how far one pair strays from the median
+           "ratio_spread": {verb: [round(min(pairs), 3), round(max(pairs), 3)] for verb in ("preview", "up")
+                            for pairs in [[c / b for c, b in zip(timings[f"{verb}_component"],
+                                                                 timings[f"{verb}_baseline"])]]},
+           "load_average_after": [round(x, 2) for x in os.getloadavg()]}
     print(f"  {n:>2} images ({count} resources): no-op preview {med['preview_component']:.1f}s vs "
           f"{med['preview_baseline']:.1f}s = {row['preview_ratio']:.2f}; no-op up {med['up_component']:.1f}s vs "
           f"{med['up_baseline']:.1f}s = {row['up_ratio']:.2f}; first up {first_component:.1f}s vs "
@@ -186,14 +191,27 @@ def main_job(tmp: Path) -> dict[str, Any]:
     return out
 
 
+def _source() -> dict[str, Any]:
+    """The commit measured and whether components/ or __main__.py differed from it (other work in the tree)."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    return {"commit": commit or None,
+            "uncommitted": bool(git("status", "--porcelain", "--", "components", "__main__.py")) if commit else None}
+
+
 def table(results: dict[str, Any]) -> str:
     lines = ["| images | resources | no-op preview: component / baseline | no-op up: component / baseline | "
              "first up: component / baseline |", "|---|---|---|---|---|"]
     for row in results["sizes"]:
+        spread = {verb: "(pairs {:.2f} to {:.2f})".format(*row["ratio_spread"][verb]) if "ratio_spread" in row else ""
+                  for verb in ("preview", "up")}
         lines.append(f"| {row['images']} | {row['resources']} | {row['preview_component_s']:.1f} s / "
-                     f"{row['preview_baseline_s']:.1f} s = **{row['preview_ratio']:.2f}** | {row['up_component_s']:.1f} s /"
-                     f" {row['up_baseline_s']:.1f} s = **{row['up_ratio']:.2f}** | {row['first_up_component_s']:.1f} s / "
-                     f"{row['first_up_baseline_s']:.1f} s |")
+                     f"{row['preview_baseline_s']:.1f} s = **{row['preview_ratio']:.2f}** {spread['preview']} | "
+                     f"{row['up_component_s']:.1f} s / {row['up_baseline_s']:.1f} s = **{row['up_ratio']:.2f}** "
+                     f"{spread['up']} | {row['first_up_component_s']:.1f} s / {row['first_up_baseline_s']:.1f} s |")
     job = results.get("main_job")
     if job:
         lines += ["", "| main job (`bash scripts/local.sh`, dev stack, after bootstrap) | wall time |", "|---|---|",
@@ -208,16 +226,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--no-main-job", action="store_true", help="skip timing scripts/local.sh")
     parser.add_argument("-o", "--output", default=str(RESULTS))
+    parser.add_argument("--label", default="", help="recorded as `label` (e.g. which tree was measured)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    results: dict[str, Any] = {"sizes": []}
+    results: dict[str, Any] = {"sizes": [], "label": args.label, "source": _source()}
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="aib-bench-engine-") as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
             results["sizes"].append(measure_size(n, Path(tmp), args.repeats))
         if not args.no_main_job:
             results["main_job"] = main_job(Path(tmp))
     results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                          "load_average": list(os.getloadavg()), "repeats": args.repeats,
+                          "load_average": list(os.getloadavg()), "load_average_before": load_before,
+                          "repeats": args.repeats,
                           "total_seconds": round(time.monotonic() - started, 1)}
     print(table(results))
     Path(args.output).write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
