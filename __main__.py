@@ -24,7 +24,7 @@ from components.providers.build_run import BuildBarrier
 from components.providers.dynamic_provider import dynamic_provider
 from components.declare.pipeline import (
     ImagePipeline, ImagePipelineArgs, SharedResources, adopted, declare_shared, import_option)
-from components.plan.stack import ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack
+from components.plan.stack import ImagePlan, ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack
 from components.model.errors import SpecError
 from components.model.stack import StackConfig, parse_stack_config
 
@@ -106,34 +106,32 @@ def exports(pipeline: ImagePipeline, image: Any) -> dict[str, Any]:
     }
 
 
-def promoted_from_stack(image_name: str, image: Any, references: dict[str, pulumi.StackReference]
+def promoted_from_stack(plan: ImagePlan, references: dict[str, pulumi.StackReference]
                         ) -> Optional[pulumi.Output[Any]]:
-    """The promotion record of the image version another stack exports, when `lifecycle.promotion.fromStack` names
-    one (one `StackReference` per stack, shared by the images that read it); else None.
+    """The promotion record of the image version another stack exports, when the plan names one
+    (`lifecycle.promotion.fromStack`; one `StackReference` per stack, shared by the images that read it); else None.
 
-    `fromOutput` is dotted: its first part is the stack output, the rest are keys inside it (default
-    `<image>.imageVersionId`, what `exports` writes). The record is `{version_id, image_definition_id, validated,
+    The output path is dotted (`PromotionSource.output`). The record is `{version_id, image_definition_id, validated,
     stack, output}`: the definition and the validated flag are read beside the version (`exports` writes
     `imageDefinitionId` and `validated` next to `imageVersionId`), and the lifecycle provider's check refuses a
     version that is not of the definition that stack builds for this image, not this image's, or not validated."""
-    promotion = image.lifecycle.promotion if image.lifecycle else None
-    if promotion is None or not promotion.from_stack:
+    source = plan.promotion_source
+    if source is None:
         return None
-    stack_name = promotion.from_stack
-    if stack_name not in references:
-        references[stack_name] = pulumi.StackReference(f"promote-from-{stack_name.replace('/', '-')}", stack_name)
-    path = promotion.from_output or f"{image_name}.imageVersionId"
-    output, *keys = path.split(".")
+    if source.reference_name not in references:
+        references[source.reference_name] = pulumi.StackReference(source.reference_name, source.stack)
+    output, *keys = source.output.split(".")
 
     def record(value: Any) -> dict[str, Any]:
         for key in keys[:-1]:
             value = value.get(key) if isinstance(value, dict) else None
         beside = value if isinstance(value, dict) else {}
         version = beside.get(keys[-1]) if keys else value
-        return {"version_id": version if isinstance(version, str) else None, "stack": stack_name, "output": path,
-                "image_definition_id": beside.get("imageDefinitionId"), "validated": beside.get("validated")}
+        return {"version_id": version if isinstance(version, str) else None, "stack": source.stack,
+                "output": source.output, "image_definition_id": beside.get("imageDefinitionId"),
+                "validated": beside.get("validated")}
 
-    return references[stack_name].get_output(output).apply(record)
+    return references[source.reference_name].get_output(output).apply(record)
 
 
 def main() -> dict[str, ImagePipeline]:
@@ -168,7 +166,7 @@ def main() -> dict[str, ImagePipeline]:
                 image=image, image_name=name, resource_group_name=stack.resource_group_name,
                 subscription_id=subscription_id, wait_for=wait_for, build_barrier=barrier, plan=plan.images[name],
                 shared=shared, secret_config="images" in secret_keys, project_dir=PROJECT_DIR,
-                promote_version_id=promoted_from_stack(name, image, references)),
+                promote_version_id=promoted_from_stack(plan.images[name], references)),
                 pulumi.ResourceOptions(providers=[provider]))
             pipelines[name] = pipeline
             pulumi.export(name, exports(pipeline, image))

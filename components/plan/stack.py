@@ -301,6 +301,22 @@ class LifecyclePlan:
 
 
 @dataclasses.dataclass(frozen=True)
+class PromotionSource:
+    """The image version another stack exports, promoted here under `lifecycle.promotion.mode: manual`."""
+
+    stack: str
+    """`fromStack`: `org/project/stack`."""
+    output: str
+    """`fromOutput`, dotted: its first part is the stack output, the rest keys inside it (default
+    `<image>.imageVersionId`, what the stack program exports)."""
+
+    @property
+    def reference_name(self) -> str:
+        """Logical name of the `StackReference` that reads it (one per stack, shared by the images reading it)."""
+        return f"promote-from-{self.stack.replace('/', '-')}"
+
+
+@dataclasses.dataclass(frozen=True)
 class ImagePlan:
     """Everything one `ImagePipeline` declares under its own name."""
 
@@ -354,6 +370,8 @@ class ImagePlan:
     """The gallery of `definition_ids[0]`."""
     warnings: tuple[str, ...] = ()
     """What the pipeline logs as warnings (a plan is never refused for them)."""
+    promotion_source: Optional[PromotionSource] = None
+    """Where the version to promote comes from, when another stack exports it (`promotion.fromStack`)."""
 
     @property
     def definitions_settle_name(self) -> str:
@@ -430,6 +448,8 @@ class StackPlan:
         out += self.shared.logical_names()
         for image in self.images.values():
             out += image.logical_names()
+        sources = {i.promotion_source.stack: i.promotion_source for i in self.images.values() if i.promotion_source}
+        out += [("stack-reference", s.reference_name) for s in sources.values()]
         return out
 
 
@@ -594,10 +614,17 @@ def plan_image(name: str, image: ImageConfig, *, image_name: str, subscription_i
         source_image_trigger=image.source_image_trigger,
         runner_principal_id=image.runner_principal_id if runner else None,
         gallery_id=naming.gallery_id(definition_ids[0]) if definition_ids else None,
-        warnings=tuple(_warnings(image, image_name)))
+        warnings=tuple(_warnings(image, image_name)), promotion_source=_promotion_source(name, image))
     plan = dataclasses.replace(plan, build=build_plan(plan, image), lifecycle=lifecycle_plan(plan, image),
                                grants=tuple(_scoped(g, plan) for g in plan.grants))
     return plan
+
+
+def _promotion_source(name: str, image: ImageConfig) -> Optional[PromotionSource]:
+    promotion = image.lifecycle.promotion if image.lifecycle else None
+    if promotion is None or not promotion.from_stack:
+        return None
+    return PromotionSource(promotion.from_stack, promotion.from_output or f"{name}.imageVersionId")
 
 
 def _scoped(grant: GrantPlan, plan: ImagePlan) -> GrantPlan:

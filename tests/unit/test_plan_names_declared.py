@@ -54,8 +54,24 @@ def many_kinds() -> dict:
     service["staging"] = "service"
     service["template"]["properties"]["vmProfile"]["vnetConfig"] = {
         "subnetId": f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/v/subnets/s"}
-    doc["config"]["aib-images:images"] = {"ubuntu-2204": base, "shared-a": shared, "shared-b": other, "svc": service}
+    promoted = {}
+    for key in ("promo-d", "promo-e"):  # two images promoting what one other stack exports: one StackReference
+        image = promoted[key] = copy.deepcopy(base)
+        image["lifecycle"] = {"promotion": {"mode": "manual", "fromStack": "org/aib-images/prod"}}
+        target = image["template"]["properties"]["distribute"][0]
+        target.update(excludeFromLatest=True, galleryImageId=f"{target['galleryImageId']}-{key}")
+    doc["config"]["aib-images:images"] = {"ubuntu-2204": base, "shared-a": shared, "shared-b": other, "svc": service,
+                                          **promoted}
     return doc
+
+
+def test_images_reading_one_stack_share_one_stack_reference():
+    doc = many_kinds()
+    stack = parse_stack_config(config_from_stack_file(doc, "aib-images"), project_dir=ROOT)
+    plan = plan_stack(stack, subscription_id=SUB, project="aib-images", stack_name="check")
+    assert [n for kind, n in plan.logical_names() if kind == "stack-reference"] == ["promote-from-org-aib-images-prod"]
+    assert {i.promotion_source.output for i in plan.images.values() if i.promotion_source} == {
+        "promo-d.imageVersionId", "promo-e.imageVersionId"}
 
 
 @pytest.mark.parametrize("doc", [pytest.param(lambda: stack_doc("dev"), id="dev"),
