@@ -24,7 +24,8 @@ from components.providers.build_run import BuildBarrier
 from components.providers.dynamic_provider import dynamic_provider
 from components.declare.pipeline import (
     ImagePipeline, ImagePipelineArgs, SharedResources, adopted, declare_shared, import_option)
-from components.plan.stack import ImagePlan, ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack
+from components.plan.stack import (
+    ImagePlan, ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack, stack_warnings)
 from components.model.errors import SpecError
 from components.model.stack import StackConfig, parse_stack_config
 
@@ -152,10 +153,8 @@ def main() -> dict[str, ImagePipeline]:
         wait_for, shared = declare_stack_resources(plan, stack)
     except SpecError as err:
         raise pulumi.RunError(str(err)) from None
-    if not stack.name_key and _publishes_secret_digests(stack, secret_keys):
-        pulumi.log.warn("template names carry an unkeyed digest of secret content (inline commands, secret config): "
-                        "set a key with `pulumi config set --secret nameKey \"$(openssl rand -hex 32)\"` "
-                        "(renames every template once)")
+    for warning in stack_warnings(stack, images_secret="images" in secret_keys):
+        pulumi.log.warn(warning)
     pipelines: dict[str, ImagePipeline] = {}
     references: dict[str, pulumi.StackReference] = {}
     # The dynamic resources' provider, explicit so that the engine does not record the whole stack config as its inputs.
@@ -180,16 +179,6 @@ def declare_stack_resources(plan: StackPlan, stack: StackConfig) -> tuple[list[p
         wait_for.append(declare_resource_group(plan.resource_group, stack.adopt_existing))
     shared = declare_shared(plan.shared, adopt=stack.adopt_existing, opts=pulumi.ResourceOptions(depends_on=wait_for))
     return wait_for, shared
-
-
-def _publishes_secret_digests(stack: StackConfig, secret_keys: set[str]) -> bool:
-    """Whether a template name digests secret content: inline commands, or images set as secret config."""
-    if "images" in secret_keys:
-        return True
-    return any(getattr(step, "inline", None) for image in stack.images.values()
-               for step in [*(image.template.properties.customize or []),
-                            *((image.template.properties.validate_.in_vm_validations or [])
-                              if image.template.properties.validate_ else [])])
 
 
 # Kept as a global: `components.offline.synth` reads the rendered templates from it.

@@ -501,7 +501,7 @@ def declare_grant(plan: GrantPlan, principal_id: pulumi.Input[str], *, opts: Opt
             principal_id=principal_id,
             principal_type=plan.principal_type,
             role_assignment_name=pulumi.Output.from_input(principal_id).apply(plan.assignment_name),
-            description=f"{grant.role}: {grant.reason}",
+            description=grant.description,
         ),
         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
             depends_on=list(depends_on), aliases=aliases(plan.old_name),

@@ -160,6 +160,6 @@ def _declare_uploader(where: ScriptStorage, opts: pulumi.ResourceOptions) -> aut
         authorization.RoleAssignmentArgs(
             scope=grant.scope, role_definition_id=role_definition_id, principal_id=deployer,
             role_assignment_name=deployer.apply(lambda pid: grant.assignment_name("", pid)),
-            principal_type=where.deployer_principal_type, description=f"{grant.role}: {grant.reason}"),
+            principal_type=where.deployer_principal_type, description=grant.description),
         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(**PRINCIPAL_TYPE_CHANGE_REPLACES)))
 

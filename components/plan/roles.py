@@ -115,6 +115,11 @@ class Grant:
         """GUID of the custom role: one role per pipeline (`owner`), purpose and scope."""
         return deterministic_guid("role-definition", owner, self.key, self.assignable_scope, *sorted(self.actions))
 
+    @property
+    def description(self) -> str:
+        """What an assignment of it says it is for."""
+        return f"{self.role}: {self.reason}"
+
     def role_definition_id(self, owner: str) -> str:
         """The subscription-qualified id a role assignment references (ARM's canonical form)."""
         guid = self.builtin or self.role_definition_guid(owner)

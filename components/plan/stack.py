@@ -473,6 +473,20 @@ def plan_stack(stack: StackConfig, *, subscription_id: str, project: str, stack_
     return StackPlan(rg, images, shared)
 
 
+def stack_warnings(stack: StackConfig, *, images_secret: bool) -> list[str]:
+    """What the stack program warns about before declaring (`images_secret`: `images` was set as secret config)."""
+    if not stack.name_key and (images_secret or any(_has_inline(image) for image in stack.images.values())):
+        return ["template names carry an unkeyed digest of secret content (inline commands, secret config): set a key "
+                "with `pulumi config set --secret nameKey \"$(openssl rand -hex 32)\"` (renames every template once)"]
+    return []
+
+
+def _has_inline(image: ImageConfig) -> bool:
+    props = image.template.properties
+    steps = [*(props.customize or []), *((props.validate_.in_vm_validations or []) if props.validate_ else [])]
+    return any(getattr(step, "inline", None) for step in steps)
+
+
 def pipeline_image_name(name: str, image: ImageConfig, image_name: Optional[str] = None) -> str:
     """The base of a pipeline's Azure names: `image_name` when given, else `template.name`, else its logical name."""
     return image_name or image.template.name or name

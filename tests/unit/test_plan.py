@@ -237,3 +237,21 @@ def test_principal_type_of_every_assignment_says_what_the_principal_is():
     assert runner is not None and runner.principal_type == "User"
     assert uploader_type(at_laptop) == "User" and uploader_type(in_ci) == "ServicePrincipal"
     assert uploader_type(planned({}, deployer_principal_type="ServicePrincipal")) == "ServicePrincipal"
+
+
+def test_unkeyed_digests_of_secret_content_are_warned_about_once_planned():
+    from components.plan.stack import stack_warnings
+
+    def warnings(images: dict, secret: bool = False, **config) -> list[str]:
+        stack = parse_stack_config({"location": "westeurope", "images": images, **config}, project_dir=ROOT)
+        return stack_warnings(stack, images_secret=secret)
+
+    inline = {"ubuntu-2204": dev_image()}  # its customize has an inline Shell step
+    assert len(warnings(inline)) == 1 and "nameKey" in warnings(inline)[0]
+    assert warnings(inline, nameKey="0123456789abcdef" * 4) == []
+    without = dev_image()
+    props = without["template"]["properties"]
+    props["customize"] = [s for s in props["customize"] if "inline" not in s]
+    props.pop("validate")
+    assert warnings({"ubuntu-2204": without}) == []
+    assert len(warnings({"ubuntu-2204": without}, secret=True)) == 1
