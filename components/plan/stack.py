@@ -1,8 +1,10 @@
 """The stack plan: every logical name, Azure name, grant and rendered document of a stack, decided once.
 
-`plan_stack` reads the whole validated `StackConfig` (plus the provider's subscription and the stack's secret
-`nameKey`) and returns plain frozen dataclasses; the stack program (`__main__.py`) and `ImagePipeline` only declare
-what it says. No Pulumi here, so every naming rule is tested table-style (`tests/unit/test_plan.py`).
+`plan_stack` reads the whole validated `StackConfig` (plus the provider's subscription, the stack's secret `nameKey`
+and the sign-in settings the caller passes: this layer reads no environment) and returns plain frozen dataclasses;
+the stack program (`__main__.py`) and `ImagePipeline` only declare what it says: every logical and Azure name, grant
+scope, build and lifecycle input, warning. A pipeline used alone is planned by `plan_pipeline`, the same planner on a
+one-image stack. `StackPlan.logical_names` lists every name the stack registers from its plan. No Pulumi here, so every naming rule is tested table-style (`tests/unit/test_plan.py`).
 
 The rules, and why (the real engine creates a new URN before deleting an old one, and azure-native refuses to create
 a resource whose Azure id already exists):
