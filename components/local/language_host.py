@@ -15,7 +15,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from concurrent import futures
+from queue import Queue
 from pathlib import Path
 
 import grpc
@@ -57,6 +59,38 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         if process.returncode == USER_ACTIONABLE_EXIT:
             return language_pb2.RunResponse(bail=True)
         return language_pb2.RunResponse(error=f"Program exited with non-zero exit code: {process.returncode}")
+
+    def RunPlugin(self, request, context):
+        """Run a `runtime: python` plugin (a component package): `python -u <its folder> <args>` in `pwd`, with the
+        request's env added; its stdout and stderr stream back as they come, an exit code only when it failed."""
+        env = {**os.environ, **dict(kv.partition("=")[::2] for kv in request.env)}
+        process = subprocess.Popen([self.python, "-u", request.info.program_directory, *request.args],
+                                   cwd=request.pwd or None, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.running.add(process)
+        chunks: Queue[tuple[str, bytes | None]] = Queue()
+
+        def pump(stream, field: str) -> None:
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                chunks.put((field, chunk))
+            chunks.put((field, None))
+
+        for stream, field in ((process.stdout, "stdout"), (process.stderr, "stderr")):
+            threading.Thread(target=pump, args=(stream, field), daemon=True).start()
+        try:
+            open_streams = 2
+            while open_streams:
+                field, chunk = chunks.get()
+                if chunk is None:
+                    open_streams -= 1
+                elif field == "stdout":
+                    yield language_pb2.RunPluginResponse(stdout=chunk)
+                else:
+                    yield language_pb2.RunPluginResponse(stderr=chunk)
+            code = process.wait()
+        finally:
+            self.running.discard(process)
+        if code != 0:
+            yield language_pb2.RunPluginResponse(exitcode=code)
 
     def command(self, request) -> list[str]:
         program = request.info.program_directory or request.program or "."
