@@ -1,7 +1,8 @@
 """A stack made by an earlier version moves to this one without replacing anything: every rename carries an alias.
 
 The earlier version is a commit of this repository, checked out beside the test; its program runs through the same
-CLI with its own `components` first on PYTHONPATH (the editable install is found after PYTHONPATH).
+CLI: its own `__main__.py`, with its own `components` first on PYTHONPATH (the editable install is found after
+PYTHONPATH). This version's program would import modules the earlier `components` does not have.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def earlier_version(tmp_path: Path):
 
 def test_a_stack_of_the_earlier_naming_upgrades_without_a_replacement(local_stack, earlier_version):
     stack = local_stack(e2e_config({"one": minimal_image("one")}))
+    program = stack.project / "__main__.py"
+    program.write_bytes((earlier_version / "__main__.py").read_bytes())
     stack.pulumi("up", "--yes", "--non-interactive", "--skip-preview", env={"PYTHONPATH": str(earlier_version)})
+    program.write_bytes((REPO / "__main__.py").read_bytes())
     before = {r["urn"].rsplit("::", 1)[-1] for r in stack.resources()}
     assert "one-template" in before and "one-build" in before, before
 
