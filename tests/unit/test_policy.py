@@ -935,3 +935,10 @@ def test_the_packs_lock_pins_the_versions_the_tests_ran_with_hashes():
     assert {name: project.get(name) for name in pack} == pack
     assert lock.count("==") == len(pack) and all(f"{n}==" in lock for n in pack)
     assert all(block.count("--hash=sha256:") >= 1 for block in re.split(r"\n(?=[a-z])", lock)[1:])
+
+
+def test_the_readme_names_every_rule_of_the_pack():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Policy pack", 1)[1].split("\n## ", 1)[0]
+    missing = [p.name for p in POLICIES if f"`{p.name}" not in section]
+    assert not missing, f"README's Policy pack section does not describe {missing}"
