@@ -7,7 +7,7 @@ A tokenizer turns the text between the outer brackets into tokens, a recursive-d
 
 and an evaluator walks it. What a template alone determines is computed as ARM does: parameters (a parameters
 file's values, else `defaultValue`; a `nullable` parameter with neither is null), variables (their `copy` loops
-too), string, array, object, logical and comparison functions, `uniqueString` and `guid` (ARM's own algorithms),
+too), string, array, object, logical, comparison and CIDR functions, `uniqueString` and `guid` (ARM's own algorithms),
 the resource id functions, lambdas (`map`, `filter`, `reduce`, ...), property `copy` loops with `copyIndex` (in a
 resource loop, the index the importer gives each copy), the date functions (`utcNow()` only in a parameter's
 default, where it is a fixed, stated time), the template's user-defined functions, and the scope functions from the
@@ -27,6 +27,7 @@ what a template cannot mean (a function that does not exist, a parameter with no
 from __future__ import annotations
 
 import datetime as _dt
+import ipaddress
 import json
 import re
 import uuid
@@ -1121,6 +1122,69 @@ def _items(_: Deployment, value: Any) -> list:
     return [{"key": k, "value": v} for k, v in sorted(value.items(), key=lambda kv: str(kv[0]).lower())]
 
 
+def _float(_: Deployment, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ExpressionError(f"float({value!r}) is not a number", "float") from None
+
+
+def _index_from_end(safe: bool) -> Callable[..., Any]:
+    """`indexFromEnd(array, n)` / `tryIndexFromEnd`: the n-th item counted from the end, 1 being the last (what
+    Bicep's `items[^n]` and `items[?^n]` compile to); the `try` form gives null where the other fails."""
+    name = "tryIndexFromEnd" if safe else "indexFromEnd"
+
+    def apply(_: Deployment, value: Any, reverse_index: Any) -> Any:
+        items, n = _array(value, name), _int(reverse_index, name)
+        if 1 <= n <= len(items):
+            return items[-n]
+        if safe:
+            return None
+        raise ExpressionError(f"{name}(): index {n} from the end is outside an array of {len(items)}", name)
+    return apply
+
+
+def _network(value: Any, function: str) -> Union[ipaddress.IPv4Network, ipaddress.IPv6Network]:
+    try:
+        return ipaddress.ip_network(_text(value, function), strict=False)
+    except ValueError:
+        raise ExpressionError(f"{function}(): {value!r} is not an address range in CIDR notation", function) from None
+
+
+def _parse_cidr(_: Deployment, value: Any) -> dict:
+    """ARM's documented result (template-functions-cidr: parseCidr('10.144.0.0/20'), parseCidr('fdad:3236:5555::/48')):
+    IPv4 has a broadcast address and its usable hosts exclude network and broadcast; IPv6 has neither exclusion."""
+    net = _network(value, "parseCidr")
+    if net.version == 4:
+        first, last = (net.network_address + 1, net.broadcast_address - 1) if net.num_addresses > 2 else \
+            (net.network_address, net.broadcast_address)
+        return {"network": str(net.network_address), "netmask": str(net.netmask),
+                "broadcast": str(net.broadcast_address), "firstUsable": str(first), "lastUsable": str(last),
+                "cidr": net.prefixlen}
+    return {"network": str(net.network_address), "netmask": str(net.netmask), "firstUsable": str(net.network_address),
+            "lastUsable": str(net.broadcast_address), "cidr": net.prefixlen}
+
+
+def _cidr_subnet(_: Deployment, value: Any, new_cidr: Any, index: Any) -> str:
+    net, prefix, n = _network(value, "cidrSubnet"), _int(new_cidr, "cidrSubnet"), _int(index, "cidrSubnet")
+    if not net.prefixlen <= prefix <= net.max_prefixlen:
+        raise ExpressionError(f"cidrSubnet(): /{prefix} cannot split {net}", "cidrSubnet")
+    count = 2 ** (prefix - net.prefixlen)
+    if not 0 <= n < count:
+        raise ExpressionError(f"cidrSubnet(): {net} has {count} subnets of /{prefix}, not an index {n}", "cidrSubnet")
+    return str(ipaddress.ip_network((int(net.network_address) + n * 2 ** (net.max_prefixlen - prefix), prefix)))
+
+
+def _cidr_host(_: Deployment, value: Any, index: Any) -> str:
+    """Index 0 is the first address after the network's own (template-functions-cidr: cidrHost('10.144.3.0/24', 0)
+    is 10.144.3.1, and for fdad:3236:5555:3000::/52 it is ...::1); an IPv4 broadcast address is no host."""
+    net, n = _network(value, "cidrHost"), _int(index, "cidrHost")
+    hosts = net.num_addresses - (2 if net.version == 4 else 1)
+    if not 0 <= n < hosts:
+        raise ExpressionError(f"cidrHost(): {net} has {max(hosts, 0)} host addresses, not an index {n}", "cidrHost")
+    return str(net.network_address + 1 + n)
+
+
 def _base64(_: Deployment, value: Any) -> str:
     import base64
 
@@ -1287,6 +1351,12 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "json": _json,
     "bool": _bool,
     "int": _int_function,
+    "float": _float,
+    "indexfromend": _index_from_end(False),
+    "tryindexfromend": _index_from_end(True),
+    "parsecidr": _parse_cidr,
+    "cidrsubnet": _cidr_subnet,
+    "cidrhost": _cidr_host,
     "less": _compare("less", lambda a, b: a < b),
     "lessorequals": _compare("lessOrEquals", lambda a, b: a <= b),
     "greater": _compare("greater", lambda a, b: a > b),

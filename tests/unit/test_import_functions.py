@@ -7,7 +7,15 @@ import uuid
 
 import pytest
 
-from components.arm.expressions import Deployment, Unknown, arm_guid, evaluate, evaluate_tree, unique_string
+from components.arm.expressions import (
+    Deployment,
+    ExpressionError,
+    Unknown,
+    arm_guid,
+    evaluate,
+    evaluate_tree,
+    unique_string,
+)
 
 SUB = "11111111-2222-3333-4444-555555555555"
 
@@ -267,3 +275,42 @@ def test_more_knowable_functions_evaluate_as_arms_documentation_shows(expression
 
 def test_references_is_a_runtime_placeholder():
     assert evaluate("[references('vms')]", scope()) == "<references('vms')>"
+
+
+# ARM's documentation examples (learn.microsoft.com, azure-resource-manager/templates/template-functions-cidr, and
+# -numeric for float); indexFromEnd is what Bicep's `items[^n]` compiles to (Azure/bicep#16104), 1 being the last.
+@pytest.mark.parametrize("expression,value", [
+    ("[parseCidr('10.144.0.0/20')]", {"network": "10.144.0.0", "netmask": "255.255.240.0",
+                                      "broadcast": "10.144.15.255", "firstUsable": "10.144.0.1",
+                                      "lastUsable": "10.144.15.254", "cidr": 20}),
+    ("[parseCidr('fdad:3236:5555::/48')]", {"network": "fdad:3236:5555::", "netmask": "ffff:ffff:ffff::",
+                                            "firstUsable": "fdad:3236:5555::",
+                                            "lastUsable": "fdad:3236:5555:ffff:ffff:ffff:ffff:ffff", "cidr": 48}),
+    ("[map(range(0, 5), lambda('i', cidrSubnet('10.144.0.0/20', 24, lambdaVariables('i'))))]",
+     ["10.144.0.0/24", "10.144.1.0/24", "10.144.2.0/24", "10.144.3.0/24", "10.144.4.0/24"]),
+    ("[map(range(0, 3), lambda('i', cidrSubnet('fdad:3236:5555::/48', 52, lambdaVariables('i'))))]",
+     ["fdad:3236:5555::/52", "fdad:3236:5555:1000::/52", "fdad:3236:5555:2000::/52"]),
+    ("[map(range(0, 3), lambda('i', cidrHost('10.144.3.0/24', lambdaVariables('i'))))]",
+     ["10.144.3.1", "10.144.3.2", "10.144.3.3"]),
+    ("[cidrHost('fdad:3236:5555:3000::/52', 4)]", "fdad:3236:5555:3000::5"),
+    ("[float('1.5')]", 1.5),
+    ("[indexFromEnd(createArray('a', 'b', 'c'), 1)]", "c"),
+    ("[indexFromEnd(parameters('ids'), 2)]", "/a/b/id1"),
+    ("[tryIndexFromEnd(createArray('a'), 2)]", None),
+])
+def test_cidr_float_and_index_from_end_evaluate_as_documented(expression, value):
+    assert evaluate(expression, scope()) == value
+
+
+@pytest.mark.parametrize("expression,function", [
+    ("[parseCidr('10.144.0.0/33')]", "parseCidr"),
+    ("[cidrSubnet('10.144.0.0/20', 16, 0)]", "cidrSubnet"),
+    ("[cidrSubnet('10.144.0.0/20', 24, 16)]", "cidrSubnet"),
+    ("[cidrHost('10.144.3.0/30', 2)]", "cidrHost"),
+    ("[indexFromEnd(createArray('a'), 2)]", "indexFromEnd"),
+    ("[float('x')]", "float"),
+])
+def test_impossible_cidr_and_index_arguments_name_the_function(expression, function):
+    with pytest.raises(ExpressionError) as raised:
+        evaluate(expression, scope())
+    assert raised.value.function == function
