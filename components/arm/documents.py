@@ -11,9 +11,10 @@ import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
+from azure.mgmt.core.tools import parse_resource_id
 
 from components.arm import jsonc
 from components.arm.import_arm import ImportedTemplate, Notice, import_document
@@ -83,7 +84,18 @@ def _image_config(item: ImportedTemplate) -> tuple[dict, list[Notice]]:
     image: dict[str, Any] = {"template": template}
     notices = [Notice(at, f"image name {item.name!r}, from the template's name" if item.named else
                       f"image name {item.name!r}, from the file's name (the template has none)")]
-    if any(d.get("type") == "SharedImage" for d in template.get("properties", {}).get("distribute") or []):
+    targets = [d.get("galleryImageId", "") for d in template.get("properties", {}).get("distribute") or []
+               if d.get("type") == "SharedImage"]
+    declared = [_declared_definition(item, target) for target in targets]
+    if targets and all(d is not None for d in declared):
+        gallery, definition = _declared_gallery_config(declared[0] or ("", {}))
+        image = {"gallery": gallery, **image} if gallery else image
+        settings = (f"gallery.imageDefinition from its declaration: {gallery['imageDefinition']}" if gallery else
+                    "its identifier is known only at deployment, so gallery.imageDefinition keeps the defaults")
+        notices.append(Notice(f"{at}.gallery.create", f"true: the deployment creates the gallery and image "
+                                                      f"definition the template distributes to ({definition}); the "
+                                                      f"stack creates them instead ({settings})"))
+    elif targets:
         image = {"gallery": {"create": False}, **image}
         notices.append(Notice(f"{at}.gallery.create", "false: the gallery and image definition the template "
                                                       "distributes to exist already; the stack will not create them"))
@@ -92,6 +104,31 @@ def _image_config(item: ImportedTemplate) -> tuple[dict, list[Notice]]:
         notices.append(Notice(f"{at}.identityId", "the template's identity, used as is (the pipeline creates none "
                                                   "and grants it the build's roles unless manageRoles: false)"))
     return image, notices
+
+
+def _declared_definition(item: ImportedTemplate, gallery_image_id: str) -> Optional[tuple[str, dict]]:
+    """(`gallery/definition`, its properties) when the document itself creates the gallery and image definition
+    `gallery_image_id` names (e.g. AVM's azure-image-builder pattern); None when it does not (they exist already)."""
+    try:
+        parts = parse_resource_id(gallery_image_id)
+    except (TypeError, ValueError):
+        return None
+    gallery, definition = str(parts.get("name") or "").lower(), str(parts.get("child_name_1") or "").lower()
+    if not definition or gallery not in item.galleries:
+        return None
+    return f"{gallery}/{definition}", item.galleries.get(f"{gallery}/{definition}", {})
+
+
+def _declared_gallery_config(declared: tuple[str, dict]) -> tuple[dict, str]:
+    """`gallery:` settings that create the image definition as the document declares it (its identifier and OS
+    state, where the document gives them), and the definition's name."""
+    name, properties = declared
+    found = properties.get("identifier")
+    identifier: dict = found if isinstance(found, dict) else {}
+    settings = {key: identifier[key] for key in ("publisher", "offer", "sku") if isinstance(identifier.get(key), str)}
+    if properties.get("osState") in ("Generalized", "Specialized"):
+        settings["osState"] = properties["osState"]
+    return ({"imageDefinition": settings} if settings else {}), name
 
 
 def import_notices(imported: list[ImportedTemplate], config: dict, *, pinner: Pinner,

@@ -65,6 +65,9 @@ class ImportedTemplate:
     notices: list[Notice] = field(default_factory=list)
     named: bool = True
     """False when the template has no `name` (then `name` is a stand-in the document's importer replaces)."""
+    galleries: dict[str, dict] = field(default_factory=dict)
+    """The galleries and image definitions the same document creates (not `existing`), by lowercased ARM name
+    (`gallery`, `gallery/definition`), each with its evaluated `properties`."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ def import_document(doc: Any, *, source: str = "", inputs: Optional[DeploymentIn
     if issues:
         raise SpecError(issues, source)
     _add_deployment_notes(imported, located)
+    galleries = declared_galleries(doc, inputs or DeploymentInputs())
+    for item in imported:
+        item.galleries.update(galleries)
     return _named_apart(imported, fallback_name)
 
 
@@ -333,6 +339,45 @@ def _search(template: dict, deployment: Deployment, prefix: str, found: list[Loc
                 where = join_path(at, "properties.template")
                 scoped = _nested(resource, props, inner, deployment, where, indexes)
                 _search(inner, scoped, where, found, skipped, problems, indexes if scoped is deployment else {})
+
+
+_GALLERY_TYPES = ("microsoft.compute/galleries", "microsoft.compute/galleries/images")
+
+
+def declared_galleries(doc: Any, inputs: DeploymentInputs) -> dict[str, dict]:
+    """The galleries and image definitions an ARM deployment template creates itself, its nested deployments (and
+    their copy loops) included, as `ImportedTemplate.galleries`: what a pattern module such as AVM's
+    `azure-image-builder` deploys beside its image template. A name or properties that only a deployment knows
+    are left out."""
+    found: dict[str, dict] = {}
+    if isinstance(doc, dict) and isinstance(doc.get("resources"), (list, dict)):
+        _declared(doc, _deployment(doc, inputs), "", {}, found)
+    return found
+
+
+def _declared(template: dict, deployment: Deployment, prefix: str, copies: dict[str, int],
+              found: dict[str, dict]) -> None:
+    for path, resource in _resources(template, prefix):
+        if not isinstance(resource, dict) or resource.get("existing") is True:
+            continue
+        kind = str(resource.get("type", "")).lower()
+        props = _mapping(resource.get("properties"))
+        inner = props.get("template")
+        if kind not in _GALLERY_TYPES and not (kind == _DEPLOYMENTS_TYPE and isinstance(inner, dict)):
+            continue
+        for at, indexes, _ in _copies(resource, deployment, path, copies, [], []):
+            if _condition_false(resource, deployment, indexes):
+                continue
+            if kind in _GALLERY_TYPES:
+                name, failures = evaluate_tree(resource.get("name"), deployment, copies=indexes)
+                if failures or not isinstance(name, str) or isinstance(name, Unknown):
+                    continue
+                properties, failures = evaluate_tree(resource.get("properties"), deployment, copies=indexes)
+                found[name.lower()] = properties if isinstance(properties, dict) and not failures else {}
+            elif isinstance(inner, dict):
+                where = join_path(at, "properties.template")
+                scoped = _nested(resource, props, inner, deployment, where, indexes)
+                _declared(inner, scoped, where, indexes if scoped is deployment else {}, found)
 
 
 def _holds_image_templates(template: Any) -> bool:

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+import yaml
 
 from components.arm.import_arm import DeploymentInputs, import_document
 from components.arm.jsonc import strip_comments
@@ -327,3 +328,48 @@ def test_user_defined_functions_are_evaluated_with_their_own_parameters():
     with pytest.raises(SpecError) as info:
         import_document(doc, inputs=INPUTS)
     assert "parameters('imageName'): the template declares no parameter of that name" in str(info.value)
+
+
+def _distributing_to_a_gallery(gallery_resources: dict) -> dict:
+    """IMAGE distributing to gallery `acg`, definition `ubuntu`, in a document holding `gallery_resources`."""
+    image = json.loads(json.dumps(IMAGE))
+    image["properties"]["distribute"] = [{
+        "type": "SharedImage", "runOutputName": "out", "replicationRegions": ["westus"],
+        "galleryImageId": "[resourceId('Microsoft.Compute/galleries/images', 'acg', 'ubuntu')]"}]
+    return {"parameters": PARAMS, "resources": {"imageTemplate": image, **gallery_resources}, "languageVersion": "2.0"}
+
+
+def test_a_gallery_the_same_deployment_creates_is_created_by_the_stack_as_declared(tmp_path):
+    # AVM's azure-image-builder pattern deploys the gallery and its image definition (a module, looped over the
+    # definitions) beside the template: they do not exist already, so the stack must create them.
+    module = {"languageVersion": "2.0", "parameters": {"definitions": {"type": "array"}},
+              "resources": {"definition": {
+                  "copy": {"name": "definitions", "count": "[length(parameters('definitions'))]"},
+                  "type": "Microsoft.Compute/galleries/images", "apiVersion": "2024-03-03",
+                  "name": "[format('acg/{0}', parameters('definitions')[copyIndex()].name)]",
+                  "properties": "[createObject('osType', 'Linux', 'osState', 'Generalized', 'identifier', "
+                                "parameters('definitions')[copyIndex()].identifier)]"}}}
+    doc = _distributing_to_a_gallery({
+        "gallery": {"type": "Microsoft.Compute/galleries", "apiVersion": "2024-03-03", "name": "acg"},
+        "definitions": {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "defs",
+                        "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+                                       "parameters": {"definitions": {"value": [{"name": "ubuntu", "identifier": {
+                                           "publisher": "contoso", "offer": "ubuntu", "sku": "24_04"}}]}},
+                                       "template": module}}})
+    (tmp_path / "t.json").write_text(json.dumps(doc))
+    code, out, err = call("import-arm", str(tmp_path / "t.json"), "--subscription", "sub", "--resource-group", "rg")
+    assert code == 0, err
+    assert "gallery.create: true: the deployment creates the gallery and image definition" in err, err
+    assert "create: false" not in out
+    [image] = yaml.safe_load(out)["aib-images:images"].values()
+    assert image["gallery"] == {"imageDefinition": {"publisher": "contoso", "offer": "ubuntu", "sku": "24_04",
+                                                    "osState": "Generalized"}}
+
+
+def test_a_gallery_the_deployment_only_references_is_adopted_as_existing(tmp_path):
+    doc = _distributing_to_a_gallery({"gallery": {"type": "Microsoft.Compute/galleries", "apiVersion": "2024-03-03",
+                                                  "name": "acg", "existing": True}})
+    (tmp_path / "t.json").write_text(json.dumps(doc))
+    code, out, err = call("import-arm", str(tmp_path / "t.json"), "--subscription", "sub", "--resource-group", "rg")
+    assert code == 0, err
+    assert "create: false" in out and "exist already" in err
