@@ -22,8 +22,8 @@ from pulumi_azure_native import authorization, resources
 
 from components.providers.build_run import BuildBarrier
 from components.providers.dynamic_provider import dynamic_provider
-from components.declare.pipeline import (
-    ImagePipeline, ImagePipelineArgs, SharedResources, adopted, declare_shared, import_option)
+from components.declare.adoption import import_option, look_up_existing
+from components.declare.pipeline import ImagePipeline, ImagePipelineArgs, SharedResources, declare_shared
 from components.plan.stack import (
     ImagePlan, ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack, stack_warnings)
 from components.model.errors import SpecError
@@ -66,11 +66,9 @@ def read_stack_config(subscription_id: Optional[str] = None) -> StackConfig:
                               project_dir=PROJECT_DIR, subscription_id=subscription_id)
 
 
-def declare_resource_group(plan: ResourceGroupPlan, adopt: bool) -> resources.ResourceGroup:
-    """The stack's resource group; one that already exists is imported and kept on destroy (it may hold what others
-    put there). Retained also when a kept gallery lives in it."""
-    found = adopted(f"resource group {plan.id}", lambda: resources.get_resource_group(
-        resource_group_name=plan.name)) if adopt else None
+def declare_resource_group(plan: ResourceGroupPlan, found: Optional[Any]) -> resources.ResourceGroup:
+    """The stack's resource group; one that already exists (`found`) is imported and kept on destroy (it may hold
+    what others put there). Retained also when a kept gallery lives in it."""
     conflicts = adoption_conflicts(plan, found)
     if conflicts:
         raise SpecError(conflicts, f"existing {plan.id}")
@@ -173,11 +171,14 @@ def main() -> dict[str, ImagePipeline]:
 
 
 def declare_stack_resources(plan: StackPlan, stack: StackConfig) -> tuple[list[pulumi.Resource], SharedResources]:
-    """The resource group and what the images share; every pipeline waits for the group."""
+    """The resource group and what the images share; every pipeline waits for the group. With `adoptExisting`, the
+    lookups of the group, galleries and image definitions are all sent at once, before any of them is declared."""
+    existing = look_up_existing(plan.adoptable()) if stack.adopt_existing else {}
     wait_for: list[pulumi.Resource] = []
     if plan.resource_group is not None:
-        wait_for.append(declare_resource_group(plan.resource_group, stack.adopt_existing))
-    shared = declare_shared(plan.shared, adopt=stack.adopt_existing, opts=pulumi.ResourceOptions(depends_on=wait_for))
+        wait_for.append(declare_resource_group(plan.resource_group, existing.get(plan.resource_group.id)))
+    shared = declare_shared(plan.shared, adopt=stack.adopt_existing, opts=pulumi.ResourceOptions(depends_on=wait_for),
+                            existing=existing)
     return wait_for, shared
 
 

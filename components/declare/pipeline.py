@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -40,6 +40,9 @@ from components.plan.stack import (
     ImageDefinitionPlan, ImagePlan, OldName, RoleDefinitionPlan, SharedPlan, adoption_conflicts, pipeline_image_name,
     plan_pipeline)
 from components.plan.roles import PRINCIPAL_TYPE_CHANGE_REPLACES
+# Also this module's API for stack programs that adopt a resource of their own (examples/platform: its group).
+from components.declare.adoption import adopted as adopted
+from components.declare.adoption import import_option, look_up_existing
 from components.declare.scripts import LocalAsset, ScriptsDeclared, ScriptStorage, declare_script_storage
 from components.model.local_files import has_local_files, resolve_template
 from components.model.errors import Issue, SpecError
@@ -418,15 +421,22 @@ class ImagePipeline(pulumi.ComponentResource):
 # ---- what a stack declares once -----------------------------------------------------------------------------
 
 def declare_shared(shared: SharedPlan, *, adopt: bool, opts: Optional[pulumi.ResourceOptions] = None,
-                   subscription_id: Optional[str] = None) -> SharedResources:
+                   subscription_id: Optional[str] = None,
+                   existing: Optional[Mapping[str, Optional[Any]]] = None) -> SharedResources:
     """Galleries, image definitions and existing identities' roles, each once (`adopt`: import what already
-    exists, see `adopted`). `subscription_id`: unused (the plan says which identity needs a provider of its own)."""
+    exists, see `adoption.adopted`). `existing`: what the stack's lookups found, by resource id
+    (`adoption.look_up_existing`, all of a stack's at once); without it, an adopting call looks up its own galleries
+    and definitions, again all at once. `subscription_id`: unused (the plan says which identity needs a provider of
+    its own)."""
+    if adopt and existing is None:
+        existing = look_up_existing(shared.adoptable())
+    found = existing if adopt and existing is not None else {}
     out = SharedResources()
     for g in shared.galleries:
-        out.galleries[g.logical_name] = declare_gallery(g, adopt=adopt, opts=opts)
+        out.galleries[g.logical_name] = declare_gallery(g, found=found.get(g.id), opts=opts)
     for d in shared.image_definitions:
         out.image_definitions[d.logical_name] = declare_image_definition(
-            d, adopt=adopt, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            d, found=found.get(d.id), opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
                 depends_on=[out.galleries[d.gallery]] if d.gallery in out.galleries else [])))
     identities = {i.logical_name: i for i in shared.identities}
     principals: dict[str, pulumi.Output[str]] = {}
@@ -439,11 +449,11 @@ def declare_shared(shared: SharedPlan, *, adopt: bool, opts: Optional[pulumi.Res
     return out
 
 
-def declare_gallery(plan: GalleryPlan, *, adopt: bool, opts: Optional[pulumi.ResourceOptions]) -> compute.Gallery:
+def declare_gallery(plan: GalleryPlan, *, found: Optional[Any], opts: Optional[pulumi.ResourceOptions]
+                    ) -> compute.Gallery:
+    """The gallery `plan` names; `found`: the existing one to adopt (`adoption.look_up_existing`), else None."""
     # retain_on_delete rather than protect: a routine `pulumi destroy` still succeeds (templates, identities and
     # roles go), while the gallery and definition stay in Azure with the user's image versions.
-    found = adopted(f"gallery {plan.id}", lambda: compute.get_gallery(
-        gallery_name=plan.name, resource_group_name=plan.resource_group)) if adopt else None
     _refuse_conflicts(plan.id, adoption_conflicts(plan, found))
     return compute.Gallery(
         plan.logical_name,
@@ -452,11 +462,9 @@ def declare_gallery(plan: GalleryPlan, *, adopt: bool, opts: Optional[pulumi.Res
         _kept(plan.retain_on_delete, plan.old_name, found, opts))
 
 
-def declare_image_definition(plan: ImageDefinitionPlan, *, adopt: bool,
+def declare_image_definition(plan: ImageDefinitionPlan, *, found: Optional[Any],
                              opts: Optional[pulumi.ResourceOptions]) -> compute.GalleryImage:
-    found = adopted(f"image definition {plan.id}", lambda: compute.get_gallery_image(
-        gallery_name=plan.gallery_name, gallery_image_name=plan.name,
-        resource_group_name=plan.resource_group)) if adopt else None
+    """The image definition `plan` names; `found`: the existing one to adopt, else None."""
     _refuse_conflicts(plan.id, adoption_conflicts(plan, found))
     return compute.GalleryImage(
         plan.logical_name,
@@ -529,35 +537,6 @@ def aliases(old: Optional[OldName]) -> list[pulumi.Alias]:
         return [pulumi.Alias(name=old.name)]
     parent_urn = f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{TYPE_TOKEN}::{old.parent}"
     return [pulumi.Alias(name=old.name, parent=parent_urn)]
-
-
-# ---- adopting what already exists ---------------------------------------------------------------------------
-
-NOT_FOUND_MARKERS = ("404", "NotFound", "not found")
-ENGINE_GONE = "Resource monitor has terminated"
-"""The SDK's error once the engine ended the update (another resource failed): nothing more can be declared."""
-
-
-def adopted(what: str, get: Callable[[], Any]) -> Optional[Any]:
-    """What a getter invoke finds, or None when the resource does not exist (404) or cannot be looked up (a warning
-    says why: it is then created, which fails with "already exists" if it does)."""
-    try:
-        found = get()
-    except Exception as err:  # the invoke's error carries the service's answer as text only
-        if ENGINE_GONE in str(err):
-            raise  # going on would block the program on the next call to an engine that is gone
-        if not any(m in str(err) for m in NOT_FOUND_MARKERS):
-            pulumi.log.warn(f"{what}: could not check whether it exists ({err}); declaring it as new")
-        return None
-    return found if getattr(found, "id", None) else None
-
-
-def import_option(found: Optional[Any]) -> Optional[str]:
-    """`import_` for a resource found in Azure. The engine imports only when the stack has no resource under this
-    URN (or one with another id); a resource the stack already manages is diffed as usual (pulumi
-    `step_generator.go`: isImport needs no old state, or an old id/ImportID other than this one). The id is Azure's
-    own, the same string azure-native records after a create, so a managed resource never looks re-imported."""
-    return getattr(found, "id", None) if found is not None else None
 
 
 def _kept(retain: bool, old: Optional[OldName], found: Optional[Any], opts: Optional[pulumi.ResourceOptions]

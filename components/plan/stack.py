@@ -430,6 +430,11 @@ class SharedPlan:
     identities: tuple[IdentityPlan, ...] = ()
     """The existing identities whose principals `grants` are for, each looked up once (`GrantPlan.principal_identity`)."""
 
+    def adoptable(self) -> tuple["GalleryPlan | ImageDefinitionPlan", ...]:
+        """What an adopting stack (`adoptExisting`) looks up before declaring it: the galleries, then the image
+        definitions."""
+        return (*self.galleries, *self.image_definitions)
+
     def logical_names(self) -> list[tuple[str, str]]:
         out = [("gallery", g.logical_name) for g in self.galleries]
         out += [("image-definition", d.logical_name) for d in self.image_definitions]
@@ -443,6 +448,11 @@ class StackPlan:
     resource_group: Optional[ResourceGroupPlan]
     images: Mapping[str, ImagePlan]
     shared: SharedPlan
+
+    def adoptable(self) -> tuple["ResourceGroupPlan | GalleryPlan | ImageDefinitionPlan", ...]:
+        """What an adopting stack (`adoptExisting`) looks up before declaring it, in this order: the resource group
+        it creates, then what the images share (`SharedPlan.adoptable`)."""
+        return (*([self.resource_group] if self.resource_group else []), *self.shared.adoptable())
 
     def logical_names(self) -> list[tuple[str, str]]:
         """(kind, logical name) of everything the plan names, for uniqueness checks."""

@@ -437,7 +437,7 @@ def test_scripts_network_setting_denies_public_access_to_the_created_account(run
 def test_a_lookup_after_the_engine_ended_the_update_stops_the_program():
     """Once another resource failed, the engine shuts its monitor down: a lookup that went on ("declaring it as new")
     left the program blocked on its next call, and the failed `up` hung (examples/platform, 5 minutes and more)."""
-    from components.declare.pipeline import adopted
+    from components.declare.adoption import adopted
 
     def gone():
         raise Exception("invoke of azure-native:compute:getGallery failed: Resource monitor has terminated, "
@@ -449,3 +449,41 @@ def test_a_lookup_after_the_engine_ended_the_update_stops_the_program():
     with pytest.raises(Exception, match="Resource monitor has terminated"):
         adopted("gallery x", gone)
     assert adopted("gallery x", missing) is None
+
+
+def test_lookups_sent_together_are_judged_in_order_as_a_single_lookup_is(monkeypatch):
+    """`look_up_existing` keeps `adopted`'s judgement of each answer: found (with an id) is adopted, 404 is absent
+    without a word, any other error is a warning naming the resource (in the order given), and a lookup that found
+    the engine gone stops the program."""
+    from components.declare import adoption
+    from components.plan.stack import ResourceGroupPlan
+
+    def group(name: str) -> ResourceGroupPlan:
+        return ResourceGroupPlan("rg", name, f"/subscriptions/{SUB}/resourceGroups/{name}", "westeurope", False)
+
+    class Found:
+        id = f"/subscriptions/{SUB}/resourceGroups/found"
+
+    answers: dict[str, Any] = {
+        "found": Found(), "no-id": type("NoId", (), {"id": None})(),
+        "missing": Exception('request failed: Status=404 Code="ResourceGroupNotFound"'),
+        "denied-1": Exception("Status=403 AuthorizationFailed"), "denied-2": Exception("Status=403 Forbidden"),
+        "gone": Exception("invoke failed: Resource monitor has terminated, shutting down")}
+
+    async def lookup(plan):
+        if isinstance(answers[plan.name], Exception):
+            raise answers[plan.name]
+        return answers[plan.name]
+
+    warnings: list[str] = []
+    monkeypatch.setattr(adoption, "_lookup", lookup)
+    monkeypatch.setattr(adoption.pulumi.log, "warn", warnings.append)
+    plans = [group(n) for n in ("denied-2", "found", "missing", "no-id", "denied-1")]
+    found = adoption.look_up_existing(plans)
+    assert found == {plans[0].id: None, plans[1].id: answers["found"], plans[2].id: None, plans[3].id: None,
+                     plans[4].id: None}
+    assert [w.split(":")[0] for w in warnings] == [f"resource group {plans[0].id}", f"resource group {plans[4].id}"]
+    assert all("declaring it as new" in w for w in warnings)
+    with pytest.raises(Exception, match="Resource monitor has terminated"):
+        adoption.look_up_existing([group("found"), group("gone")])
+    assert adoption.look_up_existing([]) == {}

@@ -190,3 +190,59 @@ def test_an_image_whose_os_nothing_tells_declares_nothing(registered):
     with pytest.raises(Exception, match=r"images\.ubuntu-2204\.template\.osType"):
         run_stack({"ubuntu-2204": image})
     assert [n for n in registered if n != "aib-images-dev"] == []
+
+
+class SlowLookups(AibMocks):
+    """Azure answering the adoption lookups only once all of them are asking: a getter that is sent only after the
+    previous one's answer (one at a time, as the generated synchronous getters do) never completes the rendezvous."""
+
+    LOOKUPS = ("azure-native:resources:getResourceGroup", "azure-native:compute:getGallery",
+               "azure-native:compute:getGalleryImage")
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        import threading
+        self.rendezvous = threading.Barrier(parties, timeout=5)
+        self.events: list[tuple[str, str]] = []
+
+    def invoke(self, args):
+        if args.token not in self.LOOKUPS:
+            return super().invoke(args)
+        what = args.args.get("galleryImageName") or args.args.get("galleryName") or args.args["resourceGroupName"]
+        self.events.append(("sent", what))
+        try:
+            self.rendezvous.wait()
+        finally:
+            self.events.append(("answered", what))
+        return {}
+
+
+def test_every_adoption_lookup_of_the_stack_is_sent_before_any_is_answered(registered):
+    """Issue 22: the resource group, gallery and image definition lookups of a stack go out together, so a no-op
+    preview or up waits for one round trip to ARM, not for one per adoptable resource (timing-independent: each
+    answer waits until every lookup has been sent)."""
+    dev = stack_images("dev")["ubuntu-2204"]
+    second = copy.deepcopy(dev)
+    second["template"]["properties"]["distribute"] = second["template"]["properties"]["distribute"][:1]
+    second["template"]["properties"]["distribute"][0]["runOutputName"] = "b-sig"
+    second["template"]["properties"]["distribute"][0]["galleryImageId"] += "-b"
+    mocks = SlowLookups(parties=4)  # the group, the shared gallery, two image definitions
+    run_stack({"a": dev, "b": second}, mocks=mocks)
+    assert sorted(w for e, w in mocks.events if e == "sent") == sorted(
+        ["rg-golden-images-dev", "gal_golden_dev", "ubuntu-2204", "ubuntu-2204-b"])
+    assert [e for e, _ in mocks.events] == ["sent"] * 4 + ["answered"] * 4, mocks.events
+    # Nothing found: nothing imported, and the declarations went on as before.
+    assert all(not r["import"] for r in registered.values()) and "resource-group" in registered
+
+
+def test_a_pipeline_alone_sends_its_gallery_and_definition_lookups_together():
+    from components.declare.pipeline import ImagePipeline, ImagePipelineArgs
+    from components.model.stack import parse_stack_config
+
+    images = stack_images("dev")
+    parsed = parse_stack_config({"location": "westeurope", "resourceGroupName": "rg-test", "images": images})
+    mocks = SlowLookups(parties=2)
+    run_program(lambda: ImagePipeline("ubuntu-2204", ImagePipelineArgs(
+        image=parsed.images["ubuntu-2204"], image_name="ubuntu-2204", resource_group_name="rg-test",
+        subscription_id=SUB)), project="aib-images", stack="dev", config={}, mocks=mocks)
+    assert [e for e, _ in mocks.events] == ["sent"] * 2 + ["answered"] * 2, mocks.events

@@ -289,7 +289,7 @@ def test_import_takes_every_writable_property_but_the_id_and_empty_collections()
 # ---- invokes ------------------------------------------------------------------------------------------------------
 
 def test_a_getter_of_a_missing_resource_fails_as_azure_native_does_and_adoption_reads_it_as_absent():
-    from components.declare.pipeline import NOT_FOUND_MARKERS
+    from components.declare.adoption import NOT_FOUND_MARKERS
 
     gallery = RG + "/providers/Microsoft.Compute/galleries/g"
     with pytest.raises(Aborted) as err:
