@@ -18,6 +18,8 @@ provider/pkg/provider/provider.go and diff.go; each rule below cites its functio
 - Delete DELETEs and polls; a resource already gone counts as deleted; a singleton is only forgotten.
 - Preview of a create or an update returns the inputs with the service's own outputs unknown.
 - Invokes: `getClientConfig`, and `get<Type>` for every type above (`request failed <id>: Status=404 ...`).
+- GetSchema: those types and `getClientConfig`, as the installed azure-native SDK types them (`azure_schema.py`), for
+  the YAML language host's type check.
 
 It serves only a loopback ARM endpoint (`AIB_ARM_ENDPOINT`) and refuses to start otherwise, so it can never stand in
 for the real plugin in a deployment to Azure. Secrets: it tells the engine it does not accept them, so the engine
@@ -122,13 +124,15 @@ def _name_of(request: Any) -> str:
 
 
 class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
-    """The provider service. The engine configures one process per provider instance; its only state is that config."""
+    """The provider service. The engine configures one process per provider instance; its only state is that config
+    (and, once asked for, its schema)."""
 
     def __init__(self) -> None:
         self.subscription = os.environ.get("ARM_SUBSCRIPTION_ID") or DEFAULT_SUBSCRIPTION
         self.tenant = os.environ.get("ARM_TENANT_ID") or DEFAULT_TENANT
         self.location: Optional[str] = None
         self._client: Any = None
+        self._schema: Optional[str] = None
 
     @property
     def client(self) -> Any:
@@ -139,6 +143,15 @@ class AzureNativeStandIn(provider_pb2_grpc.ResourceProviderServicer):
     # ---- plugin and configuration -----------------------------------------------------------------------------
     def GetPluginInfo(self, request, context):
         return plugin_pb2.PluginInfo(version=plugin_version())
+
+    def GetSchema(self, request, context):
+        """The schema of the types this stand-in serves, read from the installed SDK (`azure_schema`): a YAML program's
+        language host type-checks each azure-native resource against it before running anything."""
+        from components.local.azure_schema import package_schema
+
+        if self._schema is None:  # the host may ask more than once; reading the SDK takes a second or two
+            self._schema = package_schema(tuple(SHAPES), plugin_version())
+        return provider_pb2.GetSchemaResponse(schema=self._schema)
 
     def CheckConfig(self, request, context):
         return provider_pb2.CheckResponse(inputs=request.news)
