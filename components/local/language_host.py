@@ -7,12 +7,18 @@ own serve the `LanguageRuntime` instead. This one does what the Go host does for
 the venv's Python on the SDK's own `pulumi-language-python-exec` script (the one the Go host runs), in the program's
 folder, with the stack config in `PULUMI_CONFIG`, and reports how it ended. The program therefore runs exactly as under
 `pulumi up` anywhere: its own process, its folder as working directory, dynamic providers in their own host.
+
+`--client` serves only the program's own runtime. For a `runtime: python` plugin (the component package in package/,
+used by a YAML program) the CLI looks up a `pulumi-language-python` plugin by name on PATH; local runs put
+`components/local/plugins/pulumi-language-python` there, which runs this module (`main`): the same host, serving
+RunPlugin, as its own process.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -92,6 +98,11 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         if code != 0:
             yield language_pb2.RunPluginResponse(exitcode=code)
 
+    def InstallDependencies(self, request, context):
+        """Nothing to install, and nothing to say: local runs use the repository's venv (`scripts/bootstrap.sh` made it,
+        with everything the program and the package need), where the Go host would make the plugin's own."""
+        return iter(())
+
     def command(self, request) -> list[str]:
         program = request.info.program_directory or request.program or "."
         return [self.python, "-u", str(self.exec_script),
@@ -133,3 +144,27 @@ def start(python: str, exec_script: Path) -> Served:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return Served(server, host, f"127.0.0.1:{port}")
+
+
+def main(argv: list[str]) -> int:
+    """`pulumi-language-python [options] <engine address>`, as the CLI starts a language plugin it finds on PATH (for a
+    `runtime: python` plugin such as package/, which `--client` does not serve): serve, print the port, and stop on
+    SIGINT or SIGTERM, or when the CLI that started us is gone (killed), ending whatever the host still runs. The
+    engine address is not needed: each request carries the addresses it needs."""
+    del argv
+    from components.local.tools import BIN
+
+    served = start(sys.executable, BIN / "pulumi-language-python-exec")
+    print(served.address.rpartition(":")[2], flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    parent = os.getppid()
+    while not stop.wait(0.5) and os.getppid() == parent:
+        pass
+    served.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
