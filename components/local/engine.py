@@ -7,7 +7,7 @@ What it sets up around the CLI, and nothing more:
   checks and no plugin downloads;
 - the plugins that cannot be had here: the azure-native stand-in (`azure_native.py`, found on PATH, never outside a
   local run) and the Python language host (`language_host.py`, given to the CLI with `--client` for the verbs that run
-  the program);
+  a Python program, and found on PATH as `pulumi-language-python` for a Python plugin such as package/);
 - the stack: `--stack NAME` is created in the local backend when it does not exist yet.
 
 Everything after that is the CLI's own: its progress, diffs, prompts, exit status and state.
@@ -244,16 +244,36 @@ def run(args: list[str], *, local: Path = LOCAL) -> int:
         ensure_stack(pulumi, stack, project_dir, env)
     host = None
     if verb in PROGRAM_VERBS:
-        from components.local import language_host
-
         seed_existing(project_dir, stack, env)
-        host = language_host.start(sys.executable, TOOLS / "pulumi-language-python-exec")
-        args = [*analyzer_launchers(args, project_dir, local), f"--client={host.address}"]
+        args = analyzer_launchers(args, project_dir, local)
+        if program_runtime(project_dir) == "python":
+            from components.local import language_host
+
+            host = language_host.start(sys.executable, TOOLS / "pulumi-language-python-exec")
+            args = [*args, f"--client={host.address}"]
     try:
         return _run_cli([pulumi, *args], cwd=project_dir, env=env)
     finally:
         if host is not None:
             host.stop()
+
+
+def program_runtime(project_dir: Path) -> Optional[str]:
+    """The `runtime` of the project's Pulumi.yaml (`runtime: python` or `runtime: {name: python}`), or None.
+
+    `--client` serves the program's own runtime, so only a Python program gets the local Python host that way; any
+    other program (`runtime: yaml`) runs under its own language plugin, and a Python plugin it uses (package/) under
+    the `pulumi-language-python` of `PLUGINS`."""
+    import yaml
+
+    manifest = next((project_dir / n for n in ("Pulumi.yaml", "Pulumi.yml") if (project_dir / n).exists()), None)
+    if manifest is None:
+        return None
+    try:
+        runtime = (yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}).get("runtime")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None  # the CLI reports the file itself
+    return str((runtime.get("name") if isinstance(runtime, dict) else runtime) or "") or None
 
 
 def _run_cli(command: list[str], *, cwd: Path, env: Mapping[str, str]) -> int:

@@ -79,3 +79,31 @@ def test_a_stack_file_that_is_not_yaml_is_one_line_naming_file_and_line(tmp_path
     with pytest.raises(LocalEngineError) as raised:
         ensure_stack(_fake_pulumi(tmp_path), "dev", project, {"PULUMI_BACKEND_URL": "file://x"})
     assert str(raised.value).startswith("stacks/Pulumi.dev.yaml: not valid YAML (line 4)"), raised.value
+
+
+def _recording_pulumi(tmp_path: Path) -> str:
+    """A `pulumi` that knows every stack and records each call's arguments."""
+    script = tmp_path / "pulumi"
+    script.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'calls'}\nexit 0\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize("manifest, client", [
+    ("name: p\nruntime: python\n", True),
+    ("name: p\nruntime:\n  name: python\n  options: {virtualenv: venv}\n", True),
+    ("name: p\nruntime: yaml\n", False),  # its own language plugin; --client would hand it to the Python host
+])
+def test_only_a_python_program_is_given_the_local_python_host(tmp_path: Path, monkeypatch, manifest: str,
+                                                                client: bool):
+    from components.local import engine
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text(manifest)
+    monkeypatch.setattr(engine, "pulumi_executable", lambda: _recording_pulumi(tmp_path))
+    monkeypatch.setattr(engine, "cloud_environment", lambda *_a, **_k: {"AIB_ARM_ENDPOINT": "https://127.0.0.1:1"})
+    monkeypatch.setattr(engine, "seed_existing", lambda *_a: [])
+    assert engine.run(["up", "--stack", "dev", "--yes", "-C", str(project)], local=tmp_path / "local") == 0
+    up = [line for line in (tmp_path / "calls").read_text().splitlines() if line.startswith("up ")]
+    assert len(up) == 1 and ("--client=127.0.0.1:" in up[0]) is client, up
