@@ -25,8 +25,8 @@ command -v go >/dev/null || { echo "bootstrap: Go is missing to build the Pulumi
 mkdir -p "$bin"
 echo "bootstrap: building the Pulumi YAML language host $version from the Go module proxy (once; about 1.5 minutes on 2 cores with cold Go caches)..." >&2
 start=$SECONDS
-(cd "$module" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags "$ldflags" \
-  -o "$bin/pulumi-language-yaml.tmp" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml)
+CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath" "$root/scripts/go-build.sh" "pulumi-language-yaml $version" "$module" \
+  "$bin/pulumi-language-yaml.tmp" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml "$ldflags"
 mv "$bin/pulumi-language-yaml.tmp" "$bin/pulumi-language-yaml"
 echo "$want" > "$stamp"
 echo "bootstrap: built pulumi-language-yaml $version in $((SECONDS - start)) s" >&2
