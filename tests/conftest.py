@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from components.offline.program import RecordingMonitor, reveal
-from components.offline.synth import run_program
+from components.offline.synth import AibMocks, run_program
 
 ROOT = Path(__file__).resolve().parents[1]
 REVISION = re.compile(r"^(?P<pipeline>.+)-[0-9a-f]{10}-(?P<kind>staging|template|tags|trigger|run|build)$")
@@ -57,11 +57,12 @@ class Run:
 
 @pytest.fixture
 def run_pulumi() -> Callable[..., Run]:
-    """`run_pulumi(program, stack=..., config=...)`: run `program` under fresh mocks and return a `Run`."""
+    """`run_pulumi(program, stack=..., config=..., mocks=...)`: run `program` under fresh mocks (the offline
+    `AibMocks` unless given, e.g. with another `MockRun`) and return a `Run`."""
 
     def run(program: Callable[[], Any], *, project: str = "aib-images", stack: str = "test",
-            config: Optional[dict[str, str]] = None) -> Run:
-        monitor, value = run_program(program, project=project, stack=stack, config=config or {})
+            config: Optional[dict[str, str]] = None, mocks: Optional[AibMocks] = None) -> Run:
+        monitor, value = run_program(program, project=project, stack=stack, config=config or {}, mocks=mocks)
         return Run(monitor, value)
 
     return run

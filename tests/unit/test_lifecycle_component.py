@@ -12,7 +12,7 @@ import yaml
 from components.model.errors import SpecError
 from components.model.stack import parse_stack_config
 from components.offline.program import pulumi_config, reveal, stack_config
-from components.offline.synth import AibMocks, run_program, synth
+from components.offline.synth import AibMocks, MockRun, run_program, synth
 from tests.conftest import ROOT, stack_images
 from tests.unit.test_pipeline import pipeline_program
 
@@ -91,7 +91,9 @@ def test_no_lifecycle_section_declares_no_lifecycle_resource(run_pulumi):
 
 
 def test_lifecycle_runs_after_the_build_with_the_policy(run_pulumi):
-    run = run_pulumi(pipeline_program("dev", edit=promotable))
+    # The build's answer is the test's own (its version and state), to see the lifecycle wired to the build.
+    built = MockRun(run_state="Succeeded", version="4.5.6")
+    run = run_pulumi(pipeline_program("dev", edit=promotable), mocks=AibMocks(run=built))
     [life] = run.of_type("dynamic/aib:ImageVersionLifecycle")
     assert life["name"] == "ubuntu-2204-lifecycle" and run.parent_name(life) == "ubuntu-2204"
     dependencies = run.dependency_names(life)
@@ -102,8 +104,8 @@ def test_lifecycle_runs_after_the_build_with_the_policy(run_pulumi):
     assert inputs["retention"] == {"keep_latest": 3, "delete_older_than_days": 180,
                                    "pin_tag": "keep=true"}
     assert inputs["promotion_mode"] == "afterValidation" and inputs["validated"] is True
-    assert inputs["just_built_version_id"].endswith("/images/ubuntu-2204/versions/1.0.0")  # the build's output
-    assert inputs["build_run_state"] == "Succeeded" and inputs["dry_run"] is False
+    assert inputs["just_built_version_id"].endswith(f"/images/ubuntu-2204/versions/{built.version}")
+    assert inputs["build_run_state"] == built.run_state and inputs["dry_run"] is False
     assert inputs.get("promote_version_id") is None
 
 
@@ -137,10 +139,10 @@ def test_synth_reports_a_dry_run_in_the_stack_outputs(tmp_path):
     promotable(doc["config"]["aib-images:images"]["ubuntu-2204"])
     stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text(yaml.safe_dump(doc))
-    result = synth("dev", project_dir=ROOT, config_file=stack_file)
+    result = synth("dev", project_dir=ROOT, config_file=stack_file, mocks=AibMocks(run=MockRun(version="2.0.1")))
     report = result["outputs"]["ubuntu-2204"]["lifecycle"]
     assert report["dryRun"] is True and report["deleted"] == [] and report["excluded"] == []
-    assert report["kept"] == ["1.0.0"] and report["promoted"][0].endswith("/versions/1.0.0")
+    assert report["kept"] == ["2.0.1"] and report["promoted"][0].endswith("/versions/2.0.1")
     assert any("synth" in n for n in report["notes"])
     # Without the section, the stack outputs carry no lifecycle key at all.
     assert "lifecycle" not in synth("dev", project_dir=ROOT)["outputs"]["ubuntu-2204"]

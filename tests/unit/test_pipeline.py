@@ -12,7 +12,7 @@ from components.plan.roles import CONTRIBUTOR
 from components.model.errors import SpecError
 from components.model.stack import ImageConfig, parse_stack_config
 from components.offline.program import is_secret, reveal
-from components.offline.synth import SUBSCRIPTION_ID
+from components.offline.synth import SUBSCRIPTION_ID, AibMocks, MockRun
 from tests.conftest import ROOT, kind_name, stack_images
 
 SUB = SUBSCRIPTION_ID
@@ -388,7 +388,10 @@ def test_unknown_os_with_gallery_target_fails_before_resources(run_pulumi):
 def test_component_outputs(run_pulumi):
     import pulumi
 
-    run = run_pulumi(pipeline_program("dev"))
+    # The build's run (its state and the version it made) is the mock's invention: an unusual one, to see it come out
+    # of the component's outputs rather than a constant.
+    run = run_pulumi(pipeline_program("dev"), mocks=AibMocks(run=MockRun(run_state="PartiallySucceeded",
+                                                                          version="7.3.9")))
     pipeline: ImagePipeline = run.value
 
     def resolve(output) -> Any:
@@ -396,7 +399,8 @@ def test_component_outputs(run_pulumi):
         return _sync_await(pulumi.Output.from_input(output).future())
     assert resolve(pipeline.template_name) == template_name(run)
     assert resolve(pipeline.image_definition_id).endswith("/galleries/gal_golden_dev/images/ubuntu-2204")
-    assert resolve(pipeline.image_version_id).endswith("/images/ubuntu-2204/versions/1.0.0")
+    assert resolve(pipeline.image_version_id).endswith("/images/ubuntu-2204/versions/7.3.9")
+    assert resolve(pipeline.run_state) == "PartiallySucceeded"
     assert resolve(pipeline.staging_resource_group).startswith(f"/subscriptions/{SUB}/resourceGroups/rg-aib-staging-")
     assert resolve(pipeline.identity_id).endswith("/userAssignedIdentities/id-aib-ubuntu-2204")
 
