@@ -318,6 +318,18 @@ def _resources(template: dict, prefix: str) -> Iterator[tuple[str, Any]]:
 
 def _search(template: dict, deployment: Deployment, prefix: str, found: list[Located], skipped: list[str],
             problems: list[Issue], copies: dict[str, int]) -> None:
+    for at, resource, scope, indexes, notices in _deployed(template, deployment, prefix, copies, (TEMPLATE_TYPE.lower(),),
+                                                           _holds_image_templates, skipped, problems):
+        found.append(Located(at, resource, scope, indexes, notices))
+
+
+def _deployed(template: dict, deployment: Deployment, prefix: str, copies: dict[str, int], kinds: tuple[str, ...],
+              descend: Callable[[Any], bool], skipped: list[str], problems: list[Issue]
+              ) -> Iterator[tuple[str, dict, Deployment, dict[str, int], tuple[Notice, ...]]]:
+    """(path, resource, the deployment its expressions evaluate in, copy indexes, notices) of every copy of every
+    resource of `kinds` (lowercased types) that `template` deploys: not `existing`, its condition not false, in the
+    template itself or in the nested deployments with an inline template that `descend` accepts. A linked template is
+    out of reach (recorded in `skipped`)."""
     for path, resource in _resources(template, prefix):
         if not isinstance(resource, dict) or resource.get("existing") is True:
             continue
@@ -328,17 +340,18 @@ def _search(template: dict, deployment: Deployment, prefix: str, found: list[Loc
             if "templateLink" in props and not _condition_false(resource, deployment, copies):
                 skipped.append(f"{path} links its template (properties.templateLink)")
             continue
-        if kind != TEMPLATE_TYPE.lower() and not (kind == _DEPLOYMENTS_TYPE and _holds_image_templates(inner)):
+        if kind not in kinds and not (kind == _DEPLOYMENTS_TYPE and descend(inner)):
             continue
         for at, indexes, notices in _copies(resource, deployment, path, copies, skipped, problems):
             if _condition_false(resource, deployment, indexes):
                 continue
-            if kind == TEMPLATE_TYPE.lower():
-                found.append(Located(at, resource, deployment, indexes, notices))
+            if kind in kinds:
+                yield at, resource, deployment, indexes, notices
             elif isinstance(inner, dict):
                 where = join_path(at, "properties.template")
                 scoped = _nested(resource, props, inner, deployment, where, indexes)
-                _search(inner, scoped, where, found, skipped, problems, indexes if scoped is deployment else {})
+                yield from _deployed(inner, scoped, where, indexes if scoped is deployment else {}, kinds, descend,
+                                     skipped, problems)
 
 
 _GALLERY_TYPES = ("microsoft.compute/galleries", "microsoft.compute/galleries/images")
@@ -350,34 +363,16 @@ def declared_galleries(doc: Any, inputs: DeploymentInputs) -> dict[str, dict]:
     `azure-image-builder` deploys beside its image template. A name or properties that only a deployment knows
     are left out."""
     found: dict[str, dict] = {}
-    if isinstance(doc, dict) and isinstance(doc.get("resources"), (list, dict)):
-        _declared(doc, _deployment(doc, inputs), "", {}, found)
+    if not (isinstance(doc, dict) and isinstance(doc.get("resources"), (list, dict))):
+        return found
+    for _, resource, scope, indexes, _ in _deployed(doc, _deployment(doc, inputs), "", {}, _GALLERY_TYPES,
+                                                    lambda inner: isinstance(inner, dict), [], []):
+        name, failures = evaluate_tree(resource.get("name"), scope, copies=indexes)
+        if failures or not isinstance(name, str) or isinstance(name, Unknown):
+            continue
+        properties, failures = evaluate_tree(resource.get("properties"), scope, copies=indexes)
+        found[name.lower()] = properties if isinstance(properties, dict) and not failures else {}
     return found
-
-
-def _declared(template: dict, deployment: Deployment, prefix: str, copies: dict[str, int],
-              found: dict[str, dict]) -> None:
-    for path, resource in _resources(template, prefix):
-        if not isinstance(resource, dict) or resource.get("existing") is True:
-            continue
-        kind = str(resource.get("type", "")).lower()
-        props = _mapping(resource.get("properties"))
-        inner = props.get("template")
-        if kind not in _GALLERY_TYPES and not (kind == _DEPLOYMENTS_TYPE and isinstance(inner, dict)):
-            continue
-        for at, indexes, _ in _copies(resource, deployment, path, copies, [], []):
-            if _condition_false(resource, deployment, indexes):
-                continue
-            if kind in _GALLERY_TYPES:
-                name, failures = evaluate_tree(resource.get("name"), deployment, copies=indexes)
-                if failures or not isinstance(name, str) or isinstance(name, Unknown):
-                    continue
-                properties, failures = evaluate_tree(resource.get("properties"), deployment, copies=indexes)
-                found[name.lower()] = properties if isinstance(properties, dict) and not failures else {}
-            elif isinstance(inner, dict):
-                where = join_path(at, "properties.template")
-                scoped = _nested(resource, props, inner, deployment, where, indexes)
-                _declared(inner, scoped, where, indexes if scoped is deployment else {}, found)
 
 
 def _holds_image_templates(template: Any) -> bool:
