@@ -53,14 +53,17 @@ class SchemaBuilder:
         from pulumi import _types
 
         resource, args = _sdk_class(token)
-        names = _types.input_type_py_to_pulumi_names(args)
-        return {"inputProperties": self.properties(args, names), "requiredInputs": _required(args, names),
-                "properties": self.properties(resource, _types.resource_py_to_pulumi_names(resource))}
+        return {"inputProperties": self.properties(args),
+                "requiredInputs": _required(args, _types.input_type_py_to_pulumi_names(args)),
+                "properties": self.properties(resource)}
 
-    def properties(self, cls: type, names: dict[str, str]) -> dict[str, Any]:
-        """Wire name -> schema type of the getters of `cls` (`names`: Python name -> wire name)."""
-        hints = _getter_hints(cls)
-        return {wire: self.spec(hints[py]) for py, wire in names.items() if py in hints}
+    def properties(self, cls: type) -> dict[str, Any]:
+        """Wire name -> schema type of each `@pulumi.getter` of `cls`, its annotation resolved as the SDK resolves it
+        (`pulumi._types._raw_return_hints`: the globals of the class's modules, where `outputs` and the input types
+        are)."""
+        from pulumi import _types
+
+        return {wire: self.spec(hint) for wire, hint in _types._raw_return_hints(cls).items()}
 
     def spec(self, hint: Any) -> dict[str, Any]:
         """The schema type of an SDK annotation, with `Input`, `Output` and `Optional` taken off."""
@@ -95,31 +98,11 @@ class SchemaBuilder:
             self.types[token] = entry  # before its properties: types may refer to themselves
             is_input = _types.is_input_type(cls)
             names = _types.input_type_py_to_pulumi_names(cls) if is_input else _types.resource_py_to_pulumi_names(cls)
-            entry["properties"] = self.properties(cls, names)
+            entry["properties"] = self.properties(cls)
             required = _required(cls, names)
             if required:
                 entry["required"] = required
         return token
-
-
-def _getter_hints(cls: type) -> dict[str, Any]:
-    """Python name -> the resolved annotation of each property getter (as `pulumi._types` resolves them: the globals
-    of the class's modules, where `outputs` and the input types are)."""
-    import pulumi
-
-    globalns: dict[str, Any] = {}
-    for base in reversed(cls.__mro__):
-        if base.__module__ in sys.modules:
-            globalns.update(vars(sys.modules[base.__module__]))
-    localns = {"Output": pulumi.Output, "T": type(None)}
-    hints: dict[str, Any] = {}
-    for py_name in dir(cls):
-        prop = inspect.getattr_static(cls, py_name, None)
-        if isinstance(prop, property) and prop.fget is not None:
-            hint = typing.get_type_hints(prop.fget, globalns=globalns, localns=localns).get("return")
-            if hint is not None:
-                hints[py_name] = hint
-    return hints
 
 
 def _required(cls: type, names: dict[str, str]) -> list[str]:
@@ -155,14 +138,11 @@ def package_schema(tokens: tuple[str, ...], version: str) -> str:
     """The schema JSON of the resources `tokens` and of `FUNCTIONS`, at the SDK's `version`."""
     import json
 
-    from pulumi import _types
-
     builder = SchemaBuilder()
     resources = {token: builder.resource(token) for token in tokens}
     functions = {}
     for token, result in FUNCTIONS.items():
         cls = getattr(importlib.import_module(f"pulumi_azure_native.{token.split(':')[1]}"), result)
-        names = _types.resource_py_to_pulumi_names(cls)
-        functions[token] = {"outputs": {"type": "object", "properties": builder.properties(cls, names)}}
+        functions[token] = {"outputs": {"type": "object", "properties": builder.properties(cls)}}
     return json.dumps({"name": PACKAGE, "version": version, "resources": resources, "types": builder.types,
                        "functions": functions})
