@@ -153,14 +153,15 @@ def main(argv: list[str]) -> int:
     engine address is not needed: each request carries the addresses it needs."""
     del argv
     from components.local.tools import BIN
+    from components.providers.parent_watch import exit_with_parent
 
     served = start(sys.executable, BIN / "pulumi-language-python-exec")
     print(served.address.rpartition(":")[2], flush=True)
+    exit_with_parent(0.5, before_exit=served.stop)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    parent = os.getppid()
-    while not stop.wait(0.5) and os.getppid() == parent:
+    while not stop.wait(0.5):
         pass
     served.stop()
     return 0

@@ -11,16 +11,23 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import Callable, Optional
 
 
-def exit_with_parent(poll_seconds: float = 1.0) -> threading.Thread:
-    """Watch this process's parent on a daemon thread; `os._exit(0)` once it is no longer the one that started us."""
+def exit_with_parent(poll_seconds: float = 1.0, before_exit: Optional[Callable[[], None]] = None
+                     ) -> threading.Thread:
+    """Watch this process's parent on a daemon thread; once it is no longer the one that started us, run
+    `before_exit` (e.g. end what this process started: `os._exit` runs no cleanup) and `os._exit(0)`."""
     parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(poll_seconds)
-        os._exit(0)
+        try:
+            if before_exit is not None:
+                before_exit()
+        finally:
+            os._exit(0)
 
     thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
     thread.start()
