@@ -86,9 +86,9 @@ def _image_config(item: ImportedTemplate) -> tuple[dict, list[Notice]]:
                       f"image name {item.name!r}, from the file's name (the template has none)")]
     targets = [d.get("galleryImageId", "") for d in template.get("properties", {}).get("distribute") or []
                if d.get("type") == "SharedImage"]
-    declared = [_declared_definition(item, target) for target in targets]
-    if targets and all(d is not None for d in declared):
-        gallery, definition = _declared_gallery_config(declared[0] or ("", {}))
+    declared = [d for d in (_declared_definition(item, target) for target in targets) if d is not None]
+    if targets and len(declared) == len(targets):
+        gallery, definition = _declared_gallery_config(declared[0])
         image = {"gallery": gallery, **image} if gallery else image
         settings = (f"gallery.imageDefinition from its declaration: {gallery['imageDefinition']}" if gallery else
                     "its identifier is known only at deployment, so gallery.imageDefinition keeps the defaults")

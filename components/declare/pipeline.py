@@ -40,7 +40,7 @@ from components.plan.stack import (
     ImageDefinitionPlan, ImagePlan, OldName, RoleDefinitionPlan, SharedPlan, adoption_conflicts, pipeline_image_name,
     plan_pipeline)
 from components.plan.roles import PRINCIPAL_TYPE_CHANGE_REPLACES
-# Also this module's API for stack programs that adopt a resource of their own (examples/platform: its group).
+# Kept importable from here for stack programs written when `adopted` lived in this module (its home is adoption).
 from components.declare.adoption import adopted as adopted
 from components.declare.adoption import import_option, look_up_existing
 from components.declare.scripts import LocalAsset, ScriptsDeclared, ScriptStorage, declare_script_storage
@@ -428,9 +428,7 @@ def declare_shared(shared: SharedPlan, *, adopt: bool, opts: Optional[pulumi.Res
     (`adoption.look_up_existing`, all of a stack's at once); without it, an adopting call looks up its own galleries
     and definitions, again all at once. `subscription_id`: unused (the plan says which identity needs a provider of
     its own)."""
-    if adopt and existing is None:
-        existing = look_up_existing(shared.adoptable())
-    found = existing if adopt and existing is not None else {}
+    found = ((existing if existing is not None else look_up_existing(shared.adoptable())) if adopt else {})
     out = SharedResources()
     for g in shared.galleries:
         out.galleries[g.logical_name] = declare_gallery(g, found=found.get(g.id), opts=opts)

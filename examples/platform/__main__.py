@@ -14,7 +14,8 @@ from pulumi_azure_native import authorization, compute, network, resources
 # The component package is a dependency of this stack (requirements.txt), installed into its virtualenv.
 from components.providers.build_run import BuildBarrier
 from components.providers.dynamic_provider import dynamic_provider
-from components.declare.pipeline import ImagePipeline, ImagePipelineArgs, adopted, import_option
+from components.declare.adoption import adopted, import_option
+from components.declare.pipeline import ImagePipeline, ImagePipelineArgs
 from components.model.stack import parse_stack_config
 
 LOCATION = "westeurope"
