@@ -20,10 +20,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import IO, Optional
+from typing import IO, TYPE_CHECKING, Optional
 
-from components.model.stack import StackConfig
 from components.local.tools import AZURITE as LOCAL_BIN
+
+if TYPE_CHECKING:  # the local engine imports this module on every command; the spec models only when it reads a stack
+    from components.model.stack import StackConfig
 
 ACCOUNT_KEY = base64.b64encode(b"aib-images-local-run-azurite-key").decode()
 """One made-up key for every account: Azurite needs one per account, and nothing here is secret."""

@@ -15,13 +15,15 @@ Everything after that is the CLI's own: its progress, diffs, prompts, exit statu
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from components.local.cloud import SUBSCRIPTION, TENANT, LocalCloud, LocalCloudError
 from components.local.tools import BIN as TOOLS, REPO
@@ -104,20 +106,66 @@ def project_dir_of(args: list[str]) -> Path:
     return Path(option_value(args, "-C", "--cwd") or os.getcwd()).resolve()
 
 
-def stack_accounts(project_dir: Path, stack: Optional[str]) -> list[str]:
-    """Storage accounts the stack uploads repository files to (Azurite serves them); [] when it cannot tell."""
-    spec = stack_spec(project_dir, stack)
-    if spec is None:
-        return []
-    from components.local.azurite import accounts_for
+def stack_facts(project_dir: Path, stack: Optional[str], local: Path = LOCAL) -> Optional[dict[str, Any]]:
+    """What a local run needs from the stack before the CLI starts: `accounts`, the storage accounts the stack uploads
+    repository files to (Azurite serves them), and `seeds`, the existing resources it names (id and body, parents
+    first). Empty for another project's stack or one without a file; None without a stack or when its config is bad
+    (the program reports that itself).
 
-    return accounts_for(spec, SUBSCRIPTION)
+    Reading them validates the stack, which builds the spec models: 0.4 s of every command. So the answer is kept in
+    `local/stack-facts/` with a key made of the stack file, Pulumi.yaml and every module of `components/` (name, size,
+    modification time), and read back while none of them changed."""
+    import yaml
+
+    from components.offline.stack_files import stack_file
+
+    if not stack:
+        return None
+    try:
+        key = _facts_key(project_dir, stack_file(project_dir, stack))
+    except (OSError, yaml.YAMLError):
+        return None
+    kept_at = local / "stack-facts" / f"{hashlib.sha256(f'{project_dir}:{stack}'.encode()).hexdigest()[:16]}.json"
+    try:
+        kept = json.loads(kept_at.read_text())
+        if kept.get("key") == key:
+            return kept["facts"]
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass  # none yet, or unreadable: read the stack again
+    from components.model import SpecError
+
+    try:
+        spec = read_stack_spec(project_dir, stack)
+    except (SpecError, OSError, ValueError, yaml.YAMLError):  # reported where the stack is selected
+        return None
+    facts: dict[str, Any] = {"accounts": [], "seeds": []}
+    if spec is not None:
+        from components.local.azurite import accounts_for
+        from components.local.existing import seed_requests
+
+        facts = {"accounts": accounts_for(spec, SUBSCRIPTION), "seeds": seed_requests(spec)}
+    kept_at.parent.mkdir(parents=True, exist_ok=True)
+    partial = kept_at.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps({"key": key, "facts": facts}))
+    partial.replace(kept_at)
+    return facts
+
+
+def _facts_key(project_dir: Path, stack_path: Path) -> str:
+    code = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in (project_dir / "Pulumi.yaml", stack_path):
+        digest.update(f"{path}\0".encode() + (path.read_bytes() if path.exists() else b"(none)") + b"\0")
+    for module in sorted(code.rglob("*.py")):
+        stat = module.stat()
+        digest.update(f"{module.relative_to(code)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def read_stack_spec(project_dir: Path, stack: str):
     """The validated config of an image-pipeline stack (SpecError naming each path), or None for another project's
     stack or a stack without a file."""
-    from components.offline.program import stack_config
+    from components.offline.stack_files import stack_config
     from components.model.stack import images_config, parse_stack_config
 
     project, config, path = stack_config(project_dir, stack)
@@ -127,29 +175,15 @@ def read_stack_spec(project_dir: Path, stack: str):
     return parse_stack_config(keys, source=str(path), project_dir=project_dir)
 
 
-def stack_spec(project_dir: Path, stack: Optional[str]):
-    """`read_stack_spec`, or None when there is no stack or its config is bad (the program reports that itself)."""
-    import yaml
-
-    from components.model import SpecError
-
-    if not stack:
-        return None
-    try:
-        return read_stack_spec(project_dir, stack)
-    except (SpecError, OSError, ValueError, yaml.YAMLError):  # reported where the stack is selected
-        return None
-
-
-def seed_existing(project_dir: Path, stack: Optional[str], env: Mapping[str, str]) -> list[str]:
+def seed_existing(project_dir: Path, stack: Optional[str], env: Mapping[str, str], local: Path = LOCAL) -> list[str]:
     """Put into the cloud what the stack says already exists (subnets, source images, identities, galleries)."""
-    spec = stack_spec(project_dir, stack)
-    if spec is None:
+    facts = stack_facts(project_dir, stack, local)
+    if not facts or not facts["seeds"]:
         return []
     from components.local.azure_native import arm_client
-    from components.local.existing import seed
+    from components.local.existing import put_missing
 
-    return seed(spec, arm_client(SUBSCRIPTION, env))
+    return put_missing([(rid, body) for rid, body in facts["seeds"]], arm_client(SUBSCRIPTION, env))
 
 
 def ensure_stack(pulumi: str, stack: str, project_dir: Path, env: Mapping[str, str]) -> None:
@@ -160,7 +194,7 @@ def ensure_stack(pulumi: str, stack: str, project_dir: Path, env: Mapping[str, s
     if found.returncode == 0:
         return
     from components.arm.documents import read_structured
-    from components.offline.program import known_stacks, stack_file
+    from components.offline.stack_files import known_stacks, stack_file
     from components.model import SpecError
 
     path = stack_file(project_dir, stack)
@@ -185,7 +219,8 @@ def cloud_environment(project_dir: Path, stack: Optional[str], local: Path = LOC
     """The cloud's variables: the caller's own emulator when `AIB_ARM_ENDPOINT` is set, else the background one."""
     if os.environ.get("AIB_ARM_ENDPOINT"):
         return {k: v for k, v in os.environ.items() if k.startswith("AIB_")}
-    return LocalCloud(local / "cloud").ensure(stack_accounts(project_dir, stack)).env()
+    facts = stack_facts(project_dir, stack, local)
+    return LocalCloud(local / "cloud").ensure(facts["accounts"] if facts else []).env()
 
 
 def analyzer_launchers(args: list[str], project_dir: Path, local: Path = LOCAL) -> list[str]:
@@ -244,7 +279,7 @@ def run(args: list[str], *, local: Path = LOCAL) -> int:
         ensure_stack(pulumi, stack, project_dir, env)
     host = None
     if verb in PROGRAM_VERBS:
-        seed_existing(project_dir, stack, env)
+        seed_existing(project_dir, stack, env, local)
         args = analyzer_launchers(args, project_dir, local)
         if program_runtime(project_dir) == "python":
             from components.local import language_host

@@ -7,15 +7,12 @@ a missing VNet), and with them its permission checks cover those scopes too.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from azure.mgmt.core.tools import parse_resource_id
 
-from components.model.formats import is_direct_shared_image_version
-from components.model.distributors import ManagedImageDistributor, SharedImageDistributor
-from components.model.platform import image_generation, image_os
-from components.model.sources import ManagedImageSource, SharedImageVersionSource
-from components.model.stack import StackConfig
+if TYPE_CHECKING:
+    from components.model.stack import StackConfig
 
 API_VERSIONS = {
     "microsoft.resources/resourcegroups": "2024-03-01",
@@ -64,6 +61,12 @@ def _parents(rid: str) -> list[str]:
 
 def referenced(stack: StackConfig) -> Iterator[tuple[str, dict]]:
     """(resource id, ARM properties) of each existing resource the stack's templates name."""
+    # Imported here: `put_missing` serves cached requests without building the spec models (engine.stack_facts).
+    from components.model.distributors import ManagedImageDistributor, SharedImageDistributor
+    from components.model.formats import is_direct_shared_image_version
+    from components.model.platform import image_generation, image_os
+    from components.model.sources import ManagedImageSource, SharedImageVersionSource
+
     for image in stack.images.values():
         spec = image.template
         props = spec.properties
@@ -121,19 +124,29 @@ def seed_body(rid: str, properties: dict, location: str) -> dict:
     return {**body, "properties": properties} if properties or "/providers/" in rid else body
 
 
-def seed(stack: StackConfig, client: Any) -> list[str]:
-    """PUT every referenced resource (and its parents) that the emulator does not have; return their ids."""
+def seed_requests(stack: StackConfig) -> list[tuple[str, dict]]:
+    """(id, body) of every referenced resource and its parents, parents first, each once."""
     location = next(iter(stack.images.values())).template.location
-    created: list[str] = []
+    out: dict[str, tuple[str, dict]] = {}
     for rid, properties in referenced(stack):
         chain = _parents(rid) if "/providers/" in rid else [rid]
         for i, parent in enumerate(chain):
-            if parent.lower() in (c.lower() for c in created):
-                continue
-            if client.resources.check_existence_by_id(parent, api_version=api_version(parent)):
-                continue
-            client.resources.begin_create_or_update_by_id(
-                parent, seed_body(parent, properties if i == len(chain) - 1 else {}, location),
-                api_version=api_version(parent)).result()
-            created.append(parent)
+            if parent.lower() not in out:
+                out[parent.lower()] = (parent, seed_body(parent, properties if i == len(chain) - 1 else {}, location))
+    return list(out.values())
+
+
+def put_missing(requests: list[tuple[str, dict]], client: Any) -> list[str]:
+    """PUT each of `requests` (from `seed_requests`) that the emulator does not have; return their ids."""
+    created: list[str] = []
+    for rid, body in requests:
+        if client.resources.check_existence_by_id(rid, api_version=api_version(rid)):
+            continue
+        client.resources.begin_create_or_update_by_id(rid, body, api_version=api_version(rid)).result()
+        created.append(rid)
     return created
+
+
+def seed(stack: StackConfig, client: Any) -> list[str]:
+    """PUT every referenced resource (and its parents) that the emulator does not have; return their ids."""
+    return put_missing(seed_requests(stack), client)

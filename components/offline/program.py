@@ -1,10 +1,9 @@
-"""Running a Pulumi program in-process under the SDK's mocks (what `synth` and the unit tests use), and reading a
-project's stack config (which the local runs read too, to seed the emulator before the real CLI runs).
+"""Running a Pulumi program in-process under the SDK's mocks (what `synth` and the unit tests use).
 
 `run_program` runs a program with fresh runtime state (root stack, config, outstanding RPCs) under any
 `pulumi.runtime.Mocks`, recording every registration with what `new_resource` cannot see (parent,
-dependencies, options) and the stack's exports. `stack_config`/`pulumi_config` read a project's stack file
-the way the CLI hands config to a program. `reveal`/`mask` deal with secret-marked values.
+dependencies, options) and the stack's exports. `pulumi_config` gives a stack file's config (`stack_files`) the way
+the CLI hands it to a program. `reveal`/`mask` deal with secret-marked values.
 """
 
 from __future__ import annotations
@@ -12,11 +11,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 import pulumi
-import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import ROOT, SETTINGS
@@ -151,40 +148,6 @@ async def _resolve(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [await _resolve(v) for v in value]
     return value
-
-
-def stack_file(project_dir: Path, stack: str) -> Path:
-    """`<stackConfigDir>/Pulumi.<stack>.yaml` of the project in `project_dir` (which need not exist)."""
-    project_doc = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
-    return project_dir / str(project_doc.get("stackConfigDir") or ".") / f"Pulumi.{stack}.yaml"
-
-
-def known_stacks(config_dir: Path) -> list[str]:
-    """The stacks whose files `config_dir` holds (`Pulumi.<stack>.yaml`), sorted."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml"))
-
-
-def stack_config(project_dir: Path, stack: str, config_file: Optional[Path] = None
-                 ) -> tuple[str, dict[str, Any], Path]:
-    """Project name, the stack file's `config:` mapping (`config_file`, else the project's
-    `<stackConfigDir>/Pulumi.<stack>.yaml`), and that file's path."""
-    project_doc = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
-    project = str(project_doc.get("name") or project_dir.name)
-    path = Path(config_file) if config_file is not None else stack_file(project_dir, stack)
-    doc = yaml.safe_load(path.read_text()) if path.exists() else {}
-    # Project-level config (plain values, `value:` or a declaration's `default:`) applies under the stack's, as the
-    # CLI would apply it.
-    merged: dict[str, Any] = {}
-    for key, value in (project_doc.get("config") or {}).items():
-        if isinstance(value, Mapping) and ("default" in value or "value" in value or "type" in value):
-            if "value" in value or "default" in value:
-                merged[key] = value.get("value", value.get("default"))
-        else:
-            merged[key] = value
-    doc = doc or {}
-    # A whole stack file has `config:`; `import-arm` output is the bare `aib-images:` keys.
-    merged.update(doc.get("config") or {} if "config" in doc else doc)
-    return project, merged, path
 
 
 def pulumi_config(project: str, config: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:

@@ -29,7 +29,8 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 
 from components.offline import program as engine
 from components.offline.arm_shapes import output_inputs
-from components.offline.program import RecordingMonitor, mask, pulumi_config, reveal, stack_config
+from components.offline.program import RecordingMonitor, mask, pulumi_config, reveal
+from components.offline.stack_files import stack_config
 from components.model.redact import redact_value
 from components.model.rules import CHECKSUM_OPT_OUT_TAG
 

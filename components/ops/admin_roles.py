@@ -27,7 +27,7 @@ def plan_for_admin(project_dir: Path, stack_name: str, subscription_id: Optional
     """The stack's plan as the program would make it (`subscription_id`: default ARM_SUBSCRIPTION_ID, the stack's
     `azure-native:subscriptionId`, or the subscription its resource ids name)."""
     from components.ops.diagnose.target import subscription_of
-    from components.offline.program import stack_config
+    from components.offline.stack_files import stack_config
     from components.model.stack import config_from_stack_file, parse_stack_config
 
     project, config, path = stack_config(project_dir, stack_name)

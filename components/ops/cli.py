@@ -135,7 +135,7 @@ def _stack_file(env: Env, stack: str) -> Path:
     is one path-named error in every verb, never a traceback from deep inside."""
     path = env.project_dir / "stacks" / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        from components.offline.program import known_stacks
+        from components.offline.stack_files import known_stacks
 
         known = known_stacks(env.project_dir / "stacks")
         raise SpecError([], f"no stack {stack!r} (stacks/{path.name} is missing; known: {', '.join(known) or 'none'})")

@@ -11,7 +11,8 @@ import yaml
 
 from components.model.errors import SpecError
 from components.model.stack import parse_stack_config
-from components.offline.program import pulumi_config, reveal, stack_config
+from components.offline.program import pulumi_config, reveal
+from components.offline.stack_files import stack_config
 from components.offline.synth import AibMocks, MockRun, run_program, synth
 from tests.conftest import ROOT, stack_images
 from tests.unit.test_pipeline import pipeline_program

@@ -3,6 +3,8 @@ stand-in plugin is on its PATH only there."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -71,11 +73,11 @@ def test_a_stack_with_its_file_or_a_project_without_stack_files_is_created(tmp_p
 
 
 def test_a_stack_file_that_is_not_yaml_is_one_line_naming_file_and_line(tmp_path: Path):
-    from components.local.engine import LocalEngineError, ensure_stack, stack_spec
+    from components.local.engine import LocalEngineError, ensure_stack, stack_facts
 
     project = _project(tmp_path, "dev")
     (project / "stacks" / "Pulumi.dev.yaml").write_text("config:\n  aib-images:location: westeurope\n  bad: [x\n  other: 1\n")
-    assert stack_spec(project, "dev") is None, "the cloud starts; the error comes once, below"
+    assert stack_facts(project, "dev", tmp_path / "local") is None, "the cloud starts; the error comes once, below"
     with pytest.raises(LocalEngineError) as raised:
         ensure_stack(_fake_pulumi(tmp_path), "dev", project, {"PULUMI_BACKEND_URL": "file://x"})
     assert str(raised.value).startswith("stacks/Pulumi.dev.yaml: not valid YAML (line 4)"), raised.value
@@ -107,3 +109,67 @@ def test_only_a_python_program_is_given_the_local_python_host(tmp_path: Path, mo
     assert engine.run(["up", "--stack", "dev", "--yes", "-C", str(project)], local=tmp_path / "local") == 0
     up = [line for line in (tmp_path / "calls").read_text().splitlines() if line.startswith("up ")]
     assert len(up) == 1 and ("--client=127.0.0.1:" in up[0]) is client, up
+
+
+def _image_stack(tmp_path: Path, storage: bool) -> Path:
+    """The dev stack's first image in a project of its own; with `storage`, its customizers that take repository files
+    (which go to a storage account), else without them."""
+    import shutil
+
+    import yaml
+
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    root = Path(__file__).resolve().parents[2]
+    shutil.copy(root / "Pulumi.yaml", project / "Pulumi.yaml")
+    for assets in ("scripts/linux", "files"):
+        if not (project / assets).exists():
+            shutil.copytree(root / assets, project / assets)
+    doc = yaml.safe_load((root / "stacks" / "Pulumi.dev.yaml").read_text())
+    images = doc["config"]["aib-images:images"]
+    name = next(iter(images))
+    doc["config"]["aib-images:images"] = {name: images[name]}
+    if not storage:
+        properties = doc["config"]["aib-images:images"][name]["template"]["properties"]
+        properties["customize"] = [c for c in properties["customize"] if "script" not in c and "sourceFile" not in c]
+    (project / "stacks").mkdir(exist_ok=True)
+    (project / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return project
+
+
+def test_what_a_run_reads_from_its_stack_is_read_once_until_the_stack_or_the_code_changes(tmp_path: Path, monkeypatch):
+    """Every command needs the stack's storage accounts and existing resources before the CLI starts; validating the
+    stack for them built the spec models each time (0.4 s a command). The second command reads them back; an edit to
+    the stack file, or to the code that reads it, reads the stack again."""
+    from components.local import engine
+
+    project = _image_stack(tmp_path, storage=True)
+    local = tmp_path / "local"
+    reads: list[str] = []
+    real = engine.read_stack_spec
+    monkeypatch.setattr(engine, "read_stack_spec", lambda *a: reads.append("read") or real(*a))
+    first = engine.stack_facts(project, "dev", local)
+    assert first is not None and first["accounts"], first
+    assert engine.stack_facts(project, "dev", local) == json.loads(json.dumps(first)) and reads == ["read"]
+    _image_stack(tmp_path, storage=False)
+    assert engine.stack_facts(project, "dev", local) == {"accounts": [], "seeds": []} and len(reads) == 2
+    module = Path(engine.__file__).resolve().parents[1] / "local" / "existing.py"
+    stat = module.stat()
+    os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    try:
+        engine.stack_facts(project, "dev", local)
+    finally:
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert len(reads) == 3
+
+
+def test_bad_stack_config_is_never_kept_so_the_fix_is_read(tmp_path: Path):
+    from components.local.engine import stack_facts
+
+    project = _image_stack(tmp_path, storage=False)
+    stack_path = project / "stacks" / "Pulumi.dev.yaml"
+    good = stack_path.read_text()
+    stack_path.write_text(good.replace("aib-images:location:", "aib-images:lcation:"))
+    assert stack_facts(project, "dev", tmp_path / "local") is None
+    stack_path.write_text(good)
+    assert stack_facts(project, "dev", tmp_path / "local") == {"accounts": [], "seeds": []}

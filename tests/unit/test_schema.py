@@ -16,7 +16,7 @@ import yaml
 from components.ops.cli import Env, main
 from components.ops.schema import SCHEMA_PATH, schema_text, stack_file_schema
 from components.model.stack import PROJECT, StackConfig
-from components.offline.program import stack_config
+from components.offline.stack_files import stack_config
 from tests.conftest import ROOT
 
 STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))

@@ -36,7 +36,7 @@ class Target:
 
 
 def load_target(project_dir: Path, stack_name: str, *, local: bool = False) -> Target:
-    from components.offline.program import stack_config
+    from components.offline.stack_files import stack_config
     from components.model.stack import config_from_stack_file, parse_stack_config
 
     project, config, path = stack_config(project_dir, stack_name)
