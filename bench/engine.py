@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.stacks import project  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results-engine.json"
-SIZES = (1, 10, 30)
+SIZES = (1, 10, 30, 60)
 REPEATS = 3
 STACK = "bench"
 PHASE_SECONDS = 0.2
@@ -54,6 +54,117 @@ for i in range(count - 1):
     managedidentity.UserAssignedIdentity(f"id-{i:04d}", resource_group_name=group.name, resource_name_=f"id-{i:04d}",
                                          location="westeurope")
 '''
+
+
+SAME_MAIN = '''\
+"""The component stack's own azure-native resources, declared bare from its state (resources.json): the same types,
+inputs and dependencies, through the same generated classes, without the component, its dynamic resources, its
+adoption lookups or its config model. Its state is the component stack's, moved over (`same_state`), so its first
+command is already a no-op."""
+import importlib
+import json
+
+import pulumi
+from pulumi import _types
+
+
+def plain(value):
+    """State values as inputs: a secret (`pulumi stack export --show-secrets`) stays a secret."""
+    if isinstance(value, dict) and "plaintext" in value and len(value) == 2:
+        return pulumi.Output.secret(plain(json.loads(value["plaintext"])))
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def arguments(module, type_name, inputs):
+    """The class's keyword arguments for the state's top-level inputs (nested values keep their wire names, which the
+    SDK sends as they are)."""
+    py_names = {wire: py for py, wire in _types.input_type_py_to_pulumi_names(getattr(module, type_name + "Args")).items()}
+    return {("resource_name_" if py_names[k] == "resource_name" else py_names[k]): plain(v) for k, v in inputs.items()}
+
+
+declared = {}
+for r in json.load(open("resources.json")):  # in state order: what a resource depends on comes before it
+    _, module_name, type_name = r["type"].split(":")
+    module = importlib.import_module("pulumi_azure_native." + module_name)
+    declared[r["urn"]] = getattr(module, type_name)(
+        r["name"], pulumi.ResourceOptions(depends_on=[declared[u] for u in r["dependsOn"]]),
+        **arguments(module, type_name, r["inputs"]))
+'''
+"""How a program declares the same resources without the component: each through its generated class (which adds its
+type aliases and provider version, as in the component), with the state's inputs."""
+
+
+SAME_PROJECT = "bench-same"
+
+
+def same_state(export: dict[str, Any], stack: str = STACK) -> dict[str, Any]:
+    """The component stack's state (`stack export --show-secrets`) as the bare project's: its azure-native resources
+    and their providers, each at the URN `SAME_MAIN` declares it with, parented to the stack, depending on the
+    azure-native resources it depended on (directly, or through dynamic resources and components). Secrets stay in
+    the export's plaintext form; `stack import` encrypts them with the export's own secrets provider (every local stack
+    has the same passphrase). Resources on an explicit provider keep it."""
+    deployment = export["deployment"]
+    resources = deployment.get("resources") or []
+    by_urn = {r["urn"]: r for r in resources}
+    native = [r for r in resources if r.get("custom") and r["type"].startswith("azure-native:")]
+    new_urn: dict[str, str] = {}
+    seen_names: dict[str, int] = {}
+    for r in native:
+        name = r["urn"].split("::")[-1]
+        seen_names[name] = seen_names.get(name, 0) + 1
+        unique = name if seen_names[name] == 1 else f"{name}-{seen_names[name]}"
+        new_urn[r["urn"]] = f"urn:pulumi:{stack}::{SAME_PROJECT}::{r['type']}::{unique}"
+    providers = [r for r in resources if r["type"] == "pulumi:providers:azure-native"]
+    for r in providers:
+        new_urn[r["urn"]] = f"urn:pulumi:{stack}::{SAME_PROJECT}::{r['type']}::{r['urn'].split('::')[-1]}"
+    root = f"urn:pulumi:{stack}::{SAME_PROJECT}::pulumi:pulumi:Stack::{SAME_PROJECT}-{stack}"
+    native_urns = {r["urn"] for r in native}
+
+    def native_deps(urn: str, seen: set[str]) -> set[str]:
+        out: set[str] = set()
+        r = by_urn.get(urn) or {}
+        for dep in [*(r.get("dependencies") or []), *([r["parent"]] if r.get("parent") else [])]:
+            if dep not in seen:
+                seen.add(dep)
+                out |= {dep} if dep in native_urns else native_deps(dep, seen)
+        return out
+
+    def moved(r: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in r.items() if k not in ("parent", "dependencies", "propertyDependencies", "aliases")}
+        out["urn"] = new_urn[r["urn"]]
+        if r["type"].startswith("azure-native:"):
+            out["parent"] = root
+            out["dependencies"] = sorted(new_urn[d] for d in native_deps(r["urn"], {r["urn"]}))
+            provider_urn, _, provider_id = (r.get("provider") or "").rpartition("::")
+            out["provider"] = f"{new_urn[provider_urn]}::{provider_id}"
+        return out
+
+    stack_resource = {"urn": root, "custom": False, "type": "pulumi:pulumi:Stack"}
+    moved_deployment = {k: v for k, v in deployment.items() if k != "resources"}
+    moved_deployment["resources"] = [stack_resource, *(moved(r) for r in providers), *(moved(r) for r in native)]
+    return {**export, "deployment": moved_deployment}
+
+
+def same_resources(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """What `SAME_MAIN` declares: each azure-native resource of `state` (from `same_state`) with the inputs and
+    dependencies the state holds, so a preview or up finds nothing to do."""
+    return [{"urn": r["urn"], "type": r["type"], "name": r["urn"].split("::")[-1],
+             "inputs": {k: v for k, v in (r.get("inputs") or {}).items() if k != "azureApiVersion"},  # Check adds it
+             "dependsOn": r.get("dependencies") or []}
+            for r in state["deployment"]["resources"] if r["type"].startswith("azure-native:")]
+
+
+def same_project(folder: Path, state: dict[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Pulumi.yaml").write_text(f"name: {SAME_PROJECT}\nruntime:\n  name: python\n")
+    (folder / "__main__.py").write_text(SAME_MAIN)
+    (folder / "resources.json").write_text(json.dumps(same_resources(state)))
+    (folder / "state.json").write_text(json.dumps(state))
+    return folder
 
 
 def baseline_project(folder: Path, count: int) -> Path:
@@ -82,7 +193,8 @@ class Deployment:
     """One project on an emulator of its own (and Azurite when the stack uploads repository files), state kept in
     `state`; `run(*args)` is `scripts/pulumi.sh ARGS --stack bench` against it."""
 
-    def __init__(self, proj: Path, state: Path, resources: ExitStack) -> None:
+    def __init__(self, proj: Path, state: Path, resources: ExitStack, *, cloud_of: Optional["Deployment"] = None
+                 ) -> None:
         from components.emulator import Emulator
         from components.local.azurite import Azurite
         from components.local.cloud import provider_timing
@@ -90,6 +202,9 @@ class Deployment:
 
         self.project = proj
         state.mkdir(parents=True, exist_ok=True)
+        if cloud_of is not None:  # its emulator, where what this project declares already exists; a backend of its own
+            self.env = {**cloud_of.env, "AIB_LOCAL_STATE_DIR": str(state)}
+            return
         accounts = check_stack(proj, STACK)
         azurite = resources.enter_context(Azurite(accounts, location=str(state / "azurite"))) if accounts else None
         emulator = resources.enter_context(Emulator(
@@ -110,10 +225,12 @@ class Deployment:
                                f"{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
         return seconds, done.stdout + done.stderr
 
+    def export(self) -> dict[str, Any]:
+        _, text = self.run("stack", "export", "--show-secrets")
+        return json.loads(text[text.index("{"):])
+
     def custom_resources(self) -> int:
-        _, text = self.run("stack", "export")
-        deployment = json.loads(text[text.index("{"):])["deployment"]
-        return sum(1 for r in deployment.get("resources") or []
+        return sum(1 for r in self.export()["deployment"].get("resources") or []
                    if r.get("custom") and not r["type"].startswith("pulumi:providers:"))
 
 
@@ -125,37 +242,57 @@ def noop(deployment: Deployment, args: tuple[str, ...]) -> float:
     return seconds
 
 
+SIDES = ("component", "baseline", "same")
+"""The component project; as many bare resources (identities); the component's own azure-native resources, bare."""
+
+
 def measure_size(n: int, tmp: Path, repeats: int) -> dict[str, Any]:
     with ExitStack() as resources:
         component = Deployment(project(tmp / f"component-{n}" / "project", n, stack=STACK),
                                tmp / f"component-{n}" / "state", resources)
         first_component, text = component.run(*UP)
-        count = component.custom_resources()
+        export = component.export()
+        count = sum(1 for r in export["deployment"].get("resources") or []
+                    if r.get("custom") and not r["type"].startswith("pulumi:providers:"))
         baseline = Deployment(baseline_project(tmp / f"baseline-{n}" / "project", count),
                               tmp / f"baseline-{n}" / "state", resources)
         first_baseline, _ = baseline.run(*UP)
         assert baseline.custom_resources() == count
-        timings: dict[str, list[float]] = {"preview_component": [], "preview_baseline": [], "up_component": [],
-                                           "up_baseline": []}
+        same = Deployment(same_project(tmp / f"same-{n}" / "project", same_state(export)), tmp / f"same-{n}" / "state",
+                          resources, cloud_of=component)
+        same.run("stack", "init")
+        same.run("stack", "import", "--file", "state.json")
+        same_count = len(json.loads((same.project / "resources.json").read_text()))
+        deployments = {"component": component, "baseline": baseline, "same": same}
+        timings: dict[str, list[float]] = {f"{verb}_{side}": [] for verb in ("preview", "up") for side in SIDES}
         for verb, args in (("preview", PREVIEW), ("up", UP)):
-            for _ in range(repeats):  # alternating, so drift in the machine's load hits both sides alike
-                timings[f"{verb}_component"].append(noop(component, args))
-                timings[f"{verb}_baseline"].append(noop(baseline, args))
+            for _ in range(repeats):  # alternating, so drift in the machine's load hits every side alike
+                for side in SIDES:
+                    timings[f"{verb}_{side}"].append(noop(deployments[side], args))
     med = {k: statistics.median(v) for k, v in timings.items()}
-    row = {"images": n, "resources": count, "component_resources_total": sum(summary(text).values()),
+
+    def spread(verb: str, side: str) -> list[float]:
+        # each timed component run over the run of `side` next to it: how far one pair strays from the median
+        pairs = [c / b for c, b in zip(timings[f"{verb}_component"], timings[f"{verb}_{side}"])]
+        return [round(min(pairs), 3), round(max(pairs), 3)]
+
+    row = {"images": n, "resources": count, "same_resources": same_count,
+           "component_resources_total": sum(summary(text).values()),
            "first_up_component_s": round(first_component, 2), "first_up_baseline_s": round(first_baseline, 2),
            **{f"{k}_s": round(v, 2) for k, v in med.items()},
            "preview_ratio": round(med["preview_component"] / med["preview_baseline"], 3),
            "up_ratio": round(med["up_component"] / med["up_baseline"], 3),
+           "preview_ratio_same": round(med["preview_component"] / med["preview_same"], 3),
+           "up_ratio_same": round(med["up_component"] / med["up_same"], 3),
            "samples": {k: [round(x, 2) for x in v] for k, v in timings.items()},
-           # each timed component run over the baseline run next to it: how far one pair strays from the median
-           "ratio_spread": {verb: [round(min(pairs), 3), round(max(pairs), 3)] for verb in ("preview", "up")
-                            for pairs in [[c / b for c, b in zip(timings[f"{verb}_component"],
-                                                                 timings[f"{verb}_baseline"])]]},
+           "ratio_spread": {verb: spread(verb, "baseline") for verb in ("preview", "up")},
+           "ratio_spread_same": {verb: spread(verb, "same") for verb in ("preview", "up")},
            "load_average_after": [round(x, 2) for x in os.getloadavg()]}
-    print(f"  {n:>2} images ({count} resources): no-op preview {med['preview_component']:.1f}s vs "
-          f"{med['preview_baseline']:.1f}s = {row['preview_ratio']:.2f}; no-op up {med['up_component']:.1f}s vs "
-          f"{med['up_baseline']:.1f}s = {row['up_ratio']:.2f}; first up {first_component:.1f}s vs "
+    print(f"  {n:>2} images ({count} resources, {same_count} azure-native): no-op preview "
+          f"{med['preview_component']:.1f}s vs {med['preview_baseline']:.1f}s = {row['preview_ratio']:.2f} "
+          f"(same resources {med['preview_same']:.1f}s = {row['preview_ratio_same']:.2f}); no-op up "
+          f"{med['up_component']:.1f}s vs {med['up_baseline']:.1f}s = {row['up_ratio']:.2f} (same resources "
+          f"{med['up_same']:.1f}s = {row['up_ratio_same']:.2f}); first up {first_component:.1f}s vs "
           f"{first_baseline:.1f}s", file=sys.stderr, flush=True)
     return row
 
