@@ -22,6 +22,7 @@ from pulumi_azure_native import authorization, resources
 
 from components.providers.build_run import BuildBarrier
 from components.providers.dynamic_provider import dynamic_provider
+from components.declare import preload
 from components.declare.adoption import import_option, look_up_existing
 from components.declare.pipeline import ImagePipeline, ImagePipelineArgs, SharedResources, declare_shared
 from components.plan.stack import (
@@ -134,7 +135,9 @@ def promoted_from_stack(plan: ImagePlan, references: dict[str, pulumi.StackRefer
 
 
 def main() -> dict[str, ImagePipeline]:
-    subscription_id = authorization.get_client_config().subscription_id
+    get_client_config = authorization.get_client_config  # loads authorization here, before the thread starts
+    with preload.loading():  # the modules the stack declares from, while the first call waits for the plugin
+        subscription_id = get_client_config().subscription_id
     try:
         stack = read_stack_config(subscription_id)
     except SpecError as err:
