@@ -11,6 +11,7 @@ exported under the image's name.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -29,6 +30,13 @@ from components.plan.stack import (
     ImagePlan, ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack, stack_warnings)
 from components.model.errors import SpecError
 from components.model.stack import StackConfig, parse_stack_config
+
+# The cyclic garbage collector would rescan a heap that only grows while the program runs (the modules and models just
+# loaded, then every resource's Outputs and tasks, alive until the engine is done) and find almost nothing: it is off
+# for the run, and what is alive is frozen, left out of every later collection including the one at exit
+# (components.offline.program does the same under mocks). Measured, 10-image no-op preview: 4.8 -> 4.2 s.
+gc.freeze()
+gc.disable()
 
 PROJECT_DIR = str(Path(__file__).resolve().parent)
 """Repository files (`script: scripts/setup.sh`) are relative to this folder, the one holding Pulumi.yaml."""
@@ -187,3 +195,4 @@ def declare_stack_resources(plan: StackPlan, stack: StackConfig) -> tuple[list[p
 
 # Kept as a global: `components.offline.synth` reads the rendered templates from it.
 pipelines = main()
+gc.freeze()
