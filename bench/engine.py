@@ -340,15 +340,19 @@ def _source() -> dict[str, Any]:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| images | resources | no-op preview: component / baseline | no-op up: component / baseline | "
-             "first up: component / baseline |", "|---|---|---|---|---|"]
+    lines = ["| images | resources (azure-native) | no-op preview: component / identities; / same resources | "
+             "no-op up: component / identities; / same resources | first up: component / identities |",
+             "|---|---|---|---|---|"]
     for row in results["sizes"]:
-        spread = {verb: "(pairs {:.2f} to {:.2f})".format(*row["ratio_spread"][verb]) if "ratio_spread" in row else ""
-                  for verb in ("preview", "up")}
-        lines.append(f"| {row['images']} | {row['resources']} | {row['preview_component_s']:.1f} s / "
-                     f"{row['preview_baseline_s']:.1f} s = **{row['preview_ratio']:.2f}** {spread['preview']} | "
-                     f"{row['up_component_s']:.1f} s / {row['up_baseline_s']:.1f} s = **{row['up_ratio']:.2f}** "
-                     f"{spread['up']} | {row['first_up_component_s']:.1f} s / {row['first_up_baseline_s']:.1f} s |")
+        cells = []
+        for verb in ("preview", "up"):
+            cell = (f"{row[f'{verb}_component_s']:.1f} s / {row[f'{verb}_baseline_s']:.1f} s = "
+                    f"**{row[f'{verb}_ratio']:.2f}**")
+            if f"{verb}_same_s" in row:
+                cell += f"; / {row[f'{verb}_same_s']:.1f} s = **{row[f'{verb}_ratio_same']:.2f}**"
+            cells.append(cell)
+        lines.append(f"| {row['images']} | {row['resources']} ({row.get('same_resources', '?')}) | {cells[0]} | "
+                     f"{cells[1]} | {row['first_up_component_s']:.1f} s / {row['first_up_baseline_s']:.1f} s |")
     job = results.get("main_job")
     if job:
         lines += ["", "| main job (`bash scripts/local.sh`, dev stack, after bootstrap) | wall time |", "|---|---|",
@@ -364,7 +368,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--no-main-job", action="store_true", help="skip timing scripts/local.sh")
     parser.add_argument("-o", "--output", default=str(RESULTS))
     parser.add_argument("--label", default="", help="recorded as `label` (e.g. which tree was measured)")
+    parser.add_argument("--table", action="store_true", help="print the table of the results file, measure nothing")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(json.loads(Path(args.output).read_text())))
+        return 0
     started = time.monotonic()
     results: dict[str, Any] = {"sizes": [], "label": args.label, "source": _source()}
     load_before = [round(x, 2) for x in os.getloadavg()]
