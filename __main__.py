@@ -34,7 +34,7 @@ from components.model.stack import StackConfig, parse_stack_config
 # The cyclic garbage collector would rescan a heap that only grows while the program runs (the modules and models just
 # loaded, then every resource's Outputs and tasks, alive until the engine is done) and find almost nothing: it is off
 # for the run, and what is alive is frozen, left out of every later collection including the one at exit
-# (components.offline.program does the same under mocks). Measured, 10-image no-op preview: 4.8 -> 4.2 s.
+# (components.offline.program does the same under mocks). Measured, 10-image no-op preview: 4.8 -> 3.9 s.
 gc.freeze()
 gc.disable()
 
