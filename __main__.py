@@ -27,7 +27,7 @@ from components.declare import preload
 from components.declare.adoption import import_option, look_up_existing
 from components.declare.pipeline import ImagePipeline, ImagePipelineArgs, SharedResources, declare_shared
 from components.plan.stack import (
-    ImagePlan, ResourceGroupPlan, StackPlan, adoption_conflicts, plan_stack, stack_warnings)
+    ImagePlan, ResourceGroupPlan, StackPlan, adoption_conflicts, created_by_this_stack, plan_stack, stack_warnings)
 from components.model.errors import SpecError
 from components.model.stack import StackConfig, parse_stack_config
 
@@ -76,16 +76,19 @@ def read_stack_config(subscription_id: Optional[str] = None) -> StackConfig:
 
 
 def declare_resource_group(plan: ResourceGroupPlan, found: Optional[Any]) -> resources.ResourceGroup:
-    """The stack's resource group; one that already exists (`found`) is imported and kept on destroy (it may hold
-    what others put there). Retained also when a kept gallery lives in it."""
+    """The stack's resource group, imported when it exists (`found`; the engine ignores the import for a group already
+    in the state). One the stack creates carries the plan's tags, which tell it apart when later runs find it; one that
+    existed before the stack is taken as it is and kept on destroy (it may hold what others put there). Retained also
+    when a kept gallery lives in it."""
     conflicts = adoption_conflicts(plan, found)
     if conflicts:
         raise SpecError(conflicts, f"existing {plan.id}")
+    mine = found is None or created_by_this_stack(plan, found)
     location = plan.location or (found.location if found is not None else None)
     return resources.ResourceGroup(
-        plan.logical_name, resources.ResourceGroupArgs(resource_group_name=plan.name, location=location),
-        pulumi.ResourceOptions(retain_on_delete=plan.retain_on_delete or found is not None,
-                               import_=import_option(found)))
+        plan.logical_name, resources.ResourceGroupArgs(resource_group_name=plan.name, location=location,
+                                                       tags=dict(plan.tags) if mine else None),
+        pulumi.ResourceOptions(retain_on_delete=plan.retain_on_delete or not mine, import_=import_option(found)))
 
 
 def validated(pipeline: ImagePipeline, image: Any) -> pulumi.Output[bool]:

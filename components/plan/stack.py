@@ -42,6 +42,9 @@ from components.model.platform import image_generation, image_os, os_issues
 from components.model.stack import ImageConfig, StackConfig
 
 RESOURCE_GROUP = "resource-group"
+CREATED_BY_TAG = "aib-images-stack"
+"""Tag of the resource group a stack creates, naming the stack (`<project>/<stack>`): a later run's lookup finds that
+group too, and the tag tells it from one that existed before the stack (adopted, and kept on destroy)."""
 GALLERY_DESCRIPTION = "Golden images built by Azure VM Image Builder"
 PIPELINE_TYPE = "aib:index:ImagePipeline"
 REVISION_KINDS = ("staging", "template", "tags", "trigger", "run", "build")
@@ -66,6 +69,8 @@ class ResourceGroupPlan:
     id: str
     location: Optional[str]
     retain_on_delete: bool
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """What the stack tags the group with when it creates it (`CREATED_BY_TAG`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -477,7 +482,8 @@ def plan_stack(stack: StackConfig, *, subscription_id: str, project: str, stack_
         rg = ResourceGroupPlan(RESOURCE_GROUP, stack.resource_group_name,
                                naming.resource_group_id(subscription_id, stack.resource_group_name),
                                stack.location or first.template.location,
-                               retain_on_delete=retains_gallery_in(stack.images, stack.resource_group_name))
+                               retain_on_delete=retains_gallery_in(stack.images, stack.resource_group_name),
+                               tags={CREATED_BY_TAG: f"{project}/{stack_name}"})
     images, shared = plan_pipelines(stack.images, subscription_id=subscription_id,
                                     resource_group=stack.resource_group_name, project=project, stack_name=stack_name,
                                     name_key=name_key, custom_roles=stack.custom_roles,
@@ -791,6 +797,14 @@ def _grant_plan(name: str, grant: Grant, owner: str, principal: str, *, old_key:
 
 
 # ---- adopting what exists ----------------------------------------------------------------------------------------
+
+def created_by_this_stack(plan: ResourceGroupPlan, found: Any) -> bool:
+    """Whether the group a lookup `found` carries this stack's `CREATED_BY_TAG`: the stack made it (it is in the state,
+    or a destroy kept it). Every later run's lookup finds that group, and taking it for one that existed before the
+    stack made a routine `up` mark the stack's own group as kept on destroy."""
+    tag = plan.tags.get(CREATED_BY_TAG)
+    return found is not None and tag is not None and (getattr(found, "tags", None) or {}).get(CREATED_BY_TAG) == tag
+
 
 def adoption_conflicts(plan: "ResourceGroupPlan | GalleryPlan | ImageDefinitionPlan", found: Any) -> list[Issue]:
     """What an existing resource (`found`: a getter invoke's result, None when absent) has that the plan cannot

@@ -126,6 +126,23 @@ def test_destroy_keeps_gallery_and_versions_and_up_again_adopts_them(local_stack
     assert stack.outputs()["one"]["imageVersionId"].startswith(GALLERY + "/images/one/versions/")
 
 
+def test_a_stack_that_keeps_nothing_leaves_nothing_after_a_second_up_and_destroy(local_stack):
+    """With no kept gallery in it, the stack's resource group is deleted by destroy. It was not: every run looks the
+    group up for adoption, from the second `up` on it found the one the first created, and adopted it, so a routine
+    no-op `up` marked it as kept (retainOnDelete in the state) and destroy left it behind."""
+    image = minimal_image("one")
+    image["gallery"]["retainOnDelete"] = False
+    stack = local_stack(e2e_config({"one": image}))
+    stack.up()
+    second = stack.up()
+    assert "unchanged" in second.stdout and "updated" not in second.stdout
+    [group] = [r for r in stack.export()["deployment"]["resources"]
+               if r["type"] == "azure-native:resources:ResourceGroup" and r["urn"].endswith("::resource-group")]
+    assert not group.get("retainOnDelete"), group
+    stack.pulumi("destroy", "--yes", "--non-interactive")
+    assert not stack.holds(group["id"]) and not stack.holds(GALLERY)
+
+
 def test_refresh_after_the_template_was_deleted_outside_pulumi_then_up_builds_again(local_stack):
     stack = local_stack(e2e_config({"one": minimal_image("one")}))
     stack.up()

@@ -27,7 +27,8 @@ def registered(monkeypatch):
     def record(self, request):
         # Named aliases only (azure-native adds type aliases for its versioned tokens).
         seen[request.name] = {"aliases": [(a.spec.name, a.spec.parentUrn) for a in request.aliases if a.spec.name],
-                              "import": request.importId}
+                              "import": request.importId,
+                              "retain": request.retainOnDelete if request.HasField("retainOnDelete") else None}
         return original(self, request)
     monkeypatch.setattr(engine.RecordingMonitor, "RegisterResource", record)
     return seen
@@ -112,6 +113,42 @@ def test_existing_gallery_is_imported_and_conflicts_are_named(registered):
     definition = next(n for n in registered if n.startswith("image-definition-"))
     assert registered[definition]["import"] == "/subscriptions/x/images/ubuntu-2204"
     assert registered["resource-group"]["import"] == ""  # the offline getter finds no group
+
+
+class ExistingGroup(AibMocks):
+    """Azure with the stack's resource group in it, carrying `tags`."""
+
+    def __init__(self, tags: dict) -> None:
+        super().__init__()
+        self.tags = tags
+
+    def invoke(self, args):
+        if args.token == "azure-native:resources:getResourceGroup":
+            return {"id": f"/subscriptions/{SUB}/resourceGroups/{args.args['resourceGroupName']}",
+                    "location": "westeurope", "name": args.args["resourceGroupName"], "tags": self.tags}
+        return super().invoke(args)
+
+
+def test_the_group_the_stack_created_stays_its_own_when_later_runs_find_it(registered):
+    """Every run looks the group up, and from the second run on it finds the one the first created: that group was
+    adopted (kept on destroy), so a routine no-op `up` turned a group the user lets destroy delete (no kept gallery in
+    it) into one left behind. The stack tags what it creates, and a group with its tag is not adopted."""
+    images = stack_images("dev")
+    images["ubuntu-2204"]["gallery"]["retainOnDelete"] = False  # nothing in the group needs keeping
+    first = run_stack(images)["resource-group"]
+    assert first["inputs"]["tags"] == {"aib-images-stack": "aib-images/dev"}
+    assert registered["resource-group"]["retain"] is False and registered["resource-group"]["import"] == ""
+    group_id = f"/subscriptions/{SUB}/resourceGroups/rg-golden-images-dev"
+    again = run_stack(images, mocks=ExistingGroup({"aib-images-stack": "aib-images/dev"}))["resource-group"]
+    assert again["inputs"] == first["inputs"]
+    # Imported, as found (the engine ignores that for a group in the state, and takes one a destroy kept), not kept.
+    assert registered["resource-group"]["retain"] is False and registered["resource-group"]["import"] == group_id
+    # A group that was there before the stack (or another stack's): adopted as it is, and kept.
+    for tags in ({}, {"aib-images-stack": "aib-images/prod", "owner": "network-team"}):
+        adopted = run_stack(images, mocks=ExistingGroup(tags))["resource-group"]
+        assert "tags" not in adopted["inputs"], tags
+        assert registered["resource-group"]["retain"] is True
+        assert registered["resource-group"]["import"] == group_id
 
 
 def test_adopt_existing_false_looks_nothing_up(registered):
