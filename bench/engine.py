@@ -189,6 +189,12 @@ def summary(text: str) -> dict[str, int]:
     return out
 
 
+def custom_resources(export: dict[str, Any]) -> int:
+    """The custom resources of a `stack export`, providers left out."""
+    return sum(1 for r in export["deployment"].get("resources") or []
+               if r.get("custom") and not r["type"].startswith("pulumi:providers:"))
+
+
 class Deployment:
     """One project on an emulator of its own (and Azurite when the stack uploads repository files), state kept in
     `state`; `run(*args)` is `scripts/pulumi.sh ARGS --stack bench` against it."""
@@ -230,8 +236,7 @@ class Deployment:
         return json.loads(text[text.index("{"):])
 
     def custom_resources(self) -> int:
-        return sum(1 for r in self.export()["deployment"].get("resources") or []
-                   if r.get("custom") and not r["type"].startswith("pulumi:providers:"))
+        return custom_resources(self.export())
 
 
 def noop(deployment: Deployment, args: tuple[str, ...]) -> float:
@@ -252,8 +257,7 @@ def measure_size(n: int, tmp: Path, repeats: int) -> dict[str, Any]:
                                tmp / f"component-{n}" / "state", resources)
         first_component, text = component.run(*UP)
         export = component.export()
-        count = sum(1 for r in export["deployment"].get("resources") or []
-                    if r.get("custom") and not r["type"].startswith("pulumi:providers:"))
+        count = custom_resources(export)
         baseline = Deployment(baseline_project(tmp / f"baseline-{n}" / "project", count),
                               tmp / f"baseline-{n}" / "state", resources)
         first_baseline, _ = baseline.run(*UP)

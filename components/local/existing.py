@@ -145,8 +145,3 @@ def put_missing(requests: list[tuple[str, dict]], client: Any) -> list[str]:
         client.resources.begin_create_or_update_by_id(rid, body, api_version=api_version(rid)).result()
         created.append(rid)
     return created
-
-
-def seed(stack: StackConfig, client: Any) -> list[str]:
-    """PUT every referenced resource (and its parents) that the emulator does not have; return their ids."""
-    return put_missing(seed_requests(stack), client)

@@ -3,7 +3,7 @@ tooling would send it: every body fits the official definition of its type at th
 
 from __future__ import annotations
 
-from components.local.existing import seed
+from components.local.existing import put_missing, seed_requests
 from components.model.stack import parse_stack_config
 from tests.conftest import stack_images
 from tests.judge import problems
@@ -27,6 +27,11 @@ class RecordingClient:
 
     def result(self) -> None:
         return None
+
+
+def seed(stack, client) -> list[str]:
+    """What a local run puts into the cloud for `stack` (the engine keeps the requests, then sends the missing ones)."""
+    return put_missing(seed_requests(stack), client)
 
 
 def every_kind_of_existing_resource() -> dict:

@@ -112,29 +112,16 @@ def test_only_a_python_program_is_given_the_local_python_host(tmp_path: Path, mo
 
 
 def _image_stack(tmp_path: Path, storage: bool) -> Path:
-    """The dev stack's first image in a project of its own; with `storage`, its customizers that take repository files
-    (which go to a storage account), else without them."""
-    import shutil
+    """A project of the dev stack's first image (`bench.stacks.project`); with `storage`, its customizers that take
+    repository files (which go to a storage account), else without them."""
+    from bench.stacks import project
 
-    import yaml
+    def without_repository_files(config: dict) -> None:
+        for image in config["aib-images:images"].values():
+            properties = image["template"]["properties"]
+            properties["customize"] = [c for c in properties["customize"] if "script" not in c and "sourceFile" not in c]
 
-    project = tmp_path / "project"
-    project.mkdir(exist_ok=True)
-    root = Path(__file__).resolve().parents[2]
-    shutil.copy(root / "Pulumi.yaml", project / "Pulumi.yaml")
-    for assets in ("scripts/linux", "files"):
-        if not (project / assets).exists():
-            shutil.copytree(root / assets, project / assets)
-    doc = yaml.safe_load((root / "stacks" / "Pulumi.dev.yaml").read_text())
-    images = doc["config"]["aib-images:images"]
-    name = next(iter(images))
-    doc["config"]["aib-images:images"] = {name: images[name]}
-    if not storage:
-        properties = doc["config"]["aib-images:images"][name]["template"]["properties"]
-        properties["customize"] = [c for c in properties["customize"] if "script" not in c and "sourceFile" not in c]
-    (project / "stacks").mkdir(exist_ok=True)
-    (project / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    return project
+    return project(tmp_path / "project", 1, stack="dev", edit=None if storage else without_repository_files)
 
 
 def test_what_a_run_reads_from_its_stack_is_read_once_until_the_stack_or_the_code_changes(tmp_path: Path, monkeypatch):
