@@ -2,7 +2,8 @@
 
 What it sets up around the CLI, and nothing more:
 - the local cloud (`cloud.LocalCloud`, started when not running; or the one in `AIB_ARM_ENDPOINT` when a caller
-  runs its own), with the resources the stack says exist (`existing.seed_requests`, kept by `stack_facts`, sent by `existing.put_missing`);
+  runs its own), with the resources the stack says exist (`existing.seed_requests`, kept by `stack_facts`, sent by
+  `existing.put_missing`);
 - a project-local Pulumi: `PULUMI_HOME` and a file backend under `.local/`, a passphrase secrets provider, no update
   checks and no plugin downloads;
 - the plugins that cannot be had here: the azure-native stand-in (`azure_native.py`, found on PATH, never outside a
